@@ -111,7 +111,11 @@ class GradedSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.prove_imports()
         self.stream.write(
-            {"type": "session_finish", "exitstatus": int(exitstatus), "testscollected": session.testscollected}
+            {
+                "type": "session_finish",
+                "exitstatus": int(exitstatus),
+                "testscollected": session.testscollected,
+            }
         )
 
 
@@ -120,7 +124,9 @@ _graded: GradedSession | None = None
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("concgrade", "concgrade graded runs")
-    group.addoption("--concgrade-records", default=None, help="append one JSON record per test phase to this file")
+    group.addoption(
+        "--concgrade-records", default=None, help="append one JSON record per test phase to this file"
+    )
     group.addoption(
         "--concgrade-module",
         action="append",

@@ -112,6 +112,7 @@ class Patch:
         self._bindings: list[tuple[dict[str, Any], str]] = []
         self._attributes: list[tuple[Any, str]] = []
         self._original = original
+        self._replacement = replacement
         for module in list(sys.modules.values()):
             namespace = getattr(module, "__dict__", None)
             if not isinstance(namespace, dict):
@@ -125,10 +126,13 @@ class Patch:
             self._attributes.append((owner, name))
 
     def undo(self) -> None:
+        """Put the original back where the wrapper still stands (a monkeypatch may have undone it first)."""
         for namespace, key in self._bindings:
-            namespace[key] = self._original
+            if namespace.get(key) is self._replacement:
+                namespace[key] = self._original
         for owner, attribute in self._attributes:
-            setattr(owner, attribute, self._original)
+            if getattr(owner, attribute, None) is self._replacement:
+                setattr(owner, attribute, self._original)
         self._bindings.clear()
         self._attributes.clear()
 
@@ -142,11 +146,15 @@ def resolve_target(target: Any, attribute: str | None) -> tuple[Any, str, Any]:
 
         target = importlib.import_module(target)
     if attribute is None:
-        raise TypeError("probe needs an attribute name: probe(module, 'function') or probe('module.function')")
+        raise TypeError(
+            "probe needs an attribute name: probe(module, 'function') or probe('module.function')"
+        )
     return target, attribute, getattr(target, attribute)
 
 
-def install_probe(target: Any, attribute: str | None = None, label: str | None = None) -> tuple[CallProbe, Patch]:
+def install_probe(
+    target: Any, attribute: str | None = None, label: str | None = None
+) -> tuple[CallProbe, Patch]:
     """Wrap `target.attribute` (and its aliases in other modules) with a new CallProbe."""
     owner, name, original = resolve_target(target, attribute)
     owner_name = getattr(owner, "__name__", type(owner).__name__)

@@ -1,0 +1,106 @@
+"""The plan of a grade: which pytest processes to start, with which environment and arguments (pure)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from concgrade.task import Implementation, Task
+
+# Variables of the caller's environment that would change what a graded process runs.
+SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One pytest process: an implementation, the folder it replaces in the scratch copy, and its toggle."""
+
+    implementation: Implementation
+    # Task-relative folder the run's implementation lives in, inside the scratch copy of the task.
+    folder_in_task: str
+    toggle_env: dict[str, str]  # relative paths are resolved against the scratch copy at run time
+    test_files: tuple[str, ...]
+    modules: tuple[str, ...]
+    test_timeout: float
+    run_timeout: float
+
+    @property
+    def name(self) -> str:
+        return self.implementation.name
+
+
+def plan_runs(task: Task) -> list[RunSpec]:
+    """One run per implementation; a candidate replaces the after folder in its own scratch copy.
+
+    Replacing the folder (rather than pointing the toggle elsewhere) keeps every toggle convention
+    working for a candidate: PYTHONPATH, a named variable, or tests that import `repository_after.x`.
+    """
+    after = task.implementation("after")
+    specs = []
+    for impl in task.implementations:
+        home = after if impl.name == "candidate" else impl
+        folder_in_task = home.folder.relative_to(task.root).as_posix()
+        specs.append(
+            RunSpec(
+                implementation=impl,
+                folder_in_task=folder_in_task,
+                toggle_env=task.toggle.environment(impl.name, impl.role, Path(folder_in_task)),
+                test_files=task.test_files,
+                modules=task.modules,
+                test_timeout=task.limits.test_timeout,
+                run_timeout=task.limits.run_timeout,
+            )
+        )
+    return specs
+
+
+def pytest_arguments(spec: RunSpec, records: Path, json_report: Path, task_copy: Path) -> list[str]:
+    """The command-line arguments of `python -m pytest` for one run."""
+    args = [
+        *spec.test_files,
+        "--rootdir",
+        str(task_copy),
+        # The entry-point copy of the plugin (if concgrade is installed) is blocked so that only
+        # the harness's own copy, loaded explicitly, runs.
+        "-p",
+        "no:concgrade",
+        "-p",
+        "concgrade.plugin",
+        "-p",
+        "no:cacheprovider",
+        "--concgrade-records",
+        str(records),
+        "--json-report",
+        "--json-report-file",
+        str(json_report),
+        "--json-report-omit",
+        "collectors",
+        "log",
+        "keywords",
+        "streams",
+        "--timeout",
+        f"{spec.test_timeout:g}",
+        "--timeout-method",
+        "signal",
+        "-q",
+        "--no-header",
+    ]
+    for module in spec.modules:
+        args += ["--concgrade-module", module]
+    return args
+
+
+def run_environment(
+    base: dict[str, str], spec: RunSpec, task_copy: Path, shim: Path, home: Path
+) -> dict[str, str]:
+    """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
+    env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
+    for key, value in spec.toggle_env.items():
+        env[key] = str(task_copy / value) if key == "PYTHONPATH" else value
+    # The shim holds only `concgrade`; it comes first so that the code under test cannot shadow it.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH", "")]))
+    env["HOME"] = str(home)
+    env["TMPDIR"] = str(home / "tmp")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env

@@ -1,0 +1,1 @@
+"""Writers: each turns the results model into one output format and reads nothing else."""

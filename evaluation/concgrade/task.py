@@ -1,0 +1,308 @@
+"""What a task declares: its layout, implementations, toggle, suites and limits, read and validated once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from concgrade.errors import TaskError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+MANIFEST_NAME = "concgrade.toml"
+SUITES = ("PASS_TO_PASS", "FAIL_TO_PASS")
+DEFAULT_TEST_TIMEOUT = 20.0
+DEFAULT_RUN_TIMEOUT = 300.0
+# Folders of a task that are never graded code or copied into a scratch run.
+IGNORED_DIRS = {
+    ".git",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "reports",
+    ".venv",
+    "venv",
+}
+
+
+@dataclass(frozen=True)
+class Toggle:
+    """How a test process selects an implementation: PYTHONPATH, or a named environment variable."""
+
+    kind: str = "pythonpath"
+    variable: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    pythonpath: bool = False
+
+    def environment(self, name: str, role: str, folder: Path) -> dict[str, str]:
+        """Variables that select implementation `name` (whose role is before or after) living in `folder`."""
+        env: dict[str, str] = {}
+        if self.kind == "pythonpath" or self.pythonpath:
+            env["PYTHONPATH"] = str(folder)
+        if self.kind == "env" and self.variable:
+            env[self.variable] = self.values.get(name, self.values.get(role, name))
+        return env
+
+
+@dataclass(frozen=True)
+class Limits:
+    test_timeout: float = DEFAULT_TEST_TIMEOUT
+    run_timeout: float = DEFAULT_RUN_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One implementation to grade: its name, the role it is graded as, and its folder."""
+
+    name: str
+    role: str  # "before" or "after": what the suites expect of it
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Task:
+    root: Path
+    name: str
+    source: str  # where the suites came from: "manifest", "instances" or "inferred"
+    manifest_path: Path | None
+    implementations: tuple[Implementation, ...]
+    toggle: Toggle
+    suites: dict[str, list[str]]
+    modules: tuple[str, ...]
+    limits: Limits
+    test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+
+    def implementation(self, name: str) -> Implementation:
+        return next(impl for impl in self.implementations if impl.name == name)
+
+    def with_candidate(self, folder: Path) -> Task:
+        """The same task with a third implementation graded like after (e.g. a model's refactor)."""
+        folder = folder.resolve()
+        if not folder.is_dir():
+            raise TaskError(f"{folder}: the candidate folder does not exist")
+        candidate = Implementation("candidate", "after", folder)
+        return _replace(self, implementations=(*self.implementations, candidate))
+
+    def with_limits(self, test_timeout: float | None, run_timeout: float | None) -> Task:
+        limits = Limits(
+            test_timeout=test_timeout or self.limits.test_timeout,
+            run_timeout=run_timeout or self.limits.run_timeout,
+        )
+        return _replace(self, limits=limits)
+
+
+def _replace(task: Task, **changes: Any) -> Task:
+    from dataclasses import replace
+
+    return replace(task, **changes)
+
+
+def load_task(root: Path) -> Task:
+    """Read the task at `root`: the manifest if there is one, else instances/*.json, else conventions."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise TaskError(f"{root}: not a folder")
+    manifest_path = root / "evaluation" / MANIFEST_NAME
+    manifest = _read_manifest(manifest_path) if manifest_path.is_file() else {}
+    implementations = _implementations(root, manifest.get("implementations", {}), manifest_path)
+    toggle = _toggle(manifest.get("toggle", {}), manifest_path)
+    if manifest:
+        source, suites = "manifest", _suites(manifest.get("suites"), manifest_path)
+    else:
+        source, suites = _suites_from_instances(root)
+    tests_dir = root / "tests"
+    if not tests_dir.is_dir():
+        raise TaskError(f"{tests_dir}: the task has no tests/ folder")
+    test_files = _test_files(root, suites)
+    _check_test_sources(root, test_files)
+    task_section = manifest.get("task", {})
+    modules = tuple(task_section.get("modules") or _guess_modules(implementations[-1].folder))
+    return Task(
+        root=root,
+        name=str(task_section.get("name") or root.name),
+        source=source,
+        manifest_path=manifest_path if manifest else None,
+        implementations=implementations,
+        toggle=toggle,
+        suites=suites,
+        modules=modules,
+        limits=_limits(manifest.get("limits", {}), manifest_path),
+        test_files=test_files,
+    )
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TaskError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _table(value: Any, path: Path, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TaskError(f"{path}: [{key}] must be a table")
+    return value
+
+
+def _implementations(root: Path, section: Any, manifest_path: Path) -> tuple[Implementation, ...]:
+    section = _table(section, manifest_path, "implementations")
+    found = []
+    for name in ("before", "after"):
+        relative = section.get(name, f"repository_{name}")
+        folder = (root / str(relative)).resolve()
+        if not folder.is_dir():
+            raise TaskError(
+                f"{folder}: missing {name} implementation folder (expected {root.name}/{relative}/)"
+            )
+        if not folder.is_relative_to(root):
+            raise TaskError(f"{manifest_path}: implementations.{name} points outside the task: {relative}")
+        found.append(Implementation(name, name, folder))
+    return tuple(found)
+
+
+def _toggle(section: Any, manifest_path: Path) -> Toggle:
+    section = _table(section, manifest_path, "toggle")
+    kind = section.get("kind", "pythonpath")
+    if kind not in ("pythonpath", "env"):
+        raise TaskError(f"{manifest_path}: toggle.kind must be 'pythonpath' or 'env', not {kind!r}")
+    variable = section.get("variable")
+    if kind == "env" and not (isinstance(variable, str) and variable.isidentifier()):
+        raise TaskError(f"{manifest_path}: toggle.kind = 'env' needs toggle.variable, a variable name")
+    values = _table(section.get("values", {}), manifest_path, "toggle.values")
+    return Toggle(
+        kind=kind,
+        variable=variable,
+        values={str(k): str(v) for k, v in values.items()},
+        pythonpath=bool(section.get("pythonpath", False)),
+    )
+
+
+def _suites(section: Any, manifest_path: Path) -> dict[str, list[str]]:
+    if section is None:
+        raise TaskError(f"{manifest_path}: no [suites] table (PASS_TO_PASS and FAIL_TO_PASS lists)")
+    section = _table(section, manifest_path, "suites")
+    unknown = set(section) - set(SUITES)
+    if unknown:
+        raise TaskError(f"{manifest_path}: unknown suite(s) {sorted(unknown)}; use {list(SUITES)}")
+    suites = {}
+    for name in SUITES:
+        entries = section.get(name, [])
+        if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+            raise TaskError(f"{manifest_path}: suites.{name} must be a list of test files or node ids")
+        suites[name] = [e.replace("\\", "/") for e in entries]
+    return suites
+
+
+def _suites_from_instances(root: Path) -> tuple[str, dict[str, list[str]]]:
+    """SWE-bench style instances/*.json, or empty suites to be inferred from the runs."""
+    files = sorted((root / "instances").glob("*.json"))
+    if not files:
+        return "inferred", {name: [] for name in SUITES}
+    path = files[0]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TaskError(f"{path}: invalid JSON ({exc}); fix it or add evaluation/{MANIFEST_NAME}") from None
+    if isinstance(data, list) and data:
+        data = data[0]
+    if not isinstance(data, dict):
+        raise TaskError(f"{path}: expected an object with FAIL_TO_PASS and PASS_TO_PASS lists")
+    suites = {}
+    for name in SUITES:
+        entries = data.get(name, [])
+        if isinstance(entries, str):  # SWE-bench stores them as JSON text inside JSON
+            try:
+                entries = json.loads(entries)
+            except json.JSONDecodeError:
+                raise TaskError(f"{path}: {name} is a string that is not a JSON list") from None
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise TaskError(f"{path}: {name} must be a list of test ids")
+        suites[name] = [_normalize_instance_id(e) for e in entries]
+    return "instances", suites
+
+
+def _normalize_instance_id(entry: str) -> str:
+    """Accept full node ids, and paths relative to tests/."""
+    entry = entry.replace("\\", "/")
+    if "::" in entry or entry.endswith(".py"):
+        path, sep, rest = entry.partition("::")
+        if not path.startswith("tests/"):
+            path = "tests/" + path
+        return path + sep + rest
+    return entry  # a bare test name: matched against collected node ids at grading
+
+
+def _test_files(root: Path, suites: dict[str, list[str]]) -> tuple[str, ...]:
+    """The test files the runs execute: those the suites name, or every test file under tests/."""
+    named = sorted({entry.split("::")[0] for entries in suites.values() for entry in entries if "/" in entry})
+    for relative in named:
+        path = root / relative
+        if not path.exists():
+            raise TaskError(f"{path}: named in the suites but does not exist")
+        if not path.resolve().is_relative_to(root):
+            raise TaskError(f"{path}: points outside the task")
+    if named and len(named) == len({e for v in suites.values() for e in v}):
+        return tuple(named)
+    # Bare names or inferred suites: run the whole tests/ folder and match by name afterwards.
+    return ("tests",)
+
+
+def _check_test_sources(root: Path, test_files: tuple[str, ...]) -> None:
+    """A test file that does not decode or parse is a malformed task, not a failing test."""
+    for relative in test_files:
+        path = root / relative
+        paths = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for source in paths:
+            if any(part in IGNORED_DIRS for part in source.relative_to(root).parts):
+                continue
+            try:
+                text = source.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise TaskError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            try:
+                compile(text, str(source), "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                raise TaskError(f"{source}:{exc.lineno}: syntax error: {exc.msg}") from None
+
+
+def _guess_modules(folder: Path) -> list[str]:
+    """Top-level modules and packages of an implementation folder."""
+    names = []
+    for entry in sorted(folder.iterdir()):
+        if entry.suffix == ".py" and entry.stem != "__init__" and entry.stem != "conftest":
+            names.append(entry.stem)
+        elif entry.is_dir() and (entry / "__init__.py").is_file():
+            names.append(entry.name)
+    return names
+
+
+def _limits(section: Any, manifest_path: Path) -> Limits:
+    section = _table(section, manifest_path, "limits")
+    values = {}
+    for key in ("test_timeout", "run_timeout"):
+        if key in section:
+            value = section[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise TaskError(f"{manifest_path}: limits.{key} must be a positive number of seconds")
+            values[key] = float(value)
+    return Limits(**values)
+
+
+def implementation_sources(folder: Path) -> dict[str, str]:
+    """Every Python file of an implementation folder, by relative path (undecodable ones replaced)."""
+    sources = {}
+    for path in sorted(folder.rglob("*.py")):
+        relative = path.relative_to(folder)
+        if any(part in IGNORED_DIRS for part in relative.parts):
+            continue
+        sources[relative.as_posix()] = path.read_bytes().decode("utf-8", "replace")
+    return sources

@@ -1,0 +1,110 @@
+"""Small fixture tasks written into a temporary folder, the way pytester writes test files."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+MANIFEST = """\
+[task]
+name = "{name}"
+modules = ["counter"]
+
+[suites]
+PASS_TO_PASS = ["tests/test_p2p.py"]
+FAIL_TO_PASS = ["tests/test_f2p.py"]
+
+[limits]
+test_timeout = {test_timeout}
+run_timeout = {run_timeout}
+"""
+
+# A sequential implementation and a concurrent one of the same tiny API.
+SEQUENTIAL = """\
+import time
+
+def work(x):
+    time.sleep(0.005)
+    return x * 2
+
+def run_all(items):
+    return [work(x) for x in items]
+"""
+
+CONCURRENT = """\
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+def work(x):
+    time.sleep(0.005)
+    return x * 2
+
+def run_all(items):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda x: work(x), items))
+"""
+
+P2P_TESTS = """\
+import counter
+
+def test_doubles_in_order():
+    assert counter.run_all([1, 2, 3]) == [2, 4, 6]
+
+def test_empty():
+    assert counter.run_all([]) == []
+"""
+
+F2P_TESTS = """\
+import threading
+import counter
+
+def test_runs_concurrently(concurrency_probe, monkeypatch):
+    barrier = threading.Barrier(2, timeout=1.5)
+
+    def meet(x):
+        barrier.wait()
+        return x * 2
+
+    monkeypatch.setattr(counter, "work", meet)
+    probe = concurrency_probe(counter, "work")
+    assert counter.run_all([1, 2]) == [2, 4]
+    assert probe.max_active == 2
+"""
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def make_task(
+    root: Path,
+    *,
+    before: str = SEQUENTIAL,
+    after: str = CONCURRENT,
+    p2p: str = P2P_TESTS,
+    f2p: str = F2P_TESTS,
+    extra: dict[str, str] | None = None,
+    test_timeout: float = 10,
+    run_timeout: float = 60,
+) -> Path:
+    """A complete small task: sequential before, thread-pool after, one P2P and one F2P file."""
+    write_files(
+        root,
+        {
+            "repository_before/counter.py": before,
+            "repository_after/counter.py": after,
+            "tests/test_p2p.py": p2p,
+            "tests/test_f2p.py": f2p,
+            "evaluation/concgrade.toml": MANIFEST.format(
+                name=root.name, test_timeout=test_timeout, run_timeout=run_timeout
+            ),
+            "trajectory/001_refactor.md": "# Refactor\n\nUse a pool of four threads.\n",
+            "README.md": "# A fixture task\n",
+            "Dockerfile": "FROM python:3.11-slim\n",
+            **(extra or {}),
+        },
+    )
+    return root
