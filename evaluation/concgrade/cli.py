@@ -30,19 +30,13 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"concgrade {__version__}")
     commands = parser.add_subparsers(dest="command")
     grade = commands.add_parser("grade", help="grade a task (the default command)")
-    grade.add_argument(
-        "--task", type=Path, default=default_task, help="the task folder (default: %(default)s)"
-    )
+    grade.add_argument("--task", type=Path, default=default_task, help="the task folder (default: %(default)s)")
     grade.add_argument("--candidate", type=Path, help="a third implementation folder, graded like after")
     grade.add_argument("--output", type=Path, help="where to write the reports (default: TASK/reports)")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest processes at once")
     grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the manifest's, or 20)")
-    grade.add_argument(
-        "--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)"
-    )
-    grade.add_argument(
-        "--json", action="store_true", help="print results.json on stdout instead of the summary"
-    )
+    grade.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)")
+    grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
     check = commands.add_parser("check", help="lint a task folder without running it")

@@ -73,9 +73,7 @@ def infer_suites(before: RunObservation, collected: Iterable[str]) -> dict[str, 
     return {P2P: p2p, F2P: f2p}
 
 
-def grade_runs(
-    entries: dict[str, list[str]], runs: Sequence[RunObservation], inferred: bool = False
-) -> Grade:
+def grade_runs(entries: dict[str, list[str]], runs: Sequence[RunObservation], inferred: bool = False) -> Grade:
     """Grade the runs of one task (one per implementation) against its declared suites."""
     collected = [nodeid for run in runs for nodeid in run.collected]
     before = next((run for run in runs if run.role == "before"), None)
@@ -136,18 +134,14 @@ def check_suites_ran(
 
 def check_f2p_nonempty(suites: dict[str, list[str]]) -> Check:
     if not suites[F2P]:
-        return Check(
-            "suites.f2p_nonempty", "fail", "FAIL_TO_PASS is empty: nothing in this task grades the refactor"
-        )
+        return Check("suites.f2p_nonempty", "fail", "FAIL_TO_PASS is empty: nothing in this task grades the refactor")
     return Check("suites.f2p_nonempty", "pass", f"{len(suites[F2P])} FAIL_TO_PASS tests")
 
 
 def check_runs_consistent(runs: Sequence[RunObservation]) -> Check:
     problems = [f"{run.name}: {problem}" for run in runs for problem in run.problems]
     if problems:
-        return Check(
-            "runs.consistent", "fail", "the result channels disagree (tampering?): " + _names(problems)
-        )
+        return Check("runs.consistent", "fail", "the result channels disagree (tampering?): " + _names(problems))
     return Check("runs.consistent", "pass", "streamed records, JSON report and exit status agree")
 
 
@@ -194,9 +188,7 @@ def _suite_check(run: RunObservation, nodeids: list[str], suite: str, want_pass:
         if passed != want_pass:
             wrong.append(nodeid)
     if wrong:
-        outcomes = {
-            nodeid: (run.tests[nodeid].outcome if nodeid in run.tests else "missing") for nodeid in wrong
-        }
+        outcomes = {nodeid: (run.tests[nodeid].outcome if nodeid in run.tests else "missing") for nodeid in wrong}
         listed = _names([f"{nodeid} ({outcome})" for nodeid, outcome in outcomes.items()])
         expectation = "pass" if want_pass else "fail"
         message = f"{len(wrong)} of {len(nodeids)} {suite} tests do not {expectation} on {run.name}: {listed}"

@@ -29,9 +29,7 @@ JSON_REPORT_EQUIVALENT = {
 @dataclass
 class TestObservation:
     nodeid: str
-    outcome: (
-        str  # passed failed error skipped xfailed xpassed timeout interrupted crashed missing inconsistent
-    )
+    outcome: str  # passed failed error skipped xfailed xpassed timeout interrupted crashed missing inconsistent
     duration: float = 0.0
     message: str = ""
     stdout: str = ""
@@ -122,9 +120,7 @@ def _ordered_ids(collected: list[str], phases: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys([*collected, *phases]))
 
 
-def _observe_test(
-    nodeid: str, phases: dict[str, dict[str, Any]], finished: bool, timed_out: bool
-) -> TestObservation:
+def _observe_test(nodeid: str, phases: dict[str, dict[str, Any]], finished: bool, timed_out: bool) -> TestObservation:
     setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
     duration = sum(float(p.get("duration", 0.0)) for p in phases.values())
     message = "\n".join(p.get("longrepr", "") for p in (setup, call, teardown) if p and p.get("longrepr"))
@@ -186,17 +182,13 @@ def _cross_check(
     """Compare the streamed records with the JSON report and the exit status; mark what disagrees."""
     problems = []
     if json_report is not None:
-        reported = {
-            t.get("nodeid"): t.get("outcome") for t in json_report.get("tests", []) if isinstance(t, dict)
-        }
+        reported = {t.get("nodeid"): t.get("outcome") for t in json_report.get("tests", []) if isinstance(t, dict)}
         for nodeid, test in tests.items():
             other = reported.get(nodeid)
             if other is None or test.outcome in ("interrupted", "crashed", "missing"):
                 continue  # the JSON report is known to be wrong or silent about these
             if other not in JSON_REPORT_EQUIVALENT.get(test.outcome, {test.outcome}):
-                problems.append(
-                    f"{nodeid}: streamed outcome {test.outcome!r} but the JSON report says {other!r}"
-                )
+                problems.append(f"{nodeid}: streamed outcome {test.outcome!r} but the JSON report says {other!r}")
                 test.message = f"channels disagree: {test.outcome} vs {other}\n{test.message}"
                 test.outcome = "inconsistent"
         for nodeid in sorted(set(reported) - set(tests)):

@@ -23,9 +23,7 @@ class GradeOptions:
     jobs: int = os.cpu_count() or 1
 
 
-def grade_task(
-    task: Task, options: GradeOptions, on_run_done: Callable[[RunOutput], None] | None = None
-) -> Results:
+def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutput], None] | None = None) -> Results:
     """Run every implementation of `task` and grade what the runs show."""
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}

@@ -91,9 +91,7 @@ def pytest_arguments(spec: RunSpec, records: Path, json_report: Path, task_copy:
     return args
 
 
-def run_environment(
-    base: dict[str, str], spec: RunSpec, task_copy: Path, shim: Path, home: Path
-) -> dict[str, str]:
+def run_environment(base: dict[str, str], spec: RunSpec, task_copy: Path, shim: Path, home: Path) -> dict[str, str]:
     """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
     env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
     for key, value in spec.toggle_env.items():

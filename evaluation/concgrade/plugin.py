@@ -83,9 +83,7 @@ class GradedSession:
                 continue
             self.seen_files.add((name, path))
             real = os.path.realpath(path)
-            self.stream.write(
-                {"type": "implementation", "module": name, "file": real, "sha256": file_sha256(real)}
-            )
+            self.stream.write({"type": "implementation", "module": name, "file": real, "sha256": file_sha256(real)})
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -124,9 +122,7 @@ _graded: GradedSession | None = None
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("concgrade", "concgrade graded runs")
-    group.addoption(
-        "--concgrade-records", default=None, help="append one JSON record per test phase to this file"
-    )
+    group.addoption("--concgrade-records", default=None, help="append one JSON record per test phase to this file")
     group.addoption(
         "--concgrade-module",
         action="append",

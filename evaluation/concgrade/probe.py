@@ -146,15 +146,11 @@ def resolve_target(target: Any, attribute: str | None) -> tuple[Any, str, Any]:
 
         target = importlib.import_module(target)
     if attribute is None:
-        raise TypeError(
-            "probe needs an attribute name: probe(module, 'function') or probe('module.function')"
-        )
+        raise TypeError("probe needs an attribute name: probe(module, 'function') or probe('module.function')")
     return target, attribute, getattr(target, attribute)
 
 
-def install_probe(
-    target: Any, attribute: str | None = None, label: str | None = None
-) -> tuple[CallProbe, Patch]:
+def install_probe(target: Any, attribute: str | None = None, label: str | None = None) -> tuple[CallProbe, Patch]:
     """Wrap `target.attribute` (and its aliases in other modules) with a new CallProbe."""
     owner, name, original = resolve_target(target, attribute)
     owner_name = getattr(owner, "__name__", type(owner).__name__)

@@ -121,9 +121,7 @@ def build_results(
     implementations = {}
     for run in runs:
         impl = task.implementation(run.name)
-        implementations[run.name] = implementation_result(
-            run, impl.folder.as_posix(), suite_of, metrics.get(run.name)
-        )
+        implementations[run.name] = implementation_result(run, impl.folder.as_posix(), suite_of, metrics.get(run.name))
     return Results(
         run_id=run_id,
         started_at=started_at,

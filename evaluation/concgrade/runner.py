@@ -41,9 +41,7 @@ class RunOutput:
     stdout_tail: str
     stderr_tail: str
     expected_folder: str  # where the implementation should be imported from (inside the scratch copy)
-    expected_hashes: dict[str, str] = field(
-        default_factory=dict
-    )  # task-relative file -> sha256 of the source
+    expected_hashes: dict[str, str] = field(default_factory=dict)  # task-relative file -> sha256 of the source
 
 
 def run_all(
@@ -75,9 +73,7 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
         records, json_report = scratch / "records.jsonl", scratch / "report.json"
         command = [sys.executable, "-m", "pytest", *pytest_arguments(spec, records, json_report, task_copy)]
         env = run_environment(dict(os.environ), spec, task_copy, shim, home)
-        exit_code, timed_out, duration, stdout, stderr = run_process(
-            command, task_copy, env, spec.run_timeout
-        )
+        exit_code, timed_out, duration, stdout, stderr = run_process(command, task_copy, env, spec.run_timeout)
         return RunOutput(
             name=spec.name,
             role=spec.implementation.role,

@@ -160,9 +160,7 @@ def _implementations(root: Path, section: Any, manifest_path: Path) -> tuple[Imp
         relative = section.get(name, f"repository_{name}")
         folder = (root / str(relative)).resolve()
         if not folder.is_dir():
-            raise TaskError(
-                f"{folder}: missing {name} implementation folder (expected {root.name}/{relative}/)"
-            )
+            raise TaskError(f"{folder}: missing {name} implementation folder (expected {root.name}/{relative}/)")
         if not folder.is_relative_to(root):
             raise TaskError(f"{manifest_path}: implementations.{name} points outside the task: {relative}")
         found.append(Implementation(name, name, folder))

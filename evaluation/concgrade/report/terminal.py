@@ -16,8 +16,7 @@ def format_summary(results: Results) -> str:
             passed, total = by_suite.get(test.suite, (0, 0))
             by_suite[test.suite] = (passed + test.passed, total + 1)
         cells = "  ".join(
-            f"{suite or 'other'} {passed}/{total}"
-            for suite, (passed, total) in sorted(by_suite.items(), key=str)
+            f"{suite or 'other'} {passed}/{total}" for suite, (passed, total) in sorted(by_suite.items(), key=str)
         )
         peak = max((p.get("max_active", 0) for t in impl.tests for p in t.probes), default=None)
         probe = f"  max_active {peak}" if peak is not None else ""
