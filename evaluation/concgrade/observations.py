@@ -28,6 +28,7 @@ JSON_REPORT_EQUIVALENT = {
 
 @dataclass
 class TestObservation:
+    __test__ = False  # not a pytest test class
     nodeid: str
     outcome: str  # passed failed error skipped xfailed xpassed timeout interrupted crashed missing inconsistent
     duration: float = 0.0

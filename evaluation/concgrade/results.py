@@ -23,6 +23,7 @@ SCHEMA_VERSION = "1.0"
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
     nodeid: str
     name: str
     suite: str | None
