@@ -73,7 +73,12 @@ def infer_suites(before: RunObservation, collected: Iterable[str]) -> dict[str, 
     return {P2P: p2p, F2P: f2p}
 
 
-def grade_runs(entries: dict[str, list[str]], runs: Sequence[RunObservation], inferred: bool = False) -> Grade:
+def grade_runs(
+    entries: dict[str, list[str]],
+    runs: Sequence[RunObservation],
+    inferred: bool = False,
+    folder_changes: Sequence[str] = (),
+) -> Grade:
     """Grade the runs of one task (one per implementation) against its declared suites."""
     collected = [nodeid for run in runs for nodeid in run.collected]
     before = next((run for run in runs if run.role == "before"), None)
@@ -90,6 +95,9 @@ def grade_runs(entries: dict[str, list[str]], runs: Sequence[RunObservation], in
     ]
     for run in runs:
         checks += expectation_checks(run, suites)
+    from concgrade.safety_checks import safety_checks  # here: safety_checks builds on this module
+
+    checks += safety_checks(runs, folder_changes)
     return Grade(tuple(checks), verdict_of(checks), suites, inferred)
 
 
@@ -126,6 +134,9 @@ def check_suites_ran(
     for run in runs:
         if run.started and not run.collected:
             problems.append(f"no test was collected on {run.name}")
+        for error in run.collect_errors:
+            last = (error.get("message") or "").strip().splitlines()[-1:] or ["?"]
+            problems.append(f"collection error on {run.name} in {error.get('nodeid') or 'the session'}: {last[0]}")
     if problems:
         return Check("suites.ran", "fail", "; ".join(problems))
     counts = ", ".join(f"{len(ids)} {suite}" for suite, ids in suites.items())

@@ -69,22 +69,42 @@ class RunObservation:
     toggle_env: dict[str, str]
     stdout_tail: str
     stderr_tail: str
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # one summary per pytest process of the run
+    limit_breaches: list[str] = field(default_factory=list)
+    tampering: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)  # processes that did not exit after their session ended
+    hook_files: list[str] = field(default_factory=list)
 
 
 def observe_run(output: Any) -> RunObservation:
-    """Derive per-test outcomes from a RunOutput (see runner.py)."""
-    records = output.records
-    phases = _phases_by_test(records)
-    collected = next((r.get("nodeids", []) for r in records if r.get("type") == "collected"), [])
-    finish = next((r for r in records if r.get("type") == "session_finish"), None)
+    """Derive per-test outcomes from a RunOutput (see runner.py), merging the attempts of a run."""
+    attempts = getattr(output, "attempts", None) or [_single_attempt(output)]
+    tests: dict[str, TestObservation] = {}
+    collected: list[str] = []
+    problems: list[str] = []
+    finish = None
+    for attempt in attempts:
+        records = attempt.records
+        phases = _phases_by_test(records)
+        attempt_collected = next((r.get("nodeids", []) for r in records if r.get("type") == "collected"), [])
+        collected = collected or list(attempt_collected)
+        finish = next((r for r in records if r.get("type") == "session_finish"), None)
+        attempt_tests = {}
+        for nodeid in _ordered_ids(attempt_collected, phases):
+            test = _observe_test(nodeid, phases.get(nodeid, {}), finish is not None, attempt.timed_out)
+            attempt_tests[nodeid] = explain(test, attempt)
+        for record in records:
+            if record.get("type") == "probe" and record.get("nodeid") in attempt_tests:
+                attempt_tests[record["nodeid"]].probes.append(record.get("figures", {}))
+        label = f"process {attempt.index + 1}: " if len(attempts) > 1 else ""
+        problems += [label + p for p in _cross_check(attempt_tests, attempt.json_report, finish, attempt.exit_code)]
+        for nodeid, test in attempt_tests.items():
+            if nodeid not in tests or tests[nodeid].outcome == "missing":
+                tests[nodeid] = test
+    records = [record for attempt in attempts for record in attempt.records]
     started = any(r.get("type") == "session_start" for r in records)
-    tests = {}
-    for nodeid in _ordered_ids(collected, phases):
-        tests[nodeid] = _observe_test(nodeid, phases.get(nodeid, {}), finish is not None, output.timed_out)
-    for record in records:
-        if record.get("type") == "probe" and record.get("nodeid") in tests:
-            tests[record["nodeid"]].probes.append(record.get("figures", {}))
-    problems = _cross_check(tests, output.json_report, finish, output.exit_code)
     return RunObservation(
         name=output.name,
         role=output.role,
@@ -106,7 +126,101 @@ def observe_run(output: Any) -> RunObservation:
         toggle_env=output.toggle_env,
         stdout_tail=output.stdout_tail,
         stderr_tail=output.stderr_tail,
+        attempts=[_attempt_summary(attempt, records) for attempt in attempts],
+        limit_breaches=_unique(b for attempt in attempts for b in getattr(attempt, "limit_breaches", [])),
+        tampering=_tampering(attempts, output.expected_folder),
+        changed_files=_unique(f for attempt in attempts for f in getattr(attempt, "changed_files", [])),
+        leftovers=_unique(p for attempt in attempts for p in getattr(attempt, "leftovers", [])),
+        hangs=[_hang(attempt) for attempt in attempts if getattr(attempt, "ended_by", "") == "hung_after_session"],
+        hook_files=list(getattr(output, "hook_files", [])),
     )
+
+
+def _single_attempt(output: Any) -> Any:
+    """A RunOutput without attempts (made by hand, or by an older runner) seen as its own only attempt."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        index=0,
+        records=output.records,
+        json_report=output.json_report,
+        exit_code=output.exit_code,
+        timed_out=output.timed_out,
+        ended_by="wall_clock" if output.timed_out else "exit",
+        exit_description=f"exited with status {output.exit_code}",
+        stacks="",
+        duration=output.duration,
+        node_ids=[],
+    )
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+DEADLOCK = "deadlock suspected"
+
+
+def explain(test: TestObservation, attempt: Any) -> TestObservation:
+    """Say why a test timed out or took its process down, with the evidence: stacks, exit status, limits."""
+    stacks = getattr(attempt, "stacks", "") or ""
+    breaches = getattr(attempt, "limit_breaches", []) or []
+    if test.outcome == "timeout" and "Failed: Timeout" in test.message:
+        test.message = f"{DEADLOCK}: the test outlived its timeout (pytest-timeout); stacks below\n{test.message}"
+    elif test.outcome == "crashed" and stacks.startswith("Timeout ("):
+        test.outcome = "timeout"
+        test.message = (
+            f"{DEADLOCK}: the test outlived twice its timeout without returning to Python "
+            f"(a C loop holding the GIL, an ignored alarm, or a swallowed exception); "
+            f"faulthandler ended the process. Stacks:\n{stacks}"
+        )
+    elif test.outcome == "timeout":
+        test.message = (
+            f"{DEADLOCK}: the process outlived its wall clock while in this test and was killed. "
+            f"Stacks:\n{stacks or '(none: the process did not answer)'}"
+        )
+    elif test.outcome == "crashed":
+        why = "; ".join(breaches) if breaches else getattr(attempt, "exit_description", "")
+        test.message = f"the test process died during this test: {why}"
+    return test
+
+
+def _attempt_summary(attempt: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    ran = {r.get("nodeid") for r in attempt.records if r.get("type") == "phase" and r.get("when") == "setup"}
+    return {
+        "index": attempt.index,
+        "tests_requested": len(attempt.node_ids) if attempt.node_ids else None,
+        "tests_started": len(ran),
+        "exit_code": attempt.exit_code,
+        "exit": attempt.exit_description,
+        "ended_by": attempt.ended_by,
+        "duration": round(attempt.duration, 3),
+        "stacks": attempt.stacks,
+    }
+
+
+def _hang(attempt: Any) -> str:
+    return (
+        f"the process did not exit after its session finished (deadlocked non-daemon threads?) and was killed. "
+        f"Stacks:\n{attempt.stacks or '(none)'}"
+    )
+
+
+def _tampering(attempts: list[Any], expected_folder: str) -> list[str]:
+    """Signs that the code under test interfered with the runner, its hooks or the records channel."""
+    found = []
+    folder = expected_folder.rstrip(os.sep) + os.sep
+    for attempt in attempts:
+        for record in attempt.records:
+            if record.get("type") == "tamper":
+                source = f" (from {record['source']})" if record.get("source") else ""
+                found.append(f"{record.get('what', '?')}{source}")
+            elif record.get("type") == "hookimpl" and str(record.get("source", "")).startswith(folder):
+                found.append(f"the implementation registered a {record.get('hook')} hook ({record.get('source')})")
+        forged = getattr(attempt, "forged_lines", [])
+        if forged:
+            found.append(f"{len(forged)} forged line(s) on the records channel, e.g. {forged[0][:80]!r}")
+    return _unique(found)
 
 
 def _phases_by_test(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:

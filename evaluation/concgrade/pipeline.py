@@ -8,13 +8,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from concgrade.grading import grade_runs
+from concgrade.integrity import changes, tree_digest
 from concgrade.observations import observe_run
 from concgrade.plan import plan_runs
 from concgrade.results import Results, build_results, environment_info
-from concgrade.runner import RunOutput, run_all
+from concgrade.runner import RunOutput, run_all, run_limits
+from concgrade.sandbox import prepare_sandbox
 from concgrade.task import Task
 
 
@@ -33,11 +36,17 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
     timings["metrics"] = time.monotonic() - mark
 
     mark = time.monotonic()
-    outputs = run_all(task, plan_runs(task), options.jobs, on_run_done)
+    sandbox = prepare_sandbox(run_limits(task.limits))
+    watched = watched_folders(task)
+    digests_before = {folder: tree_digest(folder) for folder in watched}
+    outputs = run_all(task, plan_runs(task), options.jobs, on_run_done, sandbox)
+    folder_changes = [
+        f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
+    ]
     timings["runs"] = time.monotonic() - mark
 
     runs = [observe_run(output) for output in outputs]
-    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred")
+    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", folder_changes=folder_changes)
     timings["total"] = time.monotonic() - clock
     return build_results(
         run_id=uuid.uuid4().hex[:12],
@@ -48,9 +57,18 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         grade=grade,
         metrics=metrics,
         metrics_delta=metrics_delta,
-        environment=environment_info(),
+        environment=environment_info(sandbox.report.to_dict()),
         timings=timings,
     )
+
+
+def watched_folders(task: Task) -> list[Path]:
+    """The user's folders a grade reads and must leave byte-identical: the task, and a candidate outside it."""
+    folders = [task.root]
+    for impl in task.implementations:
+        if not impl.folder.is_relative_to(task.root):
+            folders.append(impl.folder)
+    return folders
 
 
 def measure_implementations(task: Task) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:

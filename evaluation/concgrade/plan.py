@@ -55,10 +55,12 @@ def plan_runs(task: Task) -> list[RunSpec]:
     return specs
 
 
-def pytest_arguments(spec: RunSpec, records: Path, json_report: Path, task_copy: Path) -> list[str]:
-    """The command-line arguments of `python -m pytest` for one run."""
+def pytest_arguments(
+    spec: RunSpec, records: Path | None, json_report: Path, task_copy: Path, selection: list[str] | None = None
+) -> list[str]:
+    """The command-line arguments of `python -m pytest` for one run (`selection` replaces the test files)."""
     args = [
-        *spec.test_files,
+        *(selection or spec.test_files),
         "--rootdir",
         str(task_copy),
         # The entry-point copy of the plugin (if concgrade is installed) is blocked so that only
@@ -69,8 +71,7 @@ def pytest_arguments(spec: RunSpec, records: Path, json_report: Path, task_copy:
         "concgrade.plugin",
         "-p",
         "no:cacheprovider",
-        "--concgrade-records",
-        str(records),
+        *(["--concgrade-records", str(records)] if records is not None else []),
         "--json-report",
         "--json-report-file",
         str(json_report),

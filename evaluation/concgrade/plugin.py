@@ -6,7 +6,9 @@ and writes each record with one unbuffered write: a crash loses at most the reco
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from concgrade.guard import RunnerGuard
 from concgrade.probe import CallProbe, install_probe
 
 # Captured output and error text kept per phase; the rest is cut and the cut is stated.
@@ -22,14 +25,26 @@ TEXT_LIMIT = 64 * 1024
 
 
 class RecordStream:
-    """Appends JSON lines to the harness's records file."""
+    """Appends JSON lines to the harness's records file, or signed lines to its records pipe."""
 
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    def __init__(self, path: str | None = None, fd: int | None = None, key: bytes = b"") -> None:
+        self._fd = fd if fd is not None else os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._key = key
+        self._seq = 0
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str) + "\n"
-        os.write(self._fd, line.encode("utf-8", "replace"))
+        body = json.dumps(record, default=str)
+        if self._key:
+            # Signed and numbered: a line the code under test writes to this pipe cannot pass for ours.
+            mac = hmac.new(self._key, f"{self._seq} {body}".encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+            line = f"{self._seq} {mac} {body}\n"
+            self._seq += 1
+        else:
+            line = body + "\n"
+        data = line.encode("utf-8", "replace")
+        while data:  # a signal (pytest-timeout's alarm) can cut a large write to a pipe short
+            written = os.write(self._fd, data)
+            data = data[written:]
 
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -51,10 +66,14 @@ def serialize_phase(report: pytest.TestReport) -> dict[str, Any]:
         record["wasxfail"] = str(report.wasxfail)
     if report.longrepr is not None and report.outcome != "passed":
         record["longrepr"] = clip(str(report.longrepr))
+    captured = 0
     for stream in ("capstdout", "capstderr"):
         text = getattr(report, stream, "")
         if text:
+            captured += len(text)
             record[stream] = clip(text)
+    if captured:
+        record["captured_chars"] = captured  # before clipping: the harness holds runs to an output limit
     return record
 
 
@@ -69,10 +88,12 @@ def file_sha256(path: str) -> str:
 class GradedSession:
     """The plugin's state for one graded pytest process."""
 
-    def __init__(self, stream: RecordStream, modules: list[str]) -> None:
+    def __init__(self, stream: RecordStream, modules: list[str], guard: RunnerGuard | None = None) -> None:
         self.stream = stream
         self.modules = modules
         self.seen_files: set[tuple[str, str]] = set()
+        self.guard = guard
+        self.hashed_sources: set[str] = set()
 
     def prove_imports(self) -> None:
         """Record each implementation module's file and hash the first time (and each new file) it is seen."""
@@ -99,7 +120,26 @@ class GradedSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
             self.prove_imports()
+        if self.guard is not None:
+            self.guard.inspect_report(report)
         self.stream.write(serialize_phase(report))
+
+    def record_source(self, path: str) -> None:
+        """Hash a test or conftest file as pytest reads it: a file rewritten and restored mid-run still shows."""
+        if path in self.hashed_sources or not os.path.isfile(path):
+            return
+        self.hashed_sources.add(path)
+        self.stream.write({"type": "source", "file": os.path.realpath(path), "sha256": file_sha256(path)})
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_file(self, file_path: Any) -> None:
+        if str(file_path).endswith(".py"):
+            self.record_source(str(file_path))
+
+    def pytest_plugin_registered(self, plugin: Any) -> None:
+        path = getattr(plugin, "__file__", None)
+        if path and os.path.basename(path) == "conftest.py":
+            self.record_source(path)
 
     def publish_probes(self, nodeid: str, probes: list[CallProbe]) -> None:
         for probe in probes:
@@ -120,6 +160,56 @@ class GradedSession:
 _graded: GradedSession | None = None
 
 
+class Armed:
+    """What concgrade's boot hands over before pytest starts: the signed channel, the guard, the stacks file."""
+
+    def __init__(self, records_fd: int, key: bytes, stacks_fd: int | None, watchdog_factor: float) -> None:
+        self.stream = RecordStream(fd=records_fd, key=key)
+        self.guard = RunnerGuard(self.stream.write)  # snapshot now, before any conftest or test module runs
+        self.stacks_fd = stacks_fd
+        self.watchdog_factor = watchdog_factor
+
+
+_armed: Armed | None = None
+
+
+def arm(records_fd: int, key: bytes, stacks_fd: int | None, watchdog_factor: float = 2.0) -> None:
+    global _armed
+    _armed = Armed(records_fd, key, stacks_fd, watchdog_factor)
+
+
+class TestWatchdog:
+    """A faulthandler exit at `factor` times a test's timeout: ends C loops holding the GIL, ignored alarms,
+    and code that swallows pytest-timeout's exception, with every thread's stack in the stacks file."""
+
+    __test__ = False
+
+    def __init__(self, stacks_fd: int, factor: float, default_timeout: float) -> None:
+        self.stacks_fd = stacks_fd
+        self.factor = factor
+        self.default_timeout = default_timeout
+
+    def timeout_of(self, item: pytest.Item) -> float:
+        marker = item.get_closest_marker("timeout")
+        value = marker.args[0] if marker is not None and marker.args else None
+        if marker is not None and value is None:
+            value = marker.kwargs.get("timeout")
+        try:
+            return max(float(value), self.default_timeout) if value is not None else self.default_timeout
+        except (TypeError, ValueError):
+            return self.default_timeout
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[Any]:
+        timeout = self.timeout_of(item)
+        if timeout > 0:
+            faulthandler.dump_traceback_later(self.factor * timeout, file=self.stacks_fd, exit=True)
+        try:
+            return (yield)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("concgrade", "concgrade graded runs")
     group.addoption("--concgrade-records", default=None, help="append one JSON record per test phase to this file")
@@ -134,12 +224,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     global _graded
     path = config.getoption("--concgrade-records")
-    if not path:
+    if _armed is None and not path:
         return
-    stream = RecordStream(path)
+    stream = _armed.stream if _armed is not None else RecordStream(path)
     stream.write({"type": "session_start", "pid": os.getpid(), "python": sys.version.split()[0]})
-    _graded = GradedSession(stream, list(config.getoption("--concgrade-module")))
+    guard = _armed.guard if _armed is not None else None
+    _graded = GradedSession(stream, list(config.getoption("--concgrade-module")), guard)
     config.pluginmanager.register(_graded, "concgrade-graded-session")
+    if guard is not None:
+        config.pluginmanager.register(guard, "concgrade-runner-guard")
+    if _armed is not None and _armed.stacks_fd is not None:
+        timeout = float(getattr(config.option, "timeout", None) or 0)
+        watchdog = TestWatchdog(_armed.stacks_fd, _armed.watchdog_factor, timeout)
+        config.pluginmanager.register(watchdog, "concgrade-test-watchdog")
     # A KeyboardInterrupt (or any exception) dying in a worker thread only warns by default; in a
     # graded run it must fail the test that caused it.
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,16 +16,27 @@ from typing import Any
 
 import concgrade
 from concgrade.errors import TaskError
+from concgrade.integrity import changes, harness_hook_files, protected_digest
 from concgrade.plan import RunSpec, pytest_arguments, run_environment
-from concgrade.task import IGNORED_DIRS, Task
+from concgrade.sandbox import RunLimits, Sandbox, prepare_sandbox
+from concgrade.supervisor import EXIT_GRACE, AttemptOutput, supervise
+from concgrade.task import IGNORED_DIRS, Limits, Task
 
-# Output of a test process kept for the report; the rest is cut.
-OUTPUT_TAIL = 16 * 1024
+BOOT_SCRIPT = "_concgrade_boot.py"
+# The plugin ends a test's process with faulthandler at this many times the test's timeout.
+WATCHDOG_FACTOR = 2.0
+# Reruns after crashes stop once the run has used this many times its per-process timeout.
+RERUN_BUDGET = 3
 
 
 @dataclass
 class RunOutput:
-    """Everything one pytest process left behind, read back before its scratch folder is removed."""
+    """Everything the pytest processes of one run left behind, read back before their scratch folder is removed.
+
+    A run is one or more processes (attempts): when one dies before its session ends, the tests that
+    had not started run again in a new one. The top-level fields describe the first attempt (or the
+    whole run where that makes sense); `attempts` holds each.
+    """
 
     name: str
     role: str
@@ -42,14 +51,21 @@ class RunOutput:
     stderr_tail: str
     expected_folder: str  # where the implementation should be imported from (inside the scratch copy)
     expected_hashes: dict[str, str] = field(default_factory=dict)  # task-relative file -> sha256 of the source
+    attempts: list[AttemptOutput] = field(default_factory=list)
+    hook_files: list[str] = field(default_factory=list)  # files a candidate added that would hook into pytest
 
 
 def run_all(
-    task: Task, specs: Sequence[RunSpec], jobs: int, on_done: Callable[[RunOutput], None] | None = None
+    task: Task,
+    specs: Sequence[RunSpec],
+    jobs: int,
+    on_done: Callable[[RunOutput], None] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> list[RunOutput]:
     """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`."""
+    sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, task, spec) for spec in specs]
+        futures = [pool.submit(run_one, task, spec, sandbox) for spec in specs]
         outputs = []
         for future in futures:
             output = future.result()
@@ -59,38 +75,156 @@ def run_all(
     return outputs
 
 
-def run_one(task: Task, spec: RunSpec) -> RunOutput:
-    """One pytest process in its own scratch copy; the scratch folder is removed afterwards."""
+def run_limits(limits: Limits) -> RunLimits:
+    cpu = limits.cpu_seconds or limits.run_timeout * (os.cpu_count() or 1)
+    return RunLimits(
+        memory_bytes=int(limits.memory_mb * 2**20),
+        max_tasks=int(limits.max_tasks),
+        cpu_seconds=max(1, math.ceil(cpu)),
+        file_size_bytes=int(limits.file_size_mb * 2**20),
+        output_bytes=int(limits.output_mb * 2**20),
+    )
+
+
+def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOutput:
+    """Run the spec's tests to the end: a new process for the tests a dead one did not start, until all ran."""
+    sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
     scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-"))
     try:
-        task_copy = scratch / "task"
-        copy_task(task.root, task_copy)
-        if spec.implementation.name == "candidate":
-            replace_folder(spec.implementation.folder, task_copy / spec.folder_in_task)
-        shim = make_shim(scratch / "shim")
-        home = scratch / "home"
-        (home / "tmp").mkdir(parents=True)
-        records, json_report = scratch / "records.jsonl", scratch / "report.json"
-        command = [sys.executable, "-m", "pytest", *pytest_arguments(spec, records, json_report, task_copy)]
-        env = run_environment(dict(os.environ), spec, task_copy, shim, home)
-        exit_code, timed_out, duration, stdout, stderr = run_process(command, task_copy, env, spec.run_timeout)
+        attempts: list[AttemptOutput] = []
+        collected: list[str] = []
+        started: set[str] = set()
+        remaining: list[str] = []
+        budget_ends = time.monotonic() + RERUN_BUDGET * spec.run_timeout
+        while True:
+            attempt = run_attempt(task, spec, sandbox, scratch, len(attempts), remaining)
+            attempts.append(attempt)
+            collected = collected or collected_ids(attempt.records)
+            newly_started = started_ids(attempt.records) - started
+            started |= newly_started
+            remaining = [nodeid for nodeid in collected if nodeid not in started]
+            if not remaining or not newly_started or time.monotonic() > budget_ends:
+                break
+        first, last = attempts[0], attempts[-1]
         return RunOutput(
             name=spec.name,
             role=spec.implementation.role,
-            command=command,
+            command=first.command,
             toggle_env=spec.toggle_env,
-            exit_code=exit_code,
-            timed_out=timed_out,
-            duration=duration,
-            records=read_records(records),
-            json_report=read_json(json_report),
-            stdout_tail=stdout,
-            stderr_tail=stderr,
-            expected_folder=str((task_copy / spec.folder_in_task).resolve()),
+            exit_code=last.exit_code,
+            timed_out=any(attempt.timed_out for attempt in attempts),
+            duration=sum(attempt.duration for attempt in attempts),
+            records=[record for attempt in attempts for record in attempt.records],
+            json_report=first.json_report,
+            stdout_tail=last.stdout_tail,
+            stderr_tail=last.stderr_tail,
+            expected_folder=str((scratch / "task" / spec.folder_in_task).resolve()),
             expected_hashes=hash_folder(spec.implementation.folder),
+            attempts=attempts,
+            hook_files=added_hook_files(task, spec),
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_attempt(
+    task: Task, spec: RunSpec, sandbox: Sandbox, scratch: Path, index: int, node_ids: list[str]
+) -> AttemptOutput:
+    """One pytest process in a fresh scratch copy of the task (always at the same path, so imports compare)."""
+    task_copy, shim, home = scratch / "task", scratch / "shim", scratch / "home"
+    for folder in (task_copy, shim, home):
+        shutil.rmtree(folder, ignore_errors=True)
+    copy_task(task.root, task_copy)
+    if spec.implementation.name == "candidate":
+        replace_folder(spec.implementation.folder, task_copy / spec.folder_in_task)
+    make_shim(shim)
+    (home / "tmp").mkdir(parents=True)
+    json_report = scratch / f"report-{index}.json"
+    selection = None
+    if node_ids:
+        # One node id a line, read by pytest itself: no command line grows with the number of tests.
+        selection_file = scratch / f"selection-{index}.txt"
+        selection_file.write_text("\n".join(node_ids) + "\n", encoding="utf-8")
+        selection = [f"@{selection_file}"]
+    args = pytest_arguments(spec, None, json_report, task_copy, selection)
+    # pytest's own faulthandler_timeout (from a task's ini file) would replace the plugin's per-test watchdog.
+    args += ["-o", "faulthandler_timeout=0"]
+    env = run_environment(dict(os.environ), spec, task_copy, shim, home)
+    # Only the shim is on the path at startup; the boot adds the implementation's folders once pytest is loaded.
+    toggle_path = env["PYTHONPATH"].split(os.pathsep)[1:]
+    env["PYTHONPATH"] = str(shim)
+    env["PWD"] = str(task_copy)
+    env.pop("OLDPWD", None)
+    boot = {
+        "shim": str(shim),
+        "pythonpath": toggle_path,
+        "preload": list(sandbox.preload),
+        "rlimits": {name: list(pair) for name, pair in sandbox.rlimits.items()},
+        "watchdog_factor": WATCHDOG_FACTOR,
+    }
+    before = protected_digest(task_copy)
+    attempt = supervise(
+        index=index,
+        command=[sys.executable, str(shim / BOOT_SCRIPT), *args],
+        boot=boot,
+        node_ids=node_ids,
+        cwd=task_copy,
+        env=env,
+        scratch=scratch,
+        sandbox=sandbox,
+        run_timeout=spec.run_timeout,
+        exit_grace=min(EXIT_GRACE, max(1.0, spec.test_timeout)),
+        json_report=json_report,
+    )
+    attempt.changed_files = changes(before, protected_digest(task_copy)) + sources_changed(
+        attempt.records, task_copy, before
+    )
+    attempt.limit_breaches += output_breaches(attempt, sandbox.limits)
+    return attempt
+
+
+def collected_ids(records: list[dict[str, Any]]) -> list[str]:
+    return next((list(r.get("nodeids", [])) for r in records if r.get("type") == "collected"), [])
+
+
+def started_ids(records: list[dict[str, Any]]) -> set[str]:
+    """Tests whose setup phase was reported: they ran (or took their process down) and are not run again."""
+    return {r.get("nodeid", "") for r in records if r.get("type") == "phase" and r.get("when") == "setup"}
+
+
+def sources_changed(records: list[dict[str, Any]], task_copy: Path, before: dict[str, str]) -> list[str]:
+    """Test and conftest files whose content, when pytest read them, was not the task's."""
+    root = str(task_copy.resolve()) + os.sep
+    found = []
+    for record in records:
+        if record.get("type") != "source" or not str(record.get("file", "")).startswith(root):
+            continue
+        relative = str(record["file"])[len(root) :]
+        if relative in before and before[relative] != record.get("sha256"):
+            found.append(f"{relative} (different when pytest read it)")
+    return found
+
+
+def output_breaches(attempt: AttemptOutput, limits: RunLimits) -> list[str]:
+    captured = sum(int(r.get("captured_chars", 0)) for r in attempt.records if r.get("type") == "phase")
+    total = attempt.output_bytes + captured
+    found = []
+    if total > limits.output_bytes:
+        found.append(
+            f"output: the run wrote {total / 2**20:.1f} MiB (stdout, stderr and captured output), "
+            f"over its limit of {limits.output_bytes / 2**20:g} MiB"
+        )
+    if attempt.dropped_records:
+        found.append(f"output: {attempt.dropped_records} records beyond the channel's budget were dropped")
+    return found
+
+
+def added_hook_files(task: Task, spec: RunSpec) -> list[str]:
+    """Files a candidate brings that the after implementation does not have and that would hook into pytest."""
+    if spec.implementation.name != "candidate":
+        return []
+    known = set(harness_hook_files(task.implementation("after").folder))
+    return [name for name in harness_hook_files(spec.implementation.folder) if name not in known]
 
 
 def copy_task(source: Path, target: Path) -> None:
@@ -109,75 +243,17 @@ def replace_folder(source: Path, target: Path) -> None:
 
 
 def make_shim(folder: Path) -> Path:
-    """A folder holding only the `concgrade` package, put first on the test process's path."""
+    """A folder holding only the `concgrade` package and the boot script, put first on the test process's path."""
     folder.mkdir()
     (folder / "concgrade").symlink_to(Path(concgrade.__file__).parent, target_is_directory=True)
+    (folder / BOOT_SCRIPT).write_text(
+        '"""Start a graded pytest process (see concgrade/boot.py)."""\n'
+        "if __name__ == '__main__':\n"
+        "    from concgrade.boot import main\n\n"
+        "    main()\n",
+        encoding="utf-8",
+    )
     return folder
-
-
-def run_process(
-    command: list[str], cwd: Path, env: dict[str, str], timeout: float
-) -> tuple[int | None, bool, float, str, str]:
-    """Run a process in its own session; on the wall clock, kill its whole process group."""
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-        timed_out = False
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        kill_group(process.pid)
-        process.wait()
-        duration = time.monotonic() - started
-        return (None if timed_out else process.returncode), timed_out, duration, tail(out), tail(err)
-
-
-def kill_group(pgid: int) -> None:
-    """Kill whatever is left of the run's process group (children that outlived pytest included)."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def tail(handle: Any) -> str:
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    handle.seek(max(0, size - OUTPUT_TAIL))
-    text = handle.read().decode("utf-8", "replace")
-    return text if size <= OUTPUT_TAIL else f"[concgrade: first {size - OUTPUT_TAIL} bytes cut]\n{text}"
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """The plugin's JSON lines; a line cut short by a crash is dropped."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def hash_folder(folder: Path) -> dict[str, str]:

@@ -19,6 +19,11 @@ MANIFEST_NAME = "concgrade.toml"
 SUITES = ("PASS_TO_PASS", "FAIL_TO_PASS")
 DEFAULT_TEST_TIMEOUT = 20.0
 DEFAULT_RUN_TIMEOUT = 300.0
+# Resource limits of each run (one pytest process and everything it starts); see sandbox.py.
+DEFAULT_MEMORY_MB = 4096
+DEFAULT_MAX_TASKS = 1024  # processes plus threads
+DEFAULT_FILE_SIZE_MB = 1024
+DEFAULT_OUTPUT_MB = 16
 # Folders of a task that are never graded code or copied into a scratch run.
 IGNORED_DIRS = {
     ".git",
@@ -55,6 +60,11 @@ class Toggle:
 class Limits:
     test_timeout: float = DEFAULT_TEST_TIMEOUT
     run_timeout: float = DEFAULT_RUN_TIMEOUT
+    memory_mb: float = DEFAULT_MEMORY_MB
+    max_tasks: int = DEFAULT_MAX_TASKS
+    cpu_seconds: float | None = None  # None: the run timeout times the number of cores
+    file_size_mb: float = DEFAULT_FILE_SIZE_MB
+    output_mb: float = DEFAULT_OUTPUT_MB
 
 
 @dataclass(frozen=True)
@@ -90,18 +100,17 @@ class Task:
         candidate = Implementation("candidate", "after", folder)
         return _replace(self, implementations=(*self.implementations, candidate))
 
-    def with_limits(self, test_timeout: float | None, run_timeout: float | None) -> Task:
-        limits = Limits(
-            test_timeout=test_timeout or self.limits.test_timeout,
-            run_timeout=run_timeout or self.limits.run_timeout,
-        )
+    def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
+        """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
+        changes = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
+        limits = _replace(self.limits, **{key: value for key, value in changes.items() if value})
         return _replace(self, limits=limits)
 
 
-def _replace(task: Task, **changes: Any) -> Task:
+def _replace(obj: Any, **changes: Any) -> Any:
     from dataclasses import replace
 
-    return replace(task, **changes)
+    return replace(obj, **changes)
 
 
 def load_task(root: Path) -> Task:
@@ -120,7 +129,9 @@ def load_task(root: Path) -> Task:
     tests_dir = root / "tests"
     if not tests_dir.is_dir():
         raise TaskError(f"{tests_dir}: the task has no tests/ folder")
+    _check_symlinks(root)
     test_files = _test_files(root, suites)
+    _check_has_tests(root, test_files)
     _check_test_sources(root, test_files)
     task_section = manifest.get("task", {})
     modules = tuple(task_section.get("modules") or _guess_modules(implementations[-1].folder))
@@ -254,6 +265,32 @@ def _test_files(root: Path, suites: dict[str, list[str]]) -> tuple[str, ...]:
     return ("tests",)
 
 
+def _check_symlinks(root: Path) -> None:
+    """A symlink leading outside the task would let a run read (or write) the user's other files."""
+    for path in root.rglob("*"):
+        if any(part in IGNORED_DIRS for part in path.relative_to(root).parts):
+            continue
+        if path.is_symlink():
+            resolved = path.resolve()
+            if not resolved.is_relative_to(root):
+                raise TaskError(f"{path}: symlink points outside the task ({resolved})")
+
+
+def _check_has_tests(root: Path, test_files: tuple[str, ...]) -> None:
+    """The files the runs execute must hold at least one test module pytest would collect."""
+    for relative in test_files:
+        path = root / relative
+        if path.is_file():
+            return
+        if any(
+            not any(part in IGNORED_DIRS for part in found.relative_to(root).parts)
+            for pattern in ("test_*.py", "*_test.py")
+            for found in path.rglob(pattern)
+        ):
+            return
+    raise TaskError(f"{root / test_files[0]}: no test files (test_*.py or *_test.py) to run")
+
+
 def _check_test_sources(root: Path, test_files: tuple[str, ...]) -> None:
     """A test file that does not decode or parse is a malformed task, not a failing test."""
     for relative in test_files:
@@ -283,15 +320,35 @@ def _guess_modules(folder: Path) -> list[str]:
     return names
 
 
+LIMIT_UNITS = {
+    "test_timeout": "number of seconds",
+    "run_timeout": "number of seconds",
+    "memory_mb": "number of MiB",
+    "max_tasks": "whole number of processes and threads",
+    "cpu_seconds": "number of seconds",
+    "file_size_mb": "number of MiB",
+    "output_mb": "number of MiB",
+}
+
+
 def _limits(section: Any, manifest_path: Path) -> Limits:
     section = _table(section, manifest_path, "limits")
-    values = {}
-    for key in ("test_timeout", "run_timeout"):
+    unknown = sorted(set(section) - set(LIMIT_UNITS))
+    if unknown:
+        raise TaskError(f"{manifest_path}: unknown limit(s) {unknown}; use {sorted(LIMIT_UNITS)}")
+    values: dict[str, Any] = {}
+    for key, unit in LIMIT_UNITS.items():
         if key in section:
             value = section[key]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise TaskError(f"{manifest_path}: limits.{key} must be a positive number of seconds")
-            values[key] = float(value)
+            whole = key == "max_tasks"
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or value <= 0
+                or (whole and value != int(value))
+            ):
+                raise TaskError(f"{manifest_path}: limits.{key} must be a positive {unit}")
+            values[key] = int(value) if whole else float(value)
     return Limits(**values)
 
 

@@ -1,0 +1,197 @@
+"""Inside the test process: notices code that tampers with pytest's machinery or turns a report into a pass.
+
+Three layers, each recorded as a `tamper` record for the harness to judge:
+- the identity (object and code) of pytest's reporting functions, snapshotted before any task code ran and
+  compared after every test phase;
+- the hook implementations of the reporting hooks, with the file each comes from;
+- what the test really did (the exception its call raised, the outcome pytest's own hook produced),
+  seen from the innermost hook wrappers, compared with the report that reached the end of the chain.
+Everything here runs in the same interpreter as the code under test: see the note in docs for what it misses.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+# (module, dotted attribute) pairs whose identity must not change while the tests run.
+WATCHED = (
+    ("_pytest.runner", "call_and_report"),
+    ("_pytest.runner", "runtestprotocol"),
+    ("_pytest.runner", "call_runtest_hook"),
+    ("_pytest.runner", "pytest_runtest_protocol"),
+    ("_pytest.runner", "pytest_runtest_makereport"),
+    ("_pytest.runner", "CallInfo"),
+    ("_pytest.runner", "TestReport"),
+    ("_pytest.runner", "CallInfo.from_call"),
+    ("_pytest.reports", "TestReport"),
+    ("_pytest.reports", "TestReport.from_item_and_call"),
+    ("_pytest.reports", "TestReport.__init__"),
+    ("_pytest.reports", "BaseReport.passed"),
+    ("_pytest.reports", "BaseReport.failed"),
+    ("_pytest.python", "pytest_pyfunc_call"),
+    ("_pytest.python", "Function.runtest"),
+    ("_pytest.skipping", "pytest_runtest_makereport"),
+    ("_pytest.main", "pytest_runtestloop"),
+    ("_pytest.terminal", "TerminalReporter.pytest_runtest_logreport"),
+    ("pluggy._callers", "_multicall"),
+    ("pluggy._hooks", "HookCaller.__call__"),
+    ("pluggy._manager", "PluginManager._hookexec"),
+    ("sys", "__stdout__"),
+    ("sys", "__stderr__"),
+)
+# The hooks through which a test's outcome travels; an implementation registered from the code under test is tamper.
+WATCHED_HOOKS = (
+    "pytest_runtest_protocol",
+    "pytest_runtest_setup",
+    "pytest_runtest_call",
+    "pytest_runtest_teardown",
+    "pytest_runtest_makereport",
+    "pytest_runtest_logreport",
+    "pytest_report_teststatus",
+    "pytest_pyfunc_call",
+    "pytest_runtestloop",
+    "pytest_collection_modifyitems",
+    "pytest_sessionfinish",
+)
+
+
+def resolve(module: str, dotted: str) -> Any:
+    """The raw object at module.dotted (class attributes read from `__dict__`, so descriptors stay themselves)."""
+    obj: Any = sys.modules.get(module)
+    for part in dotted.split("."):
+        if obj is None:
+            return None
+        obj = obj.__dict__.get(part) if isinstance(obj, type) else getattr(obj, part, None)
+    return obj
+
+
+def fingerprint(obj: Any) -> tuple[int, int]:
+    """The object's identity and its code's: swapping a function's `__code__` keeps the first, not the second."""
+    target = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
+    return id(target), id(getattr(target, "__code__", None))
+
+
+def source_of(obj: Any) -> str:
+    target = obj.fget if isinstance(obj, property) else getattr(obj, "__func__", obj)
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        return code.co_filename
+    return getattr(sys.modules.get(getattr(target, "__module__", "") or ""), "__file__", "") or "?"
+
+
+class RunnerGuard:
+    """Snapshots pytest's reporting machinery and reports every change and every report turned into a pass."""
+
+    def __init__(self, report: Callable[[dict[str, Any]], None]) -> None:
+        self._report = report
+        # Objects are kept alive so that their ids cannot be reused by impostors.
+        # What is not imported yet is not watched (it cannot have been replaced before it existed).
+        self._objects = {(m, a): resolve(m, a) for m, a in WATCHED if resolve(m, a) is not None}
+        self._prints = {key: fingerprint(obj) for key, obj in self._objects.items()}
+        self._modules = {name: sys.modules[name] for name in {m for m, _ in WATCHED} if name in sys.modules}
+        self._hooks: dict[str, set[tuple[str, int, int]]] = {}
+        self._reported: set[str] = set()
+        self._inner: dict[tuple[str, str], dict[str, Any]] = {}
+        self._config: pytest.Config | None = None
+
+    def _tamper(self, nodeid: str, what: str, source: str = "") -> None:
+        if what in self._reported:
+            return
+        self._reported.add(what)
+        self._report({"type": "tamper", "nodeid": nodeid, "what": what, "source": source})
+
+    # -- identities -------------------------------------------------------------------------------
+    def check_identities(self, nodeid: str) -> None:
+        for name, module in self._modules.items():
+            if sys.modules.get(name) is not module:
+                self._tamper(nodeid, f"sys.modules[{name!r}] was replaced")
+        for key, original in self._prints.items():
+            now = resolve(*key)
+            if fingerprint(now) != original:
+                self._tamper(nodeid, f"{key[0]}.{key[1]} was replaced", source_of(now))
+
+    def hook_implementations(self) -> dict[str, set[tuple[str, int, int]]]:
+        assert self._config is not None
+        found = {}
+        for name in WATCHED_HOOKS:
+            caller = getattr(self._config.pluginmanager.hook, name, None)
+            impls = caller.get_hookimpls() if caller is not None else []
+            found[name] = {(impl.plugin_name, id(impl.function), id(impl.function.__code__)) for impl in impls}
+        return found
+
+    def check_hooks(self, nodeid: str) -> None:
+        """Report every hook implementation that appeared or changed since the last look, with its file."""
+        if self._config is None:
+            return
+        now = self.hook_implementations()
+        for name, impls in now.items():
+            for plugin_name, function_id, code_id in impls - self._hooks.get(name, set()):
+                function = self._find_impl(name, function_id)
+                self._report(
+                    {
+                        "type": "hookimpl",
+                        "nodeid": nodeid,
+                        "hook": name,
+                        "plugin": plugin_name,
+                        "source": source_of(function) if function is not None else "?",
+                    }
+                )
+        self._hooks = now
+
+    def _find_impl(self, hook: str, function_id: int) -> Any:
+        assert self._config is not None
+        for impl in getattr(self._config.pluginmanager.hook, hook).get_hookimpls():
+            if id(impl.function) == function_id:
+                return impl.function
+        return None
+
+    def check(self, nodeid: str) -> None:
+        self.check_identities(nodeid)
+        self.check_hooks(nodeid)
+
+    # -- hooks ------------------------------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # What is registered now (pytest's own plugins, installed plugins, the initial conftest files)
+        # is the baseline; what appears later is reported with its file.
+        self._config = config
+        self._hooks = self.hook_implementations()
+        self.check_identities("")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.check("")
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        """The innermost wrapper around the test function: sees the exception before anyone can swallow it."""
+        inner = self._inner.setdefault((item.nodeid, "call"), {})
+        try:
+            return (yield)
+        except BaseException as exc:
+            inner["raised"] = type(exc).__name__
+            raise
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+        """The innermost wrapper around report making: the outcome pytest's own hook produced."""
+        inner = self._inner.setdefault((item.nodeid, call.when), {})
+        if call.excinfo is not None:
+            inner.setdefault("raised", call.excinfo.typename)
+        report = yield
+        inner["outcome"] = report.outcome
+        return report
+
+    def inspect_report(self, report: pytest.TestReport) -> None:
+        """Called with the report that reached the end of the hook chain (from the plugin's logreport)."""
+        inner = self._inner.pop((report.nodeid, report.when), {})
+        if report.outcome == "passed" and (inner.get("raised") or inner.get("outcome", "passed") != "passed"):
+            self._tamper(
+                report.nodeid,
+                f"{report.nodeid}: the {report.when} phase raised {inner.get('raised') or 'nothing'} and pytest "
+                f"made it {inner.get('outcome', '?')!r}, but the report that arrived says passed",
+            )
+        self.check(report.nodeid)

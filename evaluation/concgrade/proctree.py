@@ -1,0 +1,134 @@
+"""The processes of a run as /proc shows them: descendants, marked processes, their memory and threads, and killing them."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    ppid: int
+    state: str  # "R", "S", "Z" (zombie) ...
+    threads: int
+    rss_bytes: int
+    command: str
+
+
+def read_process(pid: int) -> ProcessInfo | None:
+    """One process from /proc/PID/stat and cmdline; None once it is gone."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_bytes().decode("utf-8", "replace")
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+    name_end = stat.rfind(")")
+    fields = stat[name_end + 2 :].split()
+    if len(fields) < 22:
+        return None
+    command = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() or stat[stat.find("(") + 1 : name_end]
+    return ProcessInfo(
+        pid=pid,
+        ppid=int(fields[1]),
+        state=fields[0],
+        threads=int(fields[17]),
+        rss_bytes=int(fields[21]) * PAGE_SIZE,
+        command=command[:200],
+    )
+
+
+def all_pids() -> list[int]:
+    try:
+        return [int(entry) for entry in os.listdir(PROC) if entry.isdigit()]
+    except OSError:
+        return []
+
+
+def snapshot() -> dict[int, ProcessInfo]:
+    """Every process this user can see, by pid."""
+    processes = {}
+    for pid in all_pids():
+        info = read_process(pid)
+        if info is not None:
+            processes[pid] = info
+    return processes
+
+
+def descendants(root: int, processes: dict[int, ProcessInfo]) -> list[ProcessInfo]:
+    """The processes below `root` (not root itself), found by parent links."""
+    children: dict[int, list[int]] = {}
+    for info in processes.values():
+        children.setdefault(info.ppid, []).append(info.pid)
+    found, queue = [], list(children.get(root, []))
+    while queue:
+        pid = queue.pop()
+        if pid in processes and pid != root:
+            found.append(processes[pid])
+            queue.extend(children.get(pid, []))
+    return found
+
+
+def has_marker(pid: int, marker: bytes) -> bool:
+    """Whether the process's initial environment holds `marker` (a NAME=VALUE pair the run's processes inherit).
+
+    This finds a grandchild that called setsid() and was re-parented away from the run's tree.
+    """
+    try:
+        environ = (PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return False
+    return marker in environ.split(b"\0")
+
+
+def marked(marker: bytes, processes: dict[int, ProcessInfo]) -> list[ProcessInfo]:
+    return [info for pid, info in processes.items() if pid != os.getpid() and has_marker(pid, marker)]
+
+
+def run_processes(root: int, marker: bytes, extra_pids: Iterable[int] = ()) -> list[ProcessInfo]:
+    """Everything that belongs to a run: descendants of its first process, marked processes, and `extra_pids`."""
+    processes = snapshot()
+    found = {info.pid: info for info in descendants(root, processes)}
+    for info in marked(marker, processes):
+        found.setdefault(info.pid, info)
+    for pid in extra_pids:
+        if pid in processes:
+            found.setdefault(pid, processes[pid])
+    if root in processes:
+        found.setdefault(root, processes[root])
+    return sorted(found.values(), key=lambda info: info.pid)
+
+
+def kill_all(pids: Iterable[int]) -> None:
+    """SIGKILL each pid; a pid that is gone (or not ours) is skipped."""
+    for pid in pids:
+        if pid <= 1 or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def alive(processes: Iterable[ProcessInfo]) -> list[ProcessInfo]:
+    """The processes that still run (a zombie is dead, only not yet reaped)."""
+    living = []
+    for info in processes:
+        now = read_process(info.pid)
+        if now is not None and now.state != "Z":
+            living.append(now)
+    return living

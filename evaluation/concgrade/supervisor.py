@@ -1,0 +1,325 @@
+"""Runs one pytest process to its end, whatever it does: wall clock, stacks, watchdog, leftovers, the whole tree killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from concgrade import proctree
+from concgrade.cgroups import RunCgroup
+from concgrade.channel import OutputTail, RecordChannel
+from concgrade.sandbox import Sandbox
+
+MARKER_VARIABLE = "CONCGRADE_RUN_MARKER"
+OUTPUT_TAIL = 16 * 1024
+WATCH_INTERVAL = 0.1
+# How long a process may take to exit once its session has finished, at most (deadlocked non-daemon
+# threads keep it alive forever).
+EXIT_GRACE = 5.0
+STACKS_GRACE = 1.0
+READER_GRACE = 1.0
+# Helpers the standard library starts and ends with their parent: not leftovers of the tests.
+STDLIB_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "multiprocessing.semaphore_tracker")
+
+
+@dataclass
+class AttemptOutput:
+    """What one pytest process of a run left: records, exit, limits it broke, and how it ended."""
+
+    index: int
+    command: list[str]
+    node_ids: list[str]  # the tests this process was asked to run (empty: the spec's test files)
+    exit_code: int | None
+    exit_description: str
+    ended_by: str  # "exit", "wall_clock", "hung_after_session", "watchdog"
+    duration: float
+    records: list[dict[str, Any]]
+    json_report: dict[str, Any] | None
+    stdout_tail: str
+    stderr_tail: str
+    output_bytes: int = 0
+    stacks: str = ""
+    forged_lines: list[str] = field(default_factory=list)
+    dropped_records: int = 0
+    limit_breaches: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.ended_by == "wall_clock"
+
+
+@dataclass
+class Watch:
+    """Shared state of one supervised process (written by reader and watchdog threads)."""
+
+    wake: threading.Event = field(default_factory=threading.Event)
+    exited: bool = False
+    session_finished_at: float | None = None
+    watchdog_breach: str = ""
+
+
+def describe_exit(code: int | None, wrapped: bool) -> str:
+    if code is None:
+        return "still running (killed by concgrade)"
+    if code < 0:
+        return f"killed by signal {-code} ({signal_name(-code)})"
+    if wrapped and code > 128:  # bwrap reports a signal as 128 + its number
+        return f"exited with status {code} (signal {code - 128}, {signal_name(code - 128)}?)"
+    return f"exited with status {code}"
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
+
+
+def supervise(
+    *,
+    index: int,
+    command: list[str],
+    boot: dict[str, Any],
+    node_ids: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    scratch: Path,
+    sandbox: Sandbox,
+    run_timeout: float,
+    exit_grace: float,
+    json_report: Path,
+) -> AttemptOutput:
+    """Start `command` (the boot) in the sandbox and hold it until it ends, or end it; then clear up everything."""
+    watch = Watch()
+    marker = uuid.uuid4().hex
+    cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
+
+    def on_record(record: dict[str, Any]) -> None:
+        if record.get("type") == "session_finish":
+            watch.session_finished_at = time.monotonic()
+            watch.wake.set()
+
+    channel = RecordChannel(on_record)
+    stacks_path = scratch / f"stacks-{index}.txt"
+    stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    boot = {
+        **boot,
+        "records_fd": channel.child.records_write,
+        "key_fd": channel.child.key_read,
+        "stacks_fd": stacks_fd,
+        "cgroup_procs": cgroup.procs_files(),
+        "marker_variable": MARKER_VARIABLE,
+    }
+    env = {**env, "CONCGRADE_BOOT": json.dumps(boot), MARKER_VARIABLE: marker}
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    full_command = [*sandbox.wrapper, *command]
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            full_command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out_write,
+            stderr=err_write,
+            pass_fds=(channel.child.records_write, channel.child.key_read, stacks_fd),
+            start_new_session=True,
+        )
+    except OSError:
+        for fd in (out_read, out_write, err_read, err_write, stacks_fd):
+            os.close(fd)
+        channel.child.close()
+        cgroup.kill_and_remove()
+        raise
+    os.close(out_write)
+    os.close(err_write)
+    os.close(stacks_fd)
+    channel.start()
+    stdout, stderr = (
+        OutputTail(out_read, OUTPUT_TAIL, "concgrade-stdout"),
+        OutputTail(err_read, OUTPUT_TAIL, "concgrade-stderr"),
+    )
+    stdout.reader.start()
+    stderr.reader.start()
+    marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
+
+    def wait_for_exit() -> None:
+        process.wait()
+        watch.exited = True
+        watch.wake.set()
+
+    threading.Thread(target=wait_for_exit, name="concgrade-wait", daemon=True).start()
+    watchdog = None
+    if sandbox.watch_memory or sandbox.watch_tasks:
+        watchdog = threading.Thread(
+            target=watch_tree, args=(process.pid, marker_bytes, sandbox, watch), name="concgrade-watchdog", daemon=True
+        )
+        watchdog.start()
+
+    ended_by = wait_for_end(watch, started + run_timeout, exit_grace)
+    if ended_by in ("wall_clock", "hung_after_session"):
+        request_stacks(process.pid, command, stacks_path)
+    leftovers = [] if ended_by != "exit" else leftover_processes(process.pid, marker_bytes)
+    end_everything(process, marker_bytes, cgroup)
+    duration = time.monotonic() - started
+    records = channel.finish(READER_GRACE)
+    stdout.reader.stop(READER_GRACE)
+    stderr.reader.stop(READER_GRACE)
+    breaches = cgroup.breaches()
+    cgroup.kill_and_remove()
+    if watch.watchdog_breach:
+        breaches.append(watch.watchdog_breach)
+    exit_code = process.returncode if ended_by == "exit" or ended_by == "watchdog" else None
+    breaches += exit_breaches(exit_code, sandbox)
+    return AttemptOutput(
+        index=index,
+        command=full_command,
+        node_ids=list(node_ids),
+        exit_code=exit_code,
+        exit_description=describe_exit(exit_code, bool(sandbox.wrapper) and sandbox.wrapper[0] == "bwrap"),
+        ended_by=ended_by,
+        duration=duration,
+        records=records.records,
+        json_report=read_json(json_report),
+        stdout_tail=stdout.text(),
+        stderr_tail=stderr.text(),
+        output_bytes=stdout.total + stderr.total,
+        stacks=read_text(stacks_path),
+        forged_lines=records.forged,
+        dropped_records=records.dropped,
+        limit_breaches=breaches,
+        leftovers=[*leftovers, *exit_leftovers(records.records)],
+    )
+
+
+def wait_for_end(watch: Watch, deadline: float, exit_grace: float) -> str:
+    """Block until the process exits, its wall clock runs out, it hangs after its session, or the watchdog fires."""
+    while True:
+        watch.wake.clear()
+        if watch.exited:
+            return "exit"
+        if watch.watchdog_breach:
+            return "watchdog"
+        now = time.monotonic()
+        hang_at = watch.session_finished_at + exit_grace if watch.session_finished_at is not None else None
+        if hang_at is not None and now >= hang_at:
+            return "hung_after_session"
+        if now >= deadline:
+            return "wall_clock"
+        watch.wake.wait(min(deadline, hang_at if hang_at is not None else deadline) - now)
+
+
+def pytest_process(root: int, command: list[str]) -> int | None:
+    """The host pid of the process running `command` (under unshare or bwrap it is a descendant of `root`)."""
+    processes = proctree.snapshot()
+    for info in [processes.get(root), *proctree.descendants(root, processes)]:
+        if info is not None and info.command.startswith(" ".join(command[:2])):
+            return info.pid
+    return None
+
+
+def request_stacks(root: int, command: list[str], stacks_path: Path) -> None:
+    """Ask the pytest process for every thread's stack (faulthandler on SIGUSR1) and give it a moment to write."""
+    pid = pytest_process(root, command)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except (ProcessLookupError, PermissionError):
+        return
+    # faulthandler writes from the signal handler itself, GIL or not; stop once the file stops growing.
+    deadline, size = time.monotonic() + STACKS_GRACE, -1
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = stacks_path.stat().st_size if stacks_path.exists() else 0
+        if now and now == size:
+            break
+        size = now
+
+
+def is_stdlib_helper(info: proctree.ProcessInfo) -> bool:
+    return any(helper in info.command for helper in STDLIB_HELPERS)
+
+
+def leftover_processes(root: int, marker: bytes) -> list[str]:
+    """Processes of the run still alive once its pytest process has exited (found when there is no PID namespace)."""
+    living = proctree.alive(proctree.run_processes(root, marker))
+    return [f"pid {info.pid}: {info.command}" for info in living if info.pid != root and not is_stdlib_helper(info)]
+
+
+def exit_leftovers(records: list[dict[str, Any]]) -> list[str]:
+    """Leftovers the boot found at the very end of the interpreter (the only way to see them inside a namespace)."""
+    for record in records:
+        if record.get("type") == "exit_leftovers":
+            return [str(item) for item in record.get("processes", [])]
+    return []
+
+
+def end_everything(process: subprocess.Popen[bytes], marker: bytes, cgroup: RunCgroup) -> None:
+    """Kill the run's process group, its PID namespace (by killing its first process), its cgroups, marked strays."""
+    proctree.kill_group(process.pid)
+    proctree.kill_all(info.pid for info in proctree.run_processes(process.pid, marker))
+    proctree.kill_all(cgroup.pids())
+    try:
+        process.kill()
+    except OSError:
+        pass
+    process.wait()
+
+
+def watch_tree(root: int, marker: bytes, sandbox: Sandbox, watch: Watch) -> None:
+    """Without cgroups: poll the memory and thread count of the run's processes and end the run over a limit."""
+    limits = sandbox.limits
+    while not watch.exited:
+        processes = [info for info in proctree.run_processes(root, marker) if info.state != "Z"]
+        memory = sum(info.rss_bytes for info in processes)
+        tasks = sum(info.threads for info in processes)
+        breach = ""
+        if sandbox.watch_memory and memory > limits.memory_bytes:
+            breach = (
+                f"memory: the run's processes used {memory // 2**20} MiB, over its limit of "
+                f"{limits.memory_bytes // 2**20} MiB (watchdog)"
+            )
+        elif sandbox.watch_tasks and tasks > limits.max_tasks:
+            breach = f"processes/threads: the run had {tasks} tasks, over its limit of {limits.max_tasks} (watchdog)"
+        if breach:
+            proctree.kill_all(info.pid for info in processes)
+            watch.watchdog_breach = breach
+            watch.wake.set()
+            return
+        time.sleep(WATCH_INTERVAL)
+
+
+def exit_breaches(exit_code: int | None, sandbox: Sandbox) -> list[str]:
+    if exit_code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        return [f"cpu: the process used its {sandbox.limits.cpu_seconds} s of CPU time (RLIMIT_CPU)"]
+    return []
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_text(path: Path, limit: int = 256 * 1024) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return ""
+    text = data[:limit].decode("utf-8", "replace")
+    return text + ("\n[concgrade: stacks cut]" if len(data) > limit else "")
