@@ -133,7 +133,7 @@ def check_suites_ran(
                 problems.append(f"{suite} entries that match no collected test: {_names(unmatched)}")
     for run in runs:
         if run.started and not run.collected:
-            problems.append(f"no test was collected on {run.name}")
+            problems.append(f"no test was collected on {run.name}{why_nothing_collected(run)}")
         for error in run.collect_errors:
             last = (error.get("message") or "").strip().splitlines()[-1:] or ["?"]
             problems.append(f"collection error on {run.name} in {error.get('nodeid') or 'the session'}: {last[0]}")
@@ -141,6 +141,16 @@ def check_suites_ran(
         return Check("suites.ran", "fail", "; ".join(problems))
     counts = ", ".join(f"{len(ids)} {suite}" for suite, ids in suites.items())
     return Check("suites.ran", "pass", f"every suite ran on every implementation ({counts})")
+
+
+def why_nothing_collected(run: RunObservation) -> str:
+    """pytest's own last word when collection itself blew up (e.g. SystemExit raised while importing)."""
+    lines = [
+        line for line in (run.stdout_tail + "\n" + run.stderr_tail).splitlines() if line.startswith("INTERNALERROR>")
+    ]
+    if lines:
+        return f" (pytest internal error: {lines[-1].removeprefix('INTERNALERROR>').strip()})"
+    return ""
 
 
 def check_f2p_nonempty(suites: dict[str, list[str]]) -> Check:

@@ -239,8 +239,9 @@ def _observe_test(nodeid: str, phases: dict[str, dict[str, Any]], finished: bool
     setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
     duration = sum(float(p.get("duration", 0.0)) for p in phases.values())
     message = "\n".join(p.get("longrepr", "") for p in (setup, call, teardown) if p and p.get("longrepr"))
-    stdout = "".join(p.get("capstdout", "") for p in (setup, call, teardown) if p)
-    stderr = "".join(p.get("capstderr", "") for p in (setup, call, teardown) if p)
+    # pytest's report of each phase carries the output captured in all phases so far: the last one has it all.
+    last = next((p for p in (teardown, call, setup) if p), {})
+    stdout, stderr = last.get("capstdout", ""), last.get("capstderr", "")
     outcome = _outcome(setup, call, teardown, finished, timed_out)
     if outcome in ("crashed", "interrupted", "missing") and not message:
         message = {

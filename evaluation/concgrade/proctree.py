@@ -45,6 +45,24 @@ def read_process(pid: int) -> ProcessInfo | None:
     )
 
 
+def activity(pid: int) -> tuple[int, bool] | None:
+    """CPU ticks used by a process so far, and whether any of its threads is running or runnable now."""
+    try:
+        tids = os.listdir(PROC / str(pid) / "task")
+    except OSError:
+        return None
+    ticks, running = 0, False
+    for tid in tids:
+        try:
+            stat = (PROC / str(pid) / "task" / tid / "stat").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12])
+        running = running or fields[0] in ("R", "D")
+    return ticks, running
+
+
 def all_pids() -> list[int]:
     try:
         return [int(entry) for entry in os.listdir(PROC) if entry.isdigit()]

@@ -55,6 +55,13 @@ class ImplementationResult:
     metrics: dict[str, Any] | None = None
     stdout_tail: str = ""
     stderr_tail: str = ""
+    # One entry per pytest process of the run (a crash starts another for the tests not yet run).
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    limit_breaches: list[str] = field(default_factory=list)
+    tampering: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -176,6 +183,12 @@ def implementation_result(
         metrics=metrics,
         stdout_tail=run.stdout_tail,
         stderr_tail=run.stderr_tail,
+        attempts=run.attempts,
+        limit_breaches=run.limit_breaches,
+        tampering=[*run.tampering, *(f"hook file: {name}" for name in run.hook_files)],
+        changed_files=run.changed_files,
+        leftovers=run.leftovers,
+        hangs=run.hangs,
     )
 
 

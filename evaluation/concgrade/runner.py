@@ -173,7 +173,7 @@ def run_attempt(
         scratch=scratch,
         sandbox=sandbox,
         run_timeout=spec.run_timeout,
-        exit_grace=min(EXIT_GRACE, max(1.0, spec.test_timeout)),
+        exit_grace=EXIT_GRACE,
         json_report=json_report,
     )
     attempt.changed_files = changes(before, protected_digest(task_copy)) + sources_changed(

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,13 @@ from concgrade.sandbox import Sandbox
 MARKER_VARIABLE = "CONCGRADE_RUN_MARKER"
 OUTPUT_TAIL = 16 * 1024
 WATCH_INTERVAL = 0.1
-# How long a process may take to exit once its session has finished, at most (deadlocked non-daemon
-# threads keep it alive forever).
-EXIT_GRACE = 5.0
+# Once its session has finished, a process that makes no progress (no CPU time, no thread runnable) for
+# IDLE_CHECKS looks this far apart, after EXIT_GRACE, is hung: deadlocked non-daemon threads keep it
+# alive forever. One that keeps working is given up to the longer grace (a loaded machine exits slowly).
+EXIT_GRACE = 2.0
+EXIT_GRACE_BUSY = 30.0
+IDLE_INTERVAL = 0.5
+IDLE_CHECKS = 2
 STACKS_GRACE = 1.0
 READER_GRACE = 1.0
 # Helpers the standard library starts and ends with their parent: not leftovers of the tests.
@@ -167,7 +172,7 @@ def supervise(
         )
         watchdog.start()
 
-    ended_by = wait_for_end(watch, started + run_timeout, exit_grace)
+    ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
     if ended_by in ("wall_clock", "hung_after_session"):
         request_stacks(process.pid, command, stacks_path)
     leftovers = [] if ended_by != "exit" else leftover_processes(process.pid, marker_bytes)
@@ -203,8 +208,9 @@ def supervise(
     )
 
 
-def wait_for_end(watch: Watch, deadline: float, exit_grace: float) -> str:
+def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: Callable[[], int | None]) -> str:
     """Block until the process exits, its wall clock runs out, it hangs after its session, or the watchdog fires."""
+    idle = IdleTracker(find_pytest)
     while True:
         watch.wake.clear()
         if watch.exited:
@@ -212,12 +218,35 @@ def wait_for_end(watch: Watch, deadline: float, exit_grace: float) -> str:
         if watch.watchdog_breach:
             return "watchdog"
         now = time.monotonic()
-        hang_at = watch.session_finished_at + exit_grace if watch.session_finished_at is not None else None
-        if hang_at is not None and now >= hang_at:
-            return "hung_after_session"
+        wake_at = deadline
+        if watch.session_finished_at is not None:
+            since = now - watch.session_finished_at
+            if since >= EXIT_GRACE_BUSY or (since >= exit_grace and idle.stuck()):
+                return "hung_after_session"
+            wake_at = min(deadline, now + IDLE_INTERVAL)
         if now >= deadline:
             return "wall_clock"
-        watch.wake.wait(min(deadline, hang_at if hang_at is not None else deadline) - now)
+        watch.wake.wait(wake_at - now)
+
+
+class IdleTracker:
+    """Tells a process that is blocked (no CPU used, nothing runnable, look after look) from one that is slow."""
+
+    def __init__(self, find_pytest: Callable[[], int | None]) -> None:
+        self.find_pytest = find_pytest
+        self.pid: int | None = None
+        self.last: int | None = None
+        self.idle_looks = 0
+
+    def stuck(self) -> bool:
+        self.pid = self.pid or self.find_pytest()
+        now = proctree.activity(self.pid) if self.pid is not None else None
+        if now is None:
+            return False  # exiting right now: the next wake-up will see it gone
+        ticks, running = now
+        self.idle_looks = self.idle_looks + 1 if (ticks == self.last and not running) else 0
+        self.last = ticks
+        return self.idle_looks >= IDLE_CHECKS
 
 
 def pytest_process(root: int, command: list[str]) -> int | None:

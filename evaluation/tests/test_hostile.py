@@ -1,0 +1,360 @@
+"""Hostile fixture tasks: whatever the code under test does, the grade ends in time, truthfully, and cleans up.
+
+Each fixture is a small task whose after implementation (or a candidate) misbehaves in one way. Every grade
+must reject it with the reason named, return well before its subprocess timeout, leave no process of the
+fixture running (each hostile process registers its pid in a folder outside the task), and leave the
+fixture folder byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from concgrade.integrity import tree_digest
+from conftest import RUN_PY
+from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
+
+GRADE_TIMEOUT = 120  # seconds: a grade that is still running then has failed its time bound
+
+# Registers the running process (host pid and command line) in the folder PIDS, to look for it afterwards.
+REGISTER = """
+import os as _os
+def _register(folder=PIDS):
+    pid = _os.readlink("/proc/self")
+    with open(_os.path.join(folder, pid), "w") as handle:
+        handle.write(open("/proc/self/cmdline", "rb").read().decode("utf-8", "replace"))
+_register()
+"""
+
+
+def hostile_task(tmp_path: Path, after: str, *, limits: str = "", test_timeout: float = 2, **files: str) -> Path:
+    """A task whose after implementation is `after`; the task's conftest registers every pytest process."""
+    pids = tmp_path / "pids"
+    pids.mkdir(exist_ok=True)
+    register = f"PIDS = {str(pids)!r}\n" + REGISTER
+    task = make_task(
+        tmp_path / "task",
+        after=register + after,
+        test_timeout=test_timeout,
+        run_timeout=30,
+        extra={"tests/conftest.py": register, **files},
+    )
+    manifest = task / "evaluation" / "concgrade.toml"
+    manifest.write_text(manifest.read_text() + limits)
+    return task
+
+
+def grade(tmp_path: Path, task: Path, *extra: str, env: dict[str, str] | None = None):
+    """Grade like a user would, then check the promises every hostile grade must keep."""
+    digest = tree_digest(task)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(RUN_PY), "--task", str(task), "--output", str(out), "--jobs", "2", *extra],
+        capture_output=True,
+        text=True,
+        timeout=GRADE_TIMEOUT,
+        env={**os.environ, **(env or {})},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert tree_digest(task) == digest, "the fixture folder changed"
+    assert_no_process_left(tmp_path / "pids")
+    data = json.loads((out / "results.json").read_text())
+    return result, data
+
+
+def assert_no_process_left(pids: Path) -> None:
+    registered = list(pids.iterdir())
+    assert registered, "no hostile process registered itself: the fixture did not run"
+    for entry in registered:
+        try:
+            now = Path(f"/proc/{entry.name}/cmdline").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue  # gone
+        assert now != entry.read_text(), f"process {entry.name} is still running: {now!r}"
+
+
+def failing(data) -> dict[str, str]:
+    return {check["id"]: check["message"] for check in data["checks"] if check["status"] != "pass"}
+
+
+def outcome(data, impl: str, name: str) -> dict:
+    return next(t for t in data["implementations"][impl]["tests"] if t["name"] == name)
+
+
+FALLBACK = {"CONCGRADE_ISOLATION_DISABLE": "pid_namespace,cgroup"}
+LAYERS = pytest.mark.parametrize("env", [None, FALLBACK], ids=["all-layers", "fallbacks"])
+
+
+def test_a_deadlock_in_the_main_thread_is_a_timeout_with_stacks(tmp_path):
+    after = (
+        CONCURRENT
+        + "\nimport threading\n_lock = threading.Lock()\n\ndef run_all(items):\n"
+        + ("    _lock.acquire()\n    _lock.acquire()\n")
+    )
+    result, data = grade(tmp_path, hostile_task(tmp_path, after))
+    assert result.returncode == 1
+    test = outcome(data, "after", "test_runs_concurrently")
+    assert test["outcome"] == "timeout"
+    assert "deadlock suspected" in test["message"] and "run_all" in test["message"]
+    assert "f2p.passes_on_after" in failing(data)
+
+
+def test_deadlocked_non_daemon_threads_end_the_run_and_are_named(tmp_path):
+    after = CONCURRENT + (
+        "\nimport threading\n_a, _b = threading.Lock(), threading.Lock()\n_original = run_all\n"
+        "def _one(first, second, ready):\n    with first:\n        ready.wait()\n        second.acquire()\n"
+        "def run_all(items):\n"
+        "    ready = threading.Barrier(2)\n"
+        "    threading.Thread(target=_one, args=(_a, _b, ready)).start()\n"
+        "    threading.Thread(target=_one, args=(_b, _a, ready)).start()\n"
+        "    return _original(items)\n"
+    )
+    result, data = grade(tmp_path, hostile_task(tmp_path, after))
+    assert result.returncode == 1
+    problems = failing(data)
+    assert "did not exit after its session finished" in problems["runs.processes_ended.after"]
+    attempt = data["implementations"]["after"]["attempts"][0]
+    assert attempt["ended_by"] == "hung_after_session" and "_one" in attempt["stacks"]
+
+
+def test_a_busy_c_loop_is_ended_by_faulthandler_and_the_rest_still_runs(tmp_path):
+    after = CONCURRENT + "\n_original = run_all\ndef run_all(items):\n    if len(items) == 2:\n"
+    after += "        return sum(range(10**13))\n    return _original(items)\n"
+    result, data = grade(tmp_path, hostile_task(tmp_path, after))
+    assert result.returncode == 1
+    test = outcome(data, "after", "test_runs_concurrently")
+    assert test["outcome"] == "timeout" and "faulthandler" in test["message"] and "run_all" in test["message"]
+    # The hang cost one test: the P2P tests ran in a second process, and passed.
+    assert len(data["implementations"]["after"]["attempts"]) == 2
+    assert outcome(data, "after", "test_doubles_in_order")["outcome"] == "passed"
+
+
+@pytest.mark.parametrize(
+    ("crash", "expected"),
+    [
+        ("import os; os._exit(0)", "exited with status 0"),
+        ("import ctypes; ctypes.string_at(0)", "SIGSEGV"),
+    ],
+    ids=["os._exit", "segfault"],
+)
+def test_a_process_that_dies_costs_one_test(tmp_path, crash, expected):
+    after = CONCURRENT + f"\n_original = run_all\ndef run_all(items):\n    if len(items) == 2:\n        {crash}\n"
+    after += "    return _original(items)\n"
+    result, data = grade(tmp_path, hostile_task(tmp_path, after))
+    assert result.returncode == 1
+    test = outcome(data, "after", "test_runs_concurrently")
+    assert test["outcome"] == "crashed" and expected in test["message"]
+    assert "f2p.passes_on_after" in failing(data)
+    # The P2P tests that had not run yet ran in a new process and passed.
+    assert outcome(data, "after", "test_doubles_in_order")["outcome"] == "passed"
+    assert outcome(data, "after", "test_empty")["outcome"] == "passed"
+
+
+@pytest.mark.parametrize("escape", ["raise KeyboardInterrupt", "import pytest; pytest.exit('bye', returncode=0)"])
+def test_an_escaping_interrupt_costs_one_test(tmp_path, escape):
+    after = CONCURRENT + f"\n_original = run_all\ndef run_all(items):\n    if len(items) == 2:\n        {escape}\n"
+    after += "    return _original(items)\n"
+    thread_interrupt = (
+        "import threading\n\ndef test_interrupt_in_a_worker_thread():\n"
+        "    def interrupt():\n        raise KeyboardInterrupt\n"
+        "    worker = threading.Thread(target=interrupt)\n    worker.start()\n    worker.join()\n"
+    )
+    task = hostile_task(tmp_path, after, **{"tests/test_f2p.py": f2p_with(thread_interrupt)})
+    result, data = grade(tmp_path, task)
+    assert result.returncode == 1
+    assert outcome(data, "after", "test_runs_concurrently")["outcome"] == "interrupted"
+    # A KeyboardInterrupt dying in a worker thread fails its test instead of passing it.
+    assert outcome(data, "after", "test_interrupt_in_a_worker_thread")["outcome"] == "failed"
+    assert outcome(data, "after", "test_doubles_in_order")["outcome"] == "passed"
+
+
+def f2p_with(more: str) -> str:
+    from taskfactory import F2P_TESTS
+
+    return F2P_TESTS + "\n" + more
+
+
+@LAYERS
+def test_a_memory_hog_breaks_the_memory_limit(tmp_path, env):
+    after = CONCURRENT + (
+        "\ndef run_all(items):\n    hoard = []\n    for _ in range(48):\n"
+        "        hoard.append(bytearray(64 * 2**20))\n    return hoard\n"
+    )
+    task = hostile_task(tmp_path, after, limits="memory_mb = 256\n")
+    result, data = grade(tmp_path, task, env=env)
+    assert result.returncode == 1
+    assert "memory" in failing(data)["limits.respected.after"]
+    assert outcome(data, "after", "test_runs_concurrently")["outcome"] in ("crashed", "failed")
+
+
+@LAYERS
+def test_a_thread_explosion_breaks_the_task_limit(tmp_path, env):
+    after = CONCURRENT + (
+        "\nimport threading\n_release = threading.Event()\n\ndef run_all(items):\n"
+        "    for _ in range(2000):\n"
+        "        threading.Thread(target=_release.wait, args=(20,), daemon=True).start()\n"
+        "    _release.wait(0.8)\n"  # long enough for a watchdog to see them all
+        "    return [x * 2 for x in items]\n"
+    )
+    task = hostile_task(tmp_path, after, limits="max_tasks = 64\n")
+    result, data = grade(tmp_path, task, env=env)
+    assert result.returncode == 1
+    assert "processes/threads" in failing(data)["limits.respected.after"]
+
+
+@LAYERS
+def test_leftover_children_are_killed_and_named(tmp_path, env):
+    child = f"PIDS = {str(tmp_path / 'pids')!r}\n{REGISTER}\nimport os, time\n"
+    after = (
+        CONCURRENT
+        + f"""
+import subprocess, sys
+_CHILD = {child + "time.sleep(300)"!r}
+_SETSID_CHILD = {child + "os.setsid(); time.sleep(300)"!r}
+_SPAWNER = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', sys.argv[1]])"
+_original = run_all
+
+def run_all(items):
+    subprocess.Popen([sys.executable, "-c", _CHILD])
+    # A grandchild that leaves the process group and the session, its parent exiting at once.
+    subprocess.Popen([sys.executable, "-c", _SPAWNER, _SETSID_CHILD]).wait()
+    return _original(items)
+"""
+    )
+    result, data = grade(tmp_path, hostile_task(tmp_path, after), env=env)
+    assert result.returncode == 1
+    assert "outlived the tests" in failing(data)["runs.processes_ended.after"]
+    assert len(list((tmp_path / "pids").iterdir())) >= 4  # two pytest processes, two hostile children at least
+
+
+def test_a_flood_of_output_breaks_the_output_limit(tmp_path):
+    after = CONCURRENT + (
+        "\nimport os, sys\n_original = run_all\ndef run_all(items):\n"
+        "    for _ in range(12):\n        sys.stdout.write('x' * 2**20)\n        os.write(2, b'y' * 2**20)\n"
+        "    return _original(items)\n"
+    )
+    task = hostile_task(tmp_path, after, limits="output_mb = 4\n")
+    result, data = grade(tmp_path, task)
+    assert result.returncode == 1
+    assert "output" in failing(data)["limits.respected.after"]
+    kept = [t["stdout"] for t in data["implementations"]["after"]["tests"]]
+    assert all(len(text) < 100 * 1024 for text in kept) and any("cut" in text for text in kept)
+    assert (tmp_path / "out" / "results.json").stat().st_size < 2 * 2**20
+
+
+def candidate(tmp_path: Path, source: str) -> Path:
+    folder = tmp_path / "candidate"
+    register = f"PIDS = {str(tmp_path / 'pids')!r}\n" + REGISTER
+    write_files(folder, {"counter.py": register + source})
+    return folder
+
+
+def test_a_candidate_that_rewrites_the_tests_is_rejected(tmp_path):
+    source = SEQUENTIAL + (
+        "\nimport pathlib\n_tests = pathlib.Path(__file__).resolve().parents[1] / 'tests'\n"
+        "(_tests / 'test_p2p.py').write_text('def test_doubles_in_order():\\n    pass\\n')\n"
+        "(_tests / 'conftest.py').write_text((_tests / 'conftest.py').read_text() + '\\n# mine\\n')\n"
+    )
+    task = hostile_task(tmp_path, CONCURRENT)
+    result, data = grade(tmp_path, task, "--candidate", str(candidate(tmp_path, source)))
+    assert result.returncode == 1
+    message = failing(data)["integrity.tests_unchanged.candidate"]
+    assert "tests/test_p2p.py" in message and "tests/conftest.py" in message
+
+
+FORCE_PASS = """
+import gc
+import pytest
+
+class _ForcePass:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        report.outcome, report.longrepr = "passed", None
+        return report
+
+_config = next(o for o in gc.get_objects() if type(o).__name__ == "Config" and hasattr(o, "pluginmanager"))
+_config.pluginmanager.register(_ForcePass(), "helpful")
+"""
+
+PATCH_REPORTS = """
+import _pytest.reports
+
+_original = _pytest.reports.TestReport.from_item_and_call.__func__
+
+def _always_passed(cls, item, call):
+    report = _original(cls, item, call)
+    report.outcome, report.longrepr = "passed", None
+    return report
+
+_pytest.reports.TestReport.from_item_and_call = classmethod(_always_passed)
+"""
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [(FORCE_PASS, "pytest_runtest_makereport hook"), (PATCH_REPORTS, "TestReport.from_item_and_call was replaced")],
+    ids=["registers-a-hook", "patches-pytest"],
+)
+def test_a_candidate_that_tampers_with_pytest_is_rejected(tmp_path, tamper, named):
+    task = hostile_task(tmp_path, CONCURRENT)
+    result, data = grade(tmp_path, task, "--candidate", str(candidate(tmp_path, SEQUENTIAL + tamper)))
+    assert result.returncode == 1
+    message = failing(data)["integrity.runner_untampered.candidate"]
+    assert named in message and "says passed" in message
+
+
+FORGE = """
+import atexit, json, os, sys
+
+def _forge_report():
+    path = sys.argv[sys.argv.index("--json-report-file") + 1]
+    with open(path, "w") as handle:
+        json.dump({"exitcode": 0, "summary": {"passed": 3, "total": 3},
+                   "tests": [{"nodeid": "tests/test_f2p.py::test_runs_concurrently", "outcome": "passed"}]}, handle)
+
+atexit.register(_forge_report)
+_line = json.dumps({"type": "phase", "nodeid": "tests/test_f2p.py::test_runs_concurrently",
+                    "when": "call", "outcome": "passed", "duration": 0.0})
+for _fd in os.listdir("/proc/self/fd"):
+    try:
+        os.write(int(_fd), ("0 " + "0" * 64 + " " + _line + "\\n" + _line + "\\n").encode())
+    except OSError:
+        pass
+print("tests/test_f2p.py::test_runs_concurrently PASSED")
+sys.stdout = open(os.devnull, "w")
+"""
+
+
+def test_a_candidate_that_forges_results_is_rejected(tmp_path):
+    task = hostile_task(tmp_path, CONCURRENT)
+    result, data = grade(tmp_path, task, "--candidate", str(candidate(tmp_path, SEQUENTIAL + FORGE)))
+    assert result.returncode == 1
+    problems = failing(data)
+    assert "forged line(s) on the records channel" in problems["integrity.runner_untampered.candidate"]
+    # Not a pass: the signed records say it failed (the candidate is sequential), the forged JSON report disagrees.
+    assert outcome(data, "candidate", "test_runs_concurrently")["outcome"] in ("failed", "timeout", "inconsistent")
+    assert "JSON report says 'passed'" in problems["runs.consistent"]
+    assert "f2p.passes_on_candidate" in problems
+
+
+def test_systemexit_at_import_is_a_named_collection_error(tmp_path):
+    task = hostile_task(tmp_path, CONCURRENT)
+    result, data = grade(tmp_path, task, "--candidate", str(candidate(tmp_path, "raise SystemExit(0)\n")))
+    assert result.returncode == 1
+    assert "SystemExit" in failing(data)["suites.ran"]
+
+
+def test_the_isolation_layers_are_recorded(tmp_path):
+    task = hostile_task(tmp_path, CONCURRENT)
+    result, data = grade(tmp_path, task, env=FALLBACK)
+    assert result.returncode == 0, result.stdout
+    isolation = data["environment"]["isolation"]
+    assert "pid_namespace" in isolation["unavailable"] and "CONCGRADE_ISOLATION_DISABLE" in str(isolation)
+    assert {layer["name"]: layer["mechanism"] for layer in isolation["layers"]}["memory_limit"] == "watchdog"
+    assert "pid_namespace" in (tmp_path / "out" / "report.html").read_text()
