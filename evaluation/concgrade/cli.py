@@ -36,6 +36,9 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest processes at once")
     grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the manifest's, or 20)")
     grade.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)")
+    grade.add_argument("--memory-mb", type=float, help="memory of each run, in MiB (default: the manifest's, or 4096)")
+    grade.add_argument("--max-tasks", type=int, help="processes plus threads of each run (default: the manifest's, or 1024)")
+    grade.add_argument("--output-mb", type=float, help="output each run may write, in MiB (default: the manifest's, or 16)")
     grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
@@ -71,11 +74,13 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
 def run_grade(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    for flag in ("test_timeout", "run_timeout"):
+    for flag in ("test_timeout", "run_timeout", "memory_mb", "max_tasks", "output_mb"):
         value = getattr(args, flag)
         if value is not None and value <= 0:
-            raise UsageError(f"--{flag.replace('_', '-')} must be a positive number of seconds")
-    task = load_task(args.task).with_limits(args.test_timeout, args.run_timeout)
+            raise UsageError(f"--{flag.replace('_', '-')} must be a positive number")
+    task = load_task(args.task).with_limits(
+        args.test_timeout, args.run_timeout, memory_mb=args.memory_mb, max_tasks=args.max_tasks, output_mb=args.output_mb
+    )
     if args.candidate:
         task = task.with_candidate(args.candidate)
     output = (args.output or task.root / "reports").resolve()

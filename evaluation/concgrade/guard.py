@@ -129,7 +129,7 @@ class RunnerGuard:
             return
         now = self.hook_implementations()
         for name, impls in now.items():
-            for plugin_name, function_id, code_id in impls - self._hooks.get(name, set()):
+            for plugin_name, function_id, _code_id in impls - self._hooks.get(name, set()):
                 function = self._find_impl(name, function_id)
                 self._report(
                     {

@@ -128,8 +128,29 @@ def test_a_named_variable_toggle(cli, tmp_path):
             ),
             "tests/nope.py: named in the suites but does not exist",
         ),
+        (lambda task: (task / "tests" / "data.py").symlink_to("/etc/passwd"), "symlink points outside the task"),
+        (
+            lambda task: [path.unlink() for path in (task / "tests").glob("test_*.py")]
+            and (task / "evaluation" / "concgrade.toml").write_text('[suites]\nFAIL_TO_PASS = ["test_x"]\n'),
+            "no test files",
+        ),
+        (
+            lambda task: (task / "evaluation" / "concgrade.toml").write_text(
+                '[suites]\nFAIL_TO_PASS = ["tests/test_f2p.py"]\n[limits]\nmemory = 5\n'
+            ),
+            "unknown limit(s) ['memory']",
+        ),
     ],
-    ids=["missing-after", "syntax-error", "invalid-manifest", "undecodable-test", "suite-file-missing"],
+    ids=[
+        "missing-after",
+        "syntax-error",
+        "invalid-manifest",
+        "undecodable-test",
+        "suite-file-missing",
+        "symlink-outside",
+        "no-tests",
+        "unknown-limit",
+    ],
 )
 def test_a_malformed_task_is_one_clear_error_line_and_exit_2(cli, tmp_path, breakage, expected):
     task = make_task(tmp_path / "task")

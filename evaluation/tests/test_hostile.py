@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,11 @@ def outcome(data, impl: str, name: str) -> dict:
 
 FALLBACK = {"CONCGRADE_ISOLATION_DISABLE": "pid_namespace,cgroup"}
 LAYERS = pytest.mark.parametrize("env", [None, FALLBACK], ids=["all-layers", "fallbacks"])
+BWRAP = pytest.param(
+    {"CONCGRADE_ISOLATION_DISABLE": "unshare"},
+    id="bwrap",
+    marks=pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+)
 
 
 def test_a_deadlock_in_the_main_thread_is_a_timeout_with_stacks(tmp_path):
@@ -207,7 +213,7 @@ def test_a_thread_explosion_breaks_the_task_limit(tmp_path, env):
     assert "processes/threads" in failing(data)["limits.respected.after"]
 
 
-@LAYERS
+@pytest.mark.parametrize("env", [None, FALLBACK, BWRAP], ids=["all-layers", "fallbacks", "bwrap"])
 def test_leftover_children_are_killed_and_named(tmp_path, env):
     child = f"PIDS = {str(tmp_path / 'pids')!r}\n{REGISTER}\nimport os, time\n"
     after = (
@@ -229,6 +235,9 @@ def run_all(items):
     result, data = grade(tmp_path, hostile_task(tmp_path, after), env=env)
     assert result.returncode == 1
     assert "outlived the tests" in failing(data)["runs.processes_ended.after"]
+    if env is not None and "unshare" in env.get("CONCGRADE_ISOLATION_DISABLE", "") and shutil.which("bwrap"):
+        layers = {layer["name"]: layer for layer in data["environment"]["isolation"]["layers"]}
+        assert layers["pid_namespace"]["mechanism"] == "bwrap"
     assert len(list((tmp_path / "pids").iterdir())) >= 4  # two pytest processes, two hostile children at least
 
 

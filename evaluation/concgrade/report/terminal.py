@@ -21,6 +21,9 @@ def format_summary(results: Results) -> str:
         peak = max((p.get("max_active", 0) for t in impl.tests for p in t.probes), default=None)
         probe = f"  max_active {peak}" if peak is not None else ""
         lines.append(f"  {name:<{width}}  {cells}{probe}  ({impl.duration_seconds:.1f}s)")
+    unavailable = (results.environment.get("isolation") or {}).get("unavailable") or {}
+    if unavailable:
+        lines.append("  isolation: not available here: " + ", ".join(sorted(unavailable)) + " (see report)")
     for check in results.checks:
         if check["status"] != "pass":
             lines.append(f"  ✗ {check['id']}: {check['message']}")

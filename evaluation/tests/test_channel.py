@@ -1,0 +1,49 @@
+"""The records channel: signed lines from the real plugin stream, forged lines refused, bounded output tails."""
+
+from __future__ import annotations
+
+import os
+
+from concgrade.channel import OutputTail, RecordChannel, sign, verify
+from concgrade.plugin import RecordStream
+
+
+def test_a_signed_line_verifies_only_with_its_key_and_number():
+    line = sign(b"k" * 32, 3, '{"type": "phase"}')
+    assert verify(b"k" * 32, line.strip(), 3) == {"type": "phase"}
+    assert verify(b"x" * 32, line.strip(), 3) is None  # another key
+    assert verify(b"k" * 32, line.strip(), 4) is None  # replayed or out of order
+    tampered = line.replace("phase", "passd")
+    assert verify(b"k" * 32, tampered.strip(), 3) is None
+
+
+def test_records_from_the_plugin_arrive_and_forged_lines_are_counted():
+    seen = []
+    channel = RecordChannel(seen.append)
+    # What the boot does in the child: read the key from its pipe, then write through the plugin's stream.
+    key = os.read(channel.child.key_read, 64)
+    write_fd = os.dup(channel.child.records_write)
+    channel.start()
+    stream = RecordStream(fd=write_fd, key=key)
+    stream.write({"type": "session_start"})
+    os.write(write_fd, b'{"type": "phase", "outcome": "passed"}\n')  # what code under test could write
+    os.write(write_fd, b"0 " + b"0" * 64 + b' {"type": "phase"}\n')
+    stream.write({"type": "session_finish", "big": "x" * 200_000})  # larger than the pipe's buffer
+    os.close(write_fd)
+    state = channel.finish(timeout=10)
+    assert [r["type"] for r in state.records] == ["session_start", "session_finish"]
+    assert seen == state.records
+    assert len(state.forged) == 2
+
+
+def test_an_output_tail_keeps_the_end_and_counts_everything():
+    read_end, write_end = os.pipe()
+    tail = OutputTail(read_end, limit=10, name="test-tail")
+    tail.reader.start()
+    for _ in range(100):
+        os.write(write_end, b"0123456789")
+    os.write(write_end, b"END")
+    os.close(write_end)
+    tail.reader.stop(timeout=10)
+    assert tail.total == 1003
+    assert tail.text().endswith("3456789END") and "first 993 bytes cut" in tail.text()
