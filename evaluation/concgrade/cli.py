@@ -37,8 +37,12 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the manifest's, or 20)")
     grade.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)")
     grade.add_argument("--memory-mb", type=float, help="memory of each run, in MiB (default: the manifest's, or 4096)")
-    grade.add_argument("--max-tasks", type=int, help="processes plus threads of each run (default: the manifest's, or 1024)")
-    grade.add_argument("--output-mb", type=float, help="output each run may write, in MiB (default: the manifest's, or 16)")
+    grade.add_argument(
+        "--max-tasks", type=int, help="processes plus threads of each run (default: the manifest's, or 1024)"
+    )
+    grade.add_argument(
+        "--output-mb", type=float, help="output each run may write, in MiB (default: the manifest's, or 16)"
+    )
     grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
@@ -79,7 +83,11 @@ def run_grade(args: argparse.Namespace) -> int:
         if value is not None and value <= 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive number")
     task = load_task(args.task).with_limits(
-        args.test_timeout, args.run_timeout, memory_mb=args.memory_mb, max_tasks=args.max_tasks, output_mb=args.output_mb
+        args.test_timeout,
+        args.run_timeout,
+        memory_mb=args.memory_mb,
+        max_tasks=args.max_tasks,
+        output_mb=args.output_mb,
     )
     if args.candidate:
         task = task.with_candidate(args.candidate)

@@ -130,8 +130,10 @@ def test_a_named_variable_toggle(cli, tmp_path):
         ),
         (lambda task: (task / "tests" / "data.py").symlink_to("/etc/passwd"), "symlink points outside the task"),
         (
-            lambda task: [path.unlink() for path in (task / "tests").glob("test_*.py")]
-            and (task / "evaluation" / "concgrade.toml").write_text('[suites]\nFAIL_TO_PASS = ["test_x"]\n'),
+            lambda task: (
+                [path.unlink() for path in (task / "tests").glob("test_*.py")]
+                and (task / "evaluation" / "concgrade.toml").write_text('[suites]\nFAIL_TO_PASS = ["test_x"]\n')
+            ),
             "no test files",
         ),
         (
