@@ -493,7 +493,7 @@ class _Linter:
         if not reports.is_dir() or (reports / ".gitignore").exists():
             return
         ignore = {line.strip().strip("/") for line in _read(self.root / ".gitignore").splitlines()}
-        if "reports" not in ignore:
+        if "reports" not in ignore and "reports/*" not in ignore and "reports/**" not in ignore:
             self.add("CL095", "reports/ would be committed with the task", "reports", fix=lambda: _ignore(reports))
 
     def _loader(self) -> None:
@@ -581,7 +581,7 @@ def _read(path: Path) -> str:
 
 def _unpinned(text: str) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(text.splitlines(), 1):
-        requirement = raw.split(" #", 1)[0].strip()
+        requirement = raw.split(" #", 1)[0].strip().rstrip("\\").strip()  # `pkg==1 \` continues with --hash
         if not requirement or requirement.startswith(("#", "-", ".", "/")) or "://" in requirement:
             continue  # options (-r, -e, --hash), paths and URLs are not version specifiers
         if " @ " in requirement:

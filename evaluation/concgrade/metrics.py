@@ -27,8 +27,13 @@ _NESTING_NODES += _TRY_NODES[1:]
 _DYNAMIC_IMPORTERS = {"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
 
 
+class _Record:
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class SourceError:
+class SourceError(_Record):
     """A file that could not be parsed; its metrics are left out of the totals."""
 
     path: str
@@ -37,7 +42,7 @@ class SourceError:
 
 
 @dataclass(frozen=True)
-class FunctionMetrics:
+class FunctionMetrics(_Record):
     """One function or method. `complexity_source` is "ast" where lizard skipped it (one-line defs)."""
 
     path: str
@@ -50,7 +55,7 @@ class FunctionMetrics:
 
 
 @dataclass(frozen=True)
-class ImportUse:
+class ImportUse(_Record):
     """One imported module. `origin`: stdlib, local, relative, third_party, or dynamic (not provable)."""
 
     path: str
@@ -61,7 +66,7 @@ class ImportUse:
 
 
 @dataclass(frozen=True)
-class ConstructUse:
+class ConstructUse(_Record):
     """One use of a concurrency construct, e.g. kind "executor", name "concurrent.futures.ThreadPoolExecutor".
 
     `bounded`: queues, whether a maxsize above zero is given; semaphores, whether it is a BoundedSemaphore.
@@ -78,7 +83,7 @@ class ConstructUse:
 
 
 @dataclass(frozen=True)
-class FileMetrics:
+class FileMetrics(_Record):
     path: str
     lines: int
     logical_lines: int
@@ -239,7 +244,7 @@ def _logical_lines(text: str) -> int:
 
 
 def _file_metrics(parsed: ParsedSource, functions: list[FunctionMetrics]) -> FileMetrics:
-    nodes = list(ast.walk(parsed.tree))
+    nodes = parsed.nodes
     return FileMetrics(
         path=parsed.path,
         lines=_physical_lines(parsed.text),
@@ -255,7 +260,7 @@ def _functions(parsed: ParsedSource) -> list[FunctionMetrics]:
     """Every def from the AST, with lizard's cyclomatic complexity matched by the def's line."""
     by_line = _lizard_complexity(parsed.path, parsed.text)
     found = []
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         source = "lizard" if node.lineno in by_line else "ast"
@@ -323,7 +328,7 @@ def _nesting(scope: ast.AST) -> int:
 
 
 def _imports(parsed: ParsedSource, local: set[str]) -> Iterable[ImportUse]:
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield ImportUse(parsed.path, node.lineno, alias.name, _origin(alias.name, local))
@@ -388,7 +393,7 @@ def _constructs(parsed: ParsedSource) -> list[ConstructUse]:
 def _references(parsed: ParsedSource) -> set[str]:
     """Qualified names of imported things the code names (`threading.Thread`, `time.sleep`, ...)."""
     named = set(parsed.aliases.values())
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         if isinstance(node, ast.Attribute) and not isinstance(parsed.parents.get(node), ast.Attribute):
             named.add(parsed.resolve(node) or "")
     found = set()

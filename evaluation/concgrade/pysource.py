@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -113,21 +114,34 @@ class ParsedSource:
     parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     star_modules: tuple[str, ...] = ()
+    nodes: list[ast.AST] = field(default_factory=list)  # every node, in ast.walk order, walked once
+    _calls: list[ast.Call] = field(default_factory=list)
+    _global_inits: list[GlobalInit] | None = None
 
     @classmethod
     def parse(cls, path: str, text: str) -> ParsedSource:
-        """Parse `text`; raises SyntaxError (or ValueError for null bytes on old Pythons)."""
+        """Parse `text`; raises SyntaxError (or ValueError for null bytes on old Pythons).
+
+        The result is shared by every caller with the same path and text (metrics and rules parse the same
+        files), so treat it as read-only.
+        """
+        return _parse_cached(cls, path, text)
+
+    @classmethod
+    def _build(cls, path: str, text: str) -> ParsedSource:
         tree = ast.parse(text, filename=path)
         parsed = cls(path=path, text=text, tree=tree)
         for node in ast.walk(tree):
+            parsed.nodes.append(node)
             for child in ast.iter_child_nodes(node):
                 parsed.parents[child] = node
+        parsed._calls = [n for n in parsed.nodes if isinstance(n, ast.Call)]
         parsed._bind_imports()
         return parsed
 
     def _bind_imports(self) -> None:
         stars: list[str] = []
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -148,7 +162,7 @@ class ParsedSource:
 
     def _bind_assignments(self) -> None:
         """Follow `TPE = cf.ThreadPoolExecutor`, `ctx = mp.get_context()` and `class W(Thread)` aliases."""
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.ClassDef):
                 for base in node.bases:
                     qualified = self.resolve(base)
@@ -191,10 +205,8 @@ class ParsedSource:
             return METHOD_KINDS[call.func.attr], f"<object>.{call.func.attr}"
         return None
 
-    def calls(self) -> Iterator[ast.Call]:
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call):
-                yield node
+    def calls(self) -> list[ast.Call]:
+        return self._calls
 
     def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
         while node in self.parents:
@@ -293,6 +305,11 @@ def is_bounded(call: ast.Call, kind: str, qualified: str) -> bool | None:
     return None
 
 
+@functools.lru_cache(maxsize=32)
+def _parse_cached(cls: type[ParsedSource], path: str, text: str) -> ParsedSource:
+    return cls._build(path, text)
+
+
 def module_lock_names(parsed: ParsedSource) -> set[str]:
     """Module-level names bound to a lock-like construct (Lock, RLock, Condition, Semaphore)."""
     names: set[str] = set()
@@ -307,9 +324,15 @@ def module_lock_names(parsed: ParsedSource) -> set[str]:
 
 def global_inits(parsed: ParsedSource) -> list[GlobalInit]:
     """Pools assigned to a `global` name inside a function, with whether the check-then-act is locked."""
+    if parsed._global_inits is None:
+        parsed._global_inits = _find_global_inits(parsed)
+    return parsed._global_inits
+
+
+def _find_global_inits(parsed: ParsedSource) -> list[GlobalInit]:
     locks = module_lock_names(parsed)
     inits: list[GlobalInit] = []
-    for func in ast.walk(parsed.tree):
+    for func in parsed.nodes:
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         declared = {name for node in walk_scope(func) if isinstance(node, ast.Global) for name in node.names}

@@ -292,9 +292,9 @@ def _escapes(func: ast.AST, local: str) -> bool:
 _SHUTDOWN_METHODS = {"shutdown", "close", "terminate"}
 
 
-def _shut_down_in(scope: ast.AST, name: str) -> bool:
+def _shut_down_in(scope: ast.AST, name: str, nodes: list[ast.AST] | None = None) -> bool:
     """`name.shutdown()`, `with name:`, or `name` passed to a call (atexit.register, enter_context...)."""
-    for node in ast.walk(scope):
+    for node in ast.walk(scope) if nodes is None else nodes:
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr in _SHUTDOWN_METHODS and _names(func.value, name):
@@ -308,14 +308,14 @@ def _shut_down_in(scope: ast.AST, name: str) -> bool:
 
 
 def _shut_down_anywhere(parsed: ParsedSource, name: str) -> bool:
-    return _shut_down_in(parsed.tree, name)
+    return _shut_down_in(parsed.tree, name, parsed.nodes)
 
 
 def _has_atexit(parsed: ParsedSource) -> bool:
     for call in parsed.calls():
         if parsed.resolve(call.func) == "atexit.register":
             return True
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         for decorator in getattr(node, "decorator_list", ()):
             if parsed.resolve(decorator) == "atexit.register":
                 return True
@@ -520,7 +520,7 @@ def _executor_names(parsed: ParsedSource) -> set[str]:
     for node, _call, kind, _name in _bound_constructs(parsed):
         if kind in POOL_KINDS:
             names |= _target_names(node)
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         if isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 found = isinstance(item.context_expr, ast.Call) and parsed.call_kind(item.context_expr)
@@ -530,7 +530,7 @@ def _executor_names(parsed: ParsedSource) -> set[str]:
 
 
 def _bound_constructs(parsed: ParsedSource) -> Iterator[tuple[ast.AST, ast.Call, str, str]]:
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
             found = parsed.call_kind(node.value)
             if found:
@@ -574,7 +574,7 @@ def _check_unbounded_queue(parsed: ParsedSource) -> Iterator[Finding]:
 
 
 def _check_swallowing_except(parsed: ParsedSource) -> Iterator[Finding]:
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         if not isinstance(node, ast.ExceptHandler) or not _catches_base(parsed, node.type):
             continue
         body = [n for stmt in node.body for n in [stmt, *walk_scope(stmt)]]

@@ -81,7 +81,7 @@ def defines(ids: set[str], suffix: str) -> bool:
 
 def report_tampering(parsed: ParsedSource) -> Iterator[Hit]:
     """Conftest code that forces the exit status or rewrites test outcomes."""
-    for node in ast.walk(parsed.tree):
+    for node in parsed.nodes:
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:

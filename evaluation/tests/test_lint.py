@@ -378,3 +378,14 @@ def test_check_subcommand_through_the_cli(tmp_path, cli):
     result = cli("check", str(root))
     assert result.returncode == 1, result.stderr
     assert "CL001" in result.stdout
+
+
+def test_hash_continuation_lines_are_not_misread(tmp_path):
+    root = task(tmp_path, {"requirements.txt": "pytest==9.0.3 \\\n    --hash=sha256:0123\nrequests>=2 \\\n"})
+    assert [f.line for f in found(root, "CL080")] == [3]
+
+
+@pytest.mark.parametrize("pattern", ["reports", "/reports/", "reports/*"])
+def test_reports_ignored_by_any_usual_gitignore_pattern(tmp_path, pattern):
+    root = task(tmp_path, {"reports/results.json": "{}", ".gitignore": f"*.pyc\n{pattern}\n"})
+    assert found(root, "CL095") == []
