@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 
 from concgrade.metrics import ImplementationMetrics
 from concgrade.pysource import (
+    COMPREHENSIONS,
     POOL_KINDS,
     SEMAPHORE_KINDS,
     ParsedSource,
@@ -66,8 +67,9 @@ RULES: dict[str, Rule] = {
             "warning",
             "submitting in a loop with nothing bounding the pending work",
             "`submit` / `apply_async` / `run_in_executor` / `create_task` in a loop with no `wait`, "
-            "`as_completed`, `.result()`, semaphore acquire or bounded queue `put` in the same loop queues "
-            "the whole input at once; also `Executor.map` on a known executor.",
+            "`as_completed`, `.result()`, semaphore acquire or bounded queue `put` in the loop (or an "
+            "enclosing one) queues the whole input at once; also `Executor.map` on a known executor and "
+            "`asyncio.gather(*(f(x) for x in items))`. Loops over `range(N)` / `islice` are a fixed count.",
         ),
         Rule(
             "CG105",
@@ -454,6 +456,14 @@ def _check_unbounded_submit(parsed: ParsedSource) -> Iterator[Finding]:
         )
     for call in parsed.calls():
         func = call.func
+        if parsed.resolve(func) == "asyncio.gather" and _gathers_per_item(call):
+            yield _finding(
+                "CG104",
+                "`asyncio.gather(*(... for ...))` wraps every item in a live task at once; a semaphore inside "
+                "bounds running calls, not tasks: feed a fixed set of workers from a queue instead",
+                parsed.path,
+                call.lineno,
+            )
         if isinstance(func, ast.Attribute) and func.attr == "map" and _names_any(func.value, executors):
             yield _finding(
                 "CG104",
@@ -461,6 +471,15 @@ def _check_unbounded_submit(parsed: ParsedSource) -> Iterator[Finding]:
                 parsed.path,
                 call.lineno,
             )
+
+
+def _gathers_per_item(call: ast.Call) -> bool:
+    """`gather(*(f(x) for x in items))`: a comprehension over the input, not over a fixed range."""
+    for arg in call.args:
+        if isinstance(arg, ast.Starred) and isinstance(arg.value, COMPREHENSIONS):
+            if not _fixed_count(arg.value) and isinstance(arg.value.elt, ast.Call):
+                return True
+    return False
 
 
 def _is_submission(parsed: ParsedSource, call: ast.Call) -> bool:

@@ -133,6 +133,15 @@ FLAGGED = {
             with ThreadPoolExecutor(4) as ex:
                 return list(ex.map(str, items))
         """,
+        """
+        import asyncio
+        async def notify(items):
+            sem = asyncio.Semaphore(50)
+            async def one(x):
+                async with sem:
+                    return await send(x)
+            return await asyncio.gather(*(one(x) for x in items))
+        """,
     ],
     "CG105": [
         "import queue\nq = queue.Queue()\n",
@@ -261,6 +270,17 @@ CLEAN = {
     ],
     "CG104": [
         REFERENCE_REFACTOR,
+        """
+        import asyncio
+        async def notify(items, queue):
+            workers = [worker(queue) for _ in range(8)]
+            return await asyncio.gather(*(w for w in workers), return_exceptions=True)
+        """,
+        """
+        import asyncio
+        async def run_workers(queue):
+            await asyncio.gather(*(worker(queue) for _ in range(8)))
+        """,
         """
         import asyncio
         async def notify(items, sem):
