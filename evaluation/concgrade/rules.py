@@ -239,7 +239,7 @@ def _function_pool(parsed: ParsedSource, call: ast.Call, func: ast.AST, short: s
     )
     if isinstance(owner, ast.withitem) or _passed_on(owner):
         return
-    if local is None or not _shut_down_in(func, local):
+    if local is None or not (_shut_down_in(func, local) or _handed_off(func, local)):
         yield _finding(
             "CG108",
             f"{short} created in `{name}` is never shut down: every call leaks its workers; "
@@ -286,7 +286,20 @@ def _escapes(func: ast.AST, local: str) -> bool:
     declared = {n for node in walk_scope(func) if isinstance(node, ast.Global) for n in node.names}
     for node in walk_scope(func):
         if isinstance(node, ast.Assign) and _is_name(node.value, local):
-            if any(isinstance(t, ast.Attribute) or (_is_name(t, t.id) and t.id in declared) for t in node.targets):
+            for target in node.targets:
+                # self._pool = ex, POOLS[key] = ex, or a declared global: stored beyond this call.
+                if isinstance(target, (ast.Attribute, ast.Subscript)):
+                    return True
+                if isinstance(target, ast.Name) and target.id in declared:
+                    return True
+    return False
+
+
+def _handed_off(func: ast.AST, local: str) -> bool:
+    """`loop.set_default_executor(ex)`, `serve(ex)`: the callee may own the shutdown, so no error is sure."""
+    for node in walk_scope(func):
+        if isinstance(node, ast.Call):
+            if any(_is_name(a, local) for a in node.args) or any(_is_name(k.value, local) for k in node.keywords):
                 return True
     return False
 

@@ -528,6 +528,30 @@ def test_local_pool_stored_on_self_is_owned_by_the_object():
     assert not {"CG101", "CG108"} & set(ids(source))
 
 
+def test_local_pool_stored_in_a_registry_does_not_crash_and_is_owned_there():
+    source = """
+    from concurrent.futures import ThreadPoolExecutor
+    POOLS = {}
+    def pool_for(key):
+        ex = ThreadPoolExecutor(2)
+        POOLS[key] = ex
+        a, b = ex, None
+        return ex.submit(print)
+    """
+    assert not {"CG101", "CG108"} & set(ids(source))
+
+
+def test_local_pool_handed_to_another_owner_is_not_a_sure_leak():
+    source = """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    def install(loop):
+        executor = ThreadPoolExecutor(4)
+        loop.set_default_executor(executor=executor)
+    """
+    assert "CG101" in ids(source) and "CG108" not in ids(source)
+
+
 def test_pool_in_with_block_is_per_call_but_shut_down():
     found = ids(FLAGGED["CG101"][0])
     assert "CG101" in found and "CG108" not in found
