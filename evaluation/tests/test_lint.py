@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from concgrade.lint import CHECKS, lint_task, main, render_findings
 from taskfactory import make_task
+
+from concgrade.lint import CHECKS, lint_task, main, render_findings
 
 if sys.version_info >= (3, 11):
     import tomllib

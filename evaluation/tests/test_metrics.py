@@ -8,8 +8,9 @@ import textwrap
 
 import lizard
 import pytest
-from concgrade.metrics import ast_complexity, delta, measure_sources
 from test_rules import REFERENCE_REFACTOR
+
+from concgrade.metrics import ast_complexity, delta, measure_sources
 
 SEQUENTIAL = textwrap.dedent(
     """

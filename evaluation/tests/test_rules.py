@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from concgrade.metrics import measure_sources
 from concgrade.rules import RULES, check_constraints, find_issues, render_rules_table
 
