@@ -9,15 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from concgrade.grading import grade_runs
+from concgrade.grading import check_constraints_met, check_task_lint, grade_runs
 from concgrade.integrity import changes, tree_digest
+from concgrade.lint import lint_task
 from concgrade.observations import observe_run
 from concgrade.plan import plan_runs
 from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all, run_limits
 from concgrade.sandbox import prepare_sandbox
+from concgrade.structure import analyze_task
 from concgrade.task import Task
 
 
@@ -32,8 +33,11 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
     timings: dict[str, float] = {}
 
     mark = time.monotonic()
-    metrics, metrics_delta = measure_implementations(task)
-    timings["metrics"] = time.monotonic() - mark
+    lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
+    structure = analyze_task(task)
+    source_checks = [check_task_lint(lint_findings)]
+    source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
+    timings["static_checks"] = time.monotonic() - mark
 
     mark = time.monotonic()
     sandbox = prepare_sandbox(run_limits(task.limits))
@@ -46,7 +50,13 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
     timings["runs"] = time.monotonic() - mark
 
     runs = [observe_run(output) for output in outputs]
-    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", folder_changes=folder_changes)
+    grade = grade_runs(
+        task.suites,
+        runs,
+        inferred=task.source == "inferred",
+        source_checks=source_checks,
+        folder_changes=folder_changes,
+    )
     timings["total"] = time.monotonic() - clock
     return build_results(
         run_id=uuid.uuid4().hex[:12],
@@ -55,8 +65,8 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         task=task,
         runs=runs,
         grade=grade,
-        metrics=metrics,
-        metrics_delta=metrics_delta,
+        structure=structure,
+        lint=lint_findings,
         environment=environment_info(sandbox.report.to_dict()),
         timings=timings,
     )
@@ -69,11 +79,6 @@ def watched_folders(task: Task) -> list[Path]:
         if not impl.folder.is_relative_to(task.root):
             folders.append(impl.folder)
     return folders
-
-
-def measure_implementations(task: Task) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Structural metrics of every implementation, and the before → after deltas."""
-    return {}, {}
 
 
 def now_iso() -> str:

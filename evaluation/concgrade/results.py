@@ -16,6 +16,7 @@ from typing import Any
 from concgrade import __version__
 from concgrade.grading import F2P, P2P, Grade
 from concgrade.observations import RunObservation, TestObservation
+from concgrade.structure import Structure
 from concgrade.task import Task
 
 SCHEMA_VERSION = "1.0"
@@ -53,6 +54,8 @@ class ImplementationResult:
     summary: dict[str, int]
     tests: list[TestResult]
     metrics: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)
     stdout_tail: str = ""
     stderr_tail: str = ""
     # One entry per pytest process of the run (a crash starts another for the tests not yet run).
@@ -79,6 +82,7 @@ class Results:
     exit_code: int
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
+    lint: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})
@@ -120,8 +124,8 @@ def build_results(
     task: Task,
     runs: list[RunObservation],
     grade: Grade,
-    metrics: dict[str, dict[str, Any]],
-    metrics_delta: dict[str, Any],
+    structure: Structure,
+    lint: list[dict[str, Any]],
     environment: dict[str, Any],
     timings: dict[str, float],
 ) -> Results:
@@ -129,7 +133,10 @@ def build_results(
     implementations = {}
     for run in runs:
         impl = task.implementation(run.name)
-        implementations[run.name] = implementation_result(run, impl.folder.as_posix(), suite_of, metrics.get(run.name))
+        result = implementation_result(run, impl.folder.as_posix(), suite_of, structure.metrics.get(run.name))
+        result.findings = structure.findings.get(run.name, [])
+        result.violations = structure.violations.get(run.name, [])
+        implementations[run.name] = result
     return Results(
         run_id=run_id,
         started_at=started_at,
@@ -143,7 +150,8 @@ def build_results(
         verdict=grade.verdict,
         exit_code=grade.exit_code,
         timings={key: round(value, 3) for key, value in timings.items()},
-        metrics_delta=metrics_delta,
+        metrics_delta=structure.deltas,
+        lint=lint,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ class Task:
     modules: tuple[str, ...]
     limits: Limits
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+    constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -98,19 +99,13 @@ class Task:
         if not folder.is_dir():
             raise TaskError(f"{folder}: the candidate folder does not exist")
         candidate = Implementation("candidate", "after", folder)
-        return _replace(self, implementations=(*self.implementations, candidate))
+        return replace(self, implementations=(*self.implementations, candidate))
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
         changes = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
-        limits = _replace(self.limits, **{key: value for key, value in changes.items() if value})
-        return _replace(self, limits=limits)
-
-
-def _replace(obj: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(obj, **changes)
+        limits = replace(self.limits, **{key: value for key, value in changes.items() if value})
+        return replace(self, limits=limits)
 
 
 def load_task(root: Path) -> Task:
@@ -146,6 +141,7 @@ def load_task(root: Path) -> Task:
         modules=modules,
         limits=_limits(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
+        constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
     )
 
 

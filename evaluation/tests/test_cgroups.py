@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from concgrade.cgroups import ControllerHome, RunCgroup, cgroup_mounts, detect_cgroups, home_of, own_cgroups
 
 V1_SELF = "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n0::/\n"

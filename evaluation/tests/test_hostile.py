@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from concgrade.integrity import tree_digest
 from conftest import RUN_PY
 from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
+
+from concgrade.integrity import tree_digest
 
 GRADE_TIMEOUT = 120  # seconds: a grade that is still running then has failed its time bound
 
