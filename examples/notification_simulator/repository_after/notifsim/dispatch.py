@@ -26,7 +26,10 @@ class WorkerPool:
         self.workers = workers
         self.maxsize = maxsize
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _errors and _high_water; workers take it too
+        # Held across the closed-check and the put, so close() cannot slip its stop markers in between and
+        # strand a job behind them. Never taken by workers, so holding it while the queue is full is safe.
+        self._submit_lock = threading.Lock()
         self._errors: list[Exception] = []
         self._high_water = 0
         self._closed = False
@@ -42,10 +45,10 @@ class WorkerPool:
         if getattr(self._local, "is_worker", False):
             # A worker waiting for room in its own queue can deadlock the pool once every worker does it.
             raise RuntimeError("a job must not submit jobs to its own pool")
-        with self._lock:
+        with self._submit_lock:
             if self._closed:
                 raise RuntimeError("the pool is closed")
-        self._queue.put(job)
+            self._queue.put(job)
         depth = self._queue.qsize()
         with self._lock:
             self._high_water = max(self._high_water, depth)
@@ -60,12 +63,12 @@ class WorkerPool:
 
     def close(self) -> None:
         """Run what is queued, then stop the threads. Safe to call twice."""
-        with self._lock:
+        with self._submit_lock:
             if self._closed:
                 return
             self._closed = True
-        for _ in self._threads:
-            self._queue.put(None)
+            for _ in self._threads:
+                self._queue.put(None)
         for thread in self._threads:
             thread.join()
 
