@@ -56,7 +56,9 @@ def main() -> None:
         base = statistics.median(t[index] for t in times["baseline"])
         current = statistics.median(t[index] for t in times["current"])
         spread = [round(t[index], 2) for t in times["current"]]
-        print(f"{kind}: baseline {base:.2f} s, current {current:.2f} s, ratio {current / base:.3f}  (current: {spread})")
+        print(
+            f"{kind}: baseline {base:.2f} s, current {current:.2f} s, ratio {current / base:.3f}  (current: {spread})"
+        )
 
 
 if __name__ == "__main__":

@@ -100,6 +100,15 @@ def observe_run(output: Any) -> RunObservation:
                 attempt_tests[record["nodeid"]].probes.append(record.get("figures", {}))
         label = f"process {attempt.index + 1}: " if len(attempts) > 1 else ""
         problems += [label + p for p in _cross_check(attempt_tests, attempt.json_report, finish, attempt.exit_code)]
+        if (
+            finish is not None
+            and attempt_collected
+            and finish.get("testscollected") not in (None, len(attempt_collected))
+        ):
+            problems.append(
+                f"{label}pytest counted {finish['testscollected']} collected tests "
+                f"but {len(attempt_collected)} were streamed"
+            )
         for nodeid, test in attempt_tests.items():
             if nodeid not in tests or tests[nodeid].outcome == "missing":
                 tests[nodeid] = test

@@ -44,7 +44,7 @@ class AttemptOutput:
     node_ids: list[str]  # the tests this process was asked to run (empty: the spec's test files)
     exit_code: int | None
     exit_description: str
-    ended_by: str  # "exit", "wall_clock", "hung_after_session", "watchdog"
+    ended_by: str  # "exit", "faulthandler", "wall_clock", "hung_after_session", "watchdog"
     duration: float
     records: list[dict[str, Any]]
     json_report: dict[str, Any] | None
@@ -186,6 +186,9 @@ def supervise(
     if watch.watchdog_breach:
         breaches.append(watch.watchdog_breach)
     exit_code = process.returncode if ended_by == "exit" or ended_by == "watchdog" else None
+    stacks = read_text(stacks_path)
+    if ended_by == "exit" and stacks.startswith("Timeout ("):
+        ended_by = "faulthandler"  # the plugin's per-test watchdog ended a test that outlived twice its timeout
     breaches += exit_breaches(exit_code, sandbox)
     return AttemptOutput(
         index=index,
@@ -200,7 +203,7 @@ def supervise(
         stdout_tail=stdout.text(),
         stderr_tail=stderr.text(),
         output_bytes=stdout.total + stderr.total,
-        stacks=read_text(stacks_path),
+        stacks=stacks,
         forged_lines=records.forged,
         dropped_records=records.dropped,
         limit_breaches=breaches,

@@ -34,7 +34,9 @@ _register()
 """
 
 
-def hostile_task(tmp_path: Path, after: str, *, limits: str = "", test_timeout: float = 2, **files: str) -> Path:
+def hostile_task(
+    tmp_path: Path, after: str, *, limits: str = "", test_timeout: float = 2, run_timeout: float = 30, **files: str
+) -> Path:
     """A task whose after implementation is `after`; the task's conftest registers every pytest process."""
     pids = tmp_path / "pids"
     pids.mkdir(exist_ok=True)
@@ -43,7 +45,7 @@ def hostile_task(tmp_path: Path, after: str, *, limits: str = "", test_timeout: 
         tmp_path / "task",
         after=register + after,
         test_timeout=test_timeout,
-        run_timeout=30,
+        run_timeout=run_timeout,
         extra={"tests/conftest.py": register, **files},
     )
     manifest = task / "evaluation" / "concgrade.toml"
@@ -138,6 +140,21 @@ def test_a_busy_c_loop_is_ended_by_faulthandler_and_the_rest_still_runs(tmp_path
     assert test["outcome"] == "timeout" and "faulthandler" in test["message"] and "run_all" in test["message"]
     # The hang cost one test: the P2P tests ran in a second process, and passed.
     assert len(data["implementations"]["after"]["attempts"]) == 2
+    assert outcome(data, "after", "test_doubles_in_order")["outcome"] == "passed"
+
+
+def test_a_hang_that_defeats_faulthandler_meets_the_outer_wall_clock(tmp_path):
+    after = CONCURRENT + (
+        "\nimport faulthandler\n_original = run_all\ndef run_all(items):\n    if len(items) == 2:\n"
+        "        faulthandler.cancel_dump_traceback_later()\n        return sum(range(10**13))\n"
+        "    return _original(items)\n"
+    )
+    result, data = grade(tmp_path, hostile_task(tmp_path, after, run_timeout=15))
+    assert result.returncode == 1
+    test = outcome(data, "after", "test_runs_concurrently")
+    assert test["outcome"] == "timeout" and "wall clock" in test["message"]
+    assert "run_all" in test["message"]  # the stacks, taken with SIGUSR1 while the C loop held the GIL
+    assert data["implementations"]["after"]["attempts"][0]["ended_by"] == "wall_clock"
     assert outcome(data, "after", "test_doubles_in_order")["outcome"] == "passed"
 
 
