@@ -17,6 +17,7 @@ from typing import Any
 from concgrade import proctree
 from concgrade.cgroups import RunCgroup
 from concgrade.channel import OutputTail, RecordChannel
+from concgrade.errors import RunError
 from concgrade.sandbox import Sandbox
 
 MARKER_VARIABLE = "CONCGRADE_RUN_MARKER"
@@ -141,12 +142,12 @@ def supervise(
             pass_fds=(channel.child.records_write, channel.child.key_read, stacks_fd),
             start_new_session=True,
         )
-    except OSError:
+    except OSError as exc:
         for fd in (out_read, out_write, err_read, err_write, stacks_fd):
             os.close(fd)
         channel.child.close()
         cgroup.kill_and_remove()
-        raise
+        raise RunError(f"could not start {full_command[0]}: {exc.strerror or exc}") from None
     os.close(out_write)
     os.close(err_write)
     os.close(stacks_fd)
@@ -247,6 +248,11 @@ class IdleTracker:
         if now is None:
             return False  # exiting right now: the next wake-up will see it gone
         ticks, running = now
+        # Children count too: a process waiting at exit for its pool's workers to finish is not hung.
+        for child in proctree.descendants(self.pid, proctree.snapshot()):
+            more = proctree.activity(child.pid)
+            if more is not None:
+                ticks, running = ticks + more[0], running or more[1]
         self.idle_looks = self.idle_looks + 1 if (ticks == self.last and not running) else 0
         self.last = ticks
         return self.idle_looks >= IDLE_CHECKS

@@ -336,6 +336,30 @@ def test_a_candidate_that_tampers_with_pytest_is_rejected(tmp_path, tamper, name
     assert named in message and "says passed" in message
 
 
+CONFTEST_FORCE_PASS = """
+import pytest
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    report.outcome, report.longrepr = "passed", None
+    return report
+"""
+
+
+@pytest.mark.parametrize("hook_file", ["conftest.py", "sitecustomize.py"])
+def test_a_candidate_that_brings_pytest_hooks_is_rejected_and_they_stay_inert(tmp_path, hook_file):
+    task = hostile_task(tmp_path, CONCURRENT)
+    folder = candidate(tmp_path, SEQUENTIAL)
+    hook = CONFTEST_FORCE_PASS if hook_file == "conftest.py" else PATCH_REPORTS
+    write_files(folder, {hook_file: hook})
+    result, data = grade(tmp_path, task, "--candidate", str(folder))
+    assert result.returncode == 1
+    assert hook_file in failing(data)["integrity.runner_untampered.candidate"]
+    # The hook never ran in the pytest process: the sequential candidate really fails its F2P test.
+    assert not outcome(data, "candidate", "test_runs_concurrently")["passed"]
+
+
 FORGE = """
 import atexit, json, os, sys
 
