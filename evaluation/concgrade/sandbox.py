@@ -20,6 +20,10 @@ DISABLE_VARIABLE = "CONCGRADE_ISOLATION_DISABLE"
 # Modules the boot imports before the implementation folders are on the path (plus installed pytest plugins).
 TRUSTED_MODULES = ("pytest", "_pytest.runner", "_pytest.reports", "_pytest.python", "pluggy", "concgrade.plugin")
 OPEN_FILES = 4096
+# The first process of a PID namespace ignores every signal it has no handler for (SIGXCPU, SIGTERM, ...)
+# and util-linux 2.38's unshare reports a SIGKILLed child as status 1: a shell in between keeps pytest an
+# ordinary process, and reports its death by signal N as 128 + N, as bubblewrap does.
+NAMESPACE_INIT = ("/bin/sh", "-c", '"$@"; exit $?', "concgrade-init")
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,10 @@ def pid_namespace_candidates(root: bool, disabled: set[str]) -> list[tuple[str, 
     candidates = []
     if "unshare" not in disabled:
         if root:
-            candidates.append(("unshare", ("unshare", "--pid", "--fork", "--kill-child")))
+            candidates.append(("unshare", ("unshare", "--pid", "--fork", "--kill-child", *NAMESPACE_INIT)))
         # Unprivileged: a user namespace, where the kernel allows one, gives the right to a PID namespace.
-        candidates.append(
-            ("unshare --user", ("unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child"))
-        )
+        user = ("unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", *NAMESPACE_INIT)
+        candidates.append(("unshare --user", user))
     if "bwrap" not in disabled:
         candidates.append(("bwrap", ("bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent", "--")))
     return candidates

@@ -79,8 +79,8 @@ def describe_exit(code: int | None, wrapped: bool) -> str:
         return "still running (killed by concgrade)"
     if code < 0:
         return f"killed by signal {-code} ({signal_name(-code)})"
-    if wrapped and code > 128:  # bwrap reports a signal as 128 + its number
-        return f"exited with status {code} (signal {code - 128}, {signal_name(code - 128)}?)"
+    if wrapped and code > 128:  # the namespace's first process reports a signal as 128 + its number
+        return f"killed by signal {code - 128} ({signal_name(code - 128)}), status {code}"
     return f"exited with status {code}"
 
 
@@ -196,7 +196,7 @@ def supervise(
         command=full_command,
         node_ids=list(node_ids),
         exit_code=exit_code,
-        exit_description=describe_exit(exit_code, bool(sandbox.wrapper) and sandbox.wrapper[0] == "bwrap"),
+        exit_description=describe_exit(exit_code, bool(sandbox.wrapper)),
         ended_by=ended_by,
         duration=duration,
         records=records.records,

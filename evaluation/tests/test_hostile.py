@@ -259,6 +259,17 @@ def run_all(items):
     assert len(list((tmp_path / "pids").iterdir())) >= 4  # two pytest processes, two hostile children at least
 
 
+def test_a_cpu_hog_breaks_the_cpu_limit(tmp_path):
+    after = CONCURRENT + "\n_original = run_all\ndef run_all(items):\n    if len(items) == 2:\n"
+    after += "        while True:\n            pass\n    return _original(items)\n"
+    task = hostile_task(tmp_path, after, limits="cpu_seconds = 3\n", test_timeout=30, run_timeout=60)
+    result, data = grade(tmp_path, task)
+    assert result.returncode == 1
+    assert "cpu" in failing(data)["limits.respected.after"]
+    test = outcome(data, "after", "test_runs_concurrently")
+    assert test["outcome"] == "crashed" and "RLIMIT_CPU" in test["message"]
+
+
 def test_a_flood_of_output_breaks_the_output_limit(tmp_path):
     after = CONCURRENT + (
         "\nimport os, sys\n_original = run_all\ndef run_all(items):\n"
