@@ -1,4 +1,4 @@
-"""Notification service, concurrent version: ordered results, at most 50 sends at once in the whole process."""
+"""Notification service, concurrent version: ordered results, at most 50 sends at once per process."""
 
 from __future__ import annotations
 
