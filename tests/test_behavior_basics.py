@@ -23,7 +23,11 @@ class Fatal(BaseException):
 
 
 class RecordingSend:
-    """A fake send_notification: records each call and answers `receipt(user_id, payload)` at once."""
+    """A fake send_notification: records each call and answers `receipt(user_id, payload)` at once.
+
+    Tests count only the calls that carry their own payload: a concurrent implementation may
+    still be finishing sends of an earlier test whose batch a fatal error cut short.
+    """
 
     def __init__(self, fail: dict[Any, BaseException] | None = None) -> None:
         self.fail = fail or {}
@@ -36,6 +40,11 @@ class RecordingSend:
         if user_id in self.fail:
             raise self.fail[user_id]
         return receipt(user_id, payload)
+
+    def users_sent(self, payload: Any) -> list[Any]:
+        """The user ids of the calls made with this very payload object, in call order."""
+        with self._lock:
+            return [user_id for user_id, seen in self.calls if seen is payload]
 
 
 def receipt(user_id: Any, payload: Any) -> str:
@@ -57,12 +66,13 @@ def fake_send(monkeypatch: pytest.MonkeyPatch):
 def test_results_follow_input_order(fake_send) -> None:
     send = fake_send()
     users = [17, 3, 42, 3, 8, 0, 99, 5]  # unsorted, with a repeated id
+    payload = "in order"
 
-    results = notify_service.notify_users(users, "hello")
+    results = notify_service.notify_users(users, payload)
 
     assert type(results) is list
-    assert results == [receipt(user, "hello") for user in users]
-    assert Counter(user for user, _ in send.calls) == Counter(users), "every user is sent exactly once"
+    assert results == [receipt(user, payload) for user in users]
+    assert Counter(send.users_sent(payload)) == Counter(users), "every user is sent exactly once"
 
 
 def test_payload_reaches_every_send_unchanged(fake_send) -> None:
@@ -71,17 +81,18 @@ def test_payload_reaches_every_send_unchanged(fake_send) -> None:
 
     notify_service.notify_users([1, 2, 3], payload)
 
-    assert len(send.calls) == 3
-    assert all(seen is payload for _, seen in send.calls)
+    assert sorted(send.users_sent(payload)) == [1, 2, 3], "each send gets the caller's payload object itself"
 
 
 def test_empty_input_returns_empty_list_without_sending(fake_send) -> None:
     send = fake_send()
 
-    results = notify_service.notify_users([], "hello")
+    payload = "nobody"
+
+    results = notify_service.notify_users([], payload)
 
     assert results == [] and type(results) is list
-    assert send.calls == []
+    assert send.users_sent(payload) == []
 
 
 @pytest.mark.parametrize(
@@ -105,11 +116,13 @@ def test_ordinary_errors_become_their_message_at_their_index(fake_send) -> None:
     send = fake_send(fail)
     users = list(range(9))
 
-    results = notify_service.notify_users(users, "hi")
+    payload = "with errors"
 
-    expected = [str(fail[user]) if user in fail else receipt(user, "hi") for user in users]
+    results = notify_service.notify_users(users, payload)
+
+    expected = [str(fail[user]) if user in fail else receipt(user, payload) for user in users]
     assert results == expected
-    assert sorted(user for user, _ in send.calls) == users, "the batch goes on after an ordinary error"
+    assert sorted(send.users_sent(payload)) == users, "the batch goes on after an ordinary error"
 
 
 @pytest.mark.parametrize("fatal_type", [KeyboardInterrupt, SystemExit, Fatal])
@@ -130,7 +143,7 @@ def test_send_notification_is_looked_up_at_call_time(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(notify_service, "send_notification", second)
     assert notify_service.notify_users([1, 2], "b") == [receipt(1, "b"), "second fake rejects 2"]
-    assert len(first.calls) == 2 and len(second.calls) == 2
+    assert sorted(first.users_sent("a")) == [1, 2] and sorted(second.users_sent("b")) == [1, 2]
 
 
 def test_real_send_notification_contract() -> None:
