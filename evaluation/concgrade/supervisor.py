@@ -127,37 +127,18 @@ def supervise(
         "marker_variable": MARKER_VARIABLE,
     }
     env = {**env, "CONCGRADE_BOOT": json.dumps(boot), MARKER_VARIABLE: marker}
-    out_read, out_write = os.pipe()
-    err_read, err_write = os.pipe()
     full_command = [*sandbox.wrapper, *command]
     started = time.monotonic()
+    pass_fds = (channel.child.records_write, channel.child.key_read, stacks_fd)
     try:
-        process = subprocess.Popen(
-            full_command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out_write,
-            stderr=err_write,
-            pass_fds=(channel.child.records_write, channel.child.key_read, stacks_fd),
-            start_new_session=True,
-        )
-    except OSError as exc:
-        for fd in (out_read, out_write, err_read, err_write, stacks_fd):
-            os.close(fd)
-        channel.child.close()
+        process, stdout, stderr = start_process(full_command, cwd, env, pass_fds)
+    finally:
+        os.close(stacks_fd)
+        channel.start()  # closes the child's ends of the channel: from here on, only the child holds them
+    if process is None:
+        channel.finish(READER_GRACE)
         cgroup.kill_and_remove()
-        raise RunError(f"could not start {full_command[0]}: {exc.strerror or exc}") from None
-    os.close(out_write)
-    os.close(err_write)
-    os.close(stacks_fd)
-    channel.start()
-    stdout, stderr = (
-        OutputTail(out_read, OUTPUT_TAIL, "concgrade-stdout"),
-        OutputTail(err_read, OUTPUT_TAIL, "concgrade-stderr"),
-    )
-    stdout.reader.start()
-    stderr.reader.start()
+        raise RunError(f"could not start {full_command[0]}: {stderr}")
     marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
 
     def wait_for_exit() -> None:
@@ -210,6 +191,40 @@ def supervise(
         limit_breaches=breaches,
         leftovers=[*leftovers, *exit_leftovers(records.records)],
     )
+
+
+def start_process(
+    command: list[str], cwd: Path, env: dict[str, str], pass_fds: tuple[int, ...]
+) -> tuple[subprocess.Popen[bytes] | None, Any, Any]:
+    """Start the run's first process in a session of its own, its output read into bounded tails.
+
+    Returns (process, stdout tail, stderr tail), or (None, None, why) when it cannot be started.
+    """
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out_write,
+            stderr=err_write,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        return None, None, exc.strerror or str(exc)
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    stdout = OutputTail(out_read, OUTPUT_TAIL, "concgrade-stdout")
+    stderr = OutputTail(err_read, OUTPUT_TAIL, "concgrade-stderr")
+    stdout.reader.start()
+    stderr.reader.start()
+    return process, stdout, stderr
 
 
 def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: Callable[[], int | None]) -> str:
