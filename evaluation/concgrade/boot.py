@@ -98,17 +98,34 @@ def ancestors(pid: int) -> set[int]:
     return found
 
 
+def pid_namespace(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
 def stray_processes(marker: bytes) -> list[tuple[int, str]]:
-    """Living processes that carry the run's marker, other than this one and the wrappers above it."""
-    mine = ancestors(host_pid())
+    """Living processes of the run other than this one and the wrappers above it.
+
+    In a PID namespace of its own, every other process of the namespace is one (even one that cleared its
+    environment); elsewhere, those that carry the run's marker variable.
+    """
+    me = host_pid()
+    mine = ancestors(me)
+    namespace = pid_namespace("self")
+    # Inside a namespace of its own, this process's pid differs from the one /proc (the host's) shows. Never
+    # judge by comparing with /proc/1: reading its namespace can be refused, and then every process looks "ours".
+    private = bool(namespace) and os.getpid() != me
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in mine:
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                if marker not in handle.read().split(b"\0"):
-                    continue
+            if not (private and pid_namespace(entry) == namespace):
+                with open(f"/proc/{entry}/environ", "rb") as handle:
+                    if marker not in handle.read().split(b"\0"):
+                        continue
             with open(f"/proc/{entry}/stat", "rb") as handle:
                 stat = handle.read().decode("utf-8", "replace")
             with open(f"/proc/{entry}/cmdline", "rb") as handle:

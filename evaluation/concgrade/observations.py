@@ -209,9 +209,10 @@ def _attempt_summary(attempt: Any, records: list[dict[str, Any]]) -> dict[str, A
 
 
 def _hang(attempt: Any) -> str:
+    """The finding; the stacks are in the attempt's summary."""
     return (
-        f"the process did not exit after its session finished (deadlocked non-daemon threads?) and was killed. "
-        f"Stacks:\n{attempt.stacks or '(none)'}"
+        f"process {attempt.index + 1} did not exit after its session finished (deadlocked non-daemon threads?) "
+        "and was killed; its stacks are with the run's processes"
     )
 
 

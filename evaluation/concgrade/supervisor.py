@@ -157,7 +157,7 @@ def supervise(
     ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
     if ended_by in ("wall_clock", "hung_after_session"):
         request_stacks(process.pid, command, stacks_path)
-    leftovers = [] if ended_by != "exit" else leftover_processes(process.pid, marker_bytes)
+    leftovers = [] if ended_by != "exit" else leftover_processes(process.pid, marker_bytes, cgroup)
     end_everything(process, marker_bytes, cgroup)
     duration = time.monotonic() - started
     records = channel.finish(READER_GRACE)
@@ -305,9 +305,10 @@ def is_stdlib_helper(info: proctree.ProcessInfo) -> bool:
     return any(helper in info.command for helper in STDLIB_HELPERS)
 
 
-def leftover_processes(root: int, marker: bytes) -> list[str]:
-    """Processes of the run still alive once its pytest process has exited (found when there is no PID namespace)."""
-    living = proctree.alive(proctree.run_processes(root, marker))
+def leftover_processes(root: int, marker: bytes, cgroup: RunCgroup) -> list[str]:
+    """Processes of the run still alive once its pytest process has exited (found when there is no PID namespace):
+    its descendants, marked processes, and whatever is left in its cgroups."""
+    living = proctree.alive(proctree.run_processes(root, marker, cgroup.pids()))
     return [f"pid {info.pid}: {info.command}" for info in living if info.pid != root and not is_stdlib_helper(info)]
 
 

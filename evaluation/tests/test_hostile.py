@@ -233,6 +233,7 @@ def test_a_thread_explosion_breaks_the_task_limit(tmp_path, env):
 
 @pytest.mark.parametrize("env", [None, FALLBACK, BWRAP], ids=["all-layers", "fallbacks", "bwrap"])
 def test_leftover_children_are_killed_and_named(tmp_path, env):
+    clear_env = env != FALLBACK
     child = f"PIDS = {str(tmp_path / 'pids')!r}\n{REGISTER}\nimport os, time\n"
     after = (
         CONCURRENT
@@ -247,6 +248,8 @@ def run_all(items):
     subprocess.Popen([sys.executable, "-c", _CHILD])
     # A grandchild that leaves the process group and the session, its parent exiting at once.
     subprocess.Popen([sys.executable, "-c", _SPAWNER, _SETSID_CHILD]).wait()
+    if {clear_env!r}:  # one that also drops its environment: only a PID namespace still holds it
+        subprocess.Popen([sys.executable, "-c", _SPAWNER, _SETSID_CHILD], env={{}}).wait()
     return _original(items)
 """
     )
