@@ -157,8 +157,8 @@ def supervise(
     ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
     if ended_by in ("wall_clock", "hung_after_session"):
         request_stacks(process.pid, command, stacks_path)
-    leftovers = [] if ended_by != "exit" else leftover_processes(process.pid, marker_bytes, cgroup)
-    end_everything(process, marker_bytes, cgroup)
+    leftovers = [] if ended_by != "exit" else leftover_processes(NO_ROOT, marker_bytes, cgroup)
+    end_everything(process, marker_bytes, cgroup, reaped=watch.exited)
     duration = time.monotonic() - started
     records = channel.finish(READER_GRACE)
     stdout.reader.stop(READER_GRACE)
@@ -320,10 +320,16 @@ def exit_leftovers(records: list[dict[str, Any]]) -> list[str]:
     return []
 
 
-def end_everything(process: subprocess.Popen[bytes], marker: bytes, cgroup: RunCgroup) -> None:
+# A pid no process can have: once the run's first process is reaped its pid may be reused by a stranger, so
+# its descendants are then looked for by marker and cgroup only.
+NO_ROOT = -1
+
+
+def end_everything(process: subprocess.Popen[bytes], marker: bytes, cgroup: RunCgroup, reaped: bool) -> None:
     """Kill the run's process group, its PID namespace (by killing its first process), its cgroups, marked strays."""
     proctree.kill_group(process.pid)
-    proctree.kill_all(info.pid for info in proctree.run_processes(process.pid, marker))
+    root = NO_ROOT if reaped else process.pid
+    proctree.kill_all(info.pid for info in proctree.run_processes(root, marker))
     proctree.kill_all(cgroup.pids())
     try:
         process.kill()
