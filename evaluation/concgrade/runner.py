@@ -25,6 +25,8 @@ from concgrade.task import IGNORED_DIRS, Limits, Task
 BOOT_SCRIPT = "_concgrade_boot.py"
 # The plugin ends a test's process with faulthandler at this many times the test's timeout.
 WATCHDOG_FACTOR = 2.0
+# How an OSError for RLIMIT_FSIZE reads (EFBIG).
+FILE_TOO_LARGE = "[Errno 27] File too large"
 # Reruns after crashes stop once the run has used this many times its per-process timeout.
 RERUN_BUDGET = 3
 
@@ -216,6 +218,13 @@ def output_breaches(attempt: AttemptOutput, limits: RunLimits) -> list[str]:
         )
     if attempt.dropped_records:
         found.append(f"output: {attempt.dropped_records} records beyond the channel's budget were dropped")
+    too_large = sorted({str(r.get("nodeid")) for r in attempt.records if FILE_TOO_LARGE in str(r.get("longrepr", ""))})
+    if too_large:
+        # Python ignores SIGXFSZ: the write fails with OSError in the test, which names no limit by itself.
+        found.append(
+            f"file size: {', '.join(too_large[:3])} wrote past the limit of "
+            f"{limits.file_size_bytes / 2**20:g} MiB per file (RLIMIT_FSIZE)"
+        )
     return found
 
 

@@ -273,6 +273,19 @@ def test_a_cpu_hog_breaks_the_cpu_limit(tmp_path):
     assert test["outcome"] == "crashed" and "RLIMIT_CPU" in test["message"]
 
 
+def test_a_huge_file_breaks_the_file_size_limit(tmp_path):
+    after = CONCURRENT + (
+        "\nimport tempfile\n_original = run_all\ndef run_all(items):\n"
+        "    with tempfile.TemporaryFile() as handle:\n        handle.write(b'z' * 3 * 2**20)\n"
+        "    return _original(items)\n"
+    )
+    task = hostile_task(tmp_path, after, limits="file_size_mb = 1\n")
+    result, data = grade(tmp_path, task)
+    assert result.returncode == 1
+    assert "file size" in failing(data)["limits.respected.after"]
+    assert outcome(data, "after", "test_runs_concurrently")["outcome"] == "failed"
+
+
 def test_a_flood_of_output_breaks_the_output_limit(tmp_path):
     after = CONCURRENT + (
         "\nimport os, sys\n_original = run_all\ndef run_all(items):\n"
