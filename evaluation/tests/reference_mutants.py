@@ -81,9 +81,7 @@ _DRIVER = """    executor = _shared_executor()
 
 _POOL = 'ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="notify")'
 _CALL = "        return send_notification(user_id, payload)\n"
-_CATCH = (
-    "    except Exception as exc:  # not BaseException: KeyboardInterrupt and SystemExit must get through\n"
-)
+_CATCH = "    except Exception as exc:  # not BaseException: KeyboardInterrupt and SystemExit must get through\n"
 
 
 def _f2p(*names: str) -> tuple[str, ...]:
