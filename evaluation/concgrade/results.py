@@ -72,6 +72,7 @@ class Results:
     exit_code: int
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
+    bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
     error: str | None = None
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})

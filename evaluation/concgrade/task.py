@@ -78,6 +78,8 @@ class Task:
     modules: tuple[str, ...]
     limits: Limits
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+    # The manifest as read (empty without one), so other modules can read their own sections.
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -135,6 +137,7 @@ def load_task(root: Path) -> Task:
         modules=modules,
         limits=_limits(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
+        manifest=manifest,
     )
 
 
