@@ -9,15 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
-from concgrade.grading import grade_runs, with_checks
+from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
+from concgrade.lint import lint_task
 from concgrade.observations import observe_run
 from concgrade.plan import plan_runs
 from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all
+from concgrade.structure import analyze_task
 from concgrade.task import Task
 
 
@@ -42,15 +43,18 @@ def grade_task(
     bench_reason = requested_by(options.bench, workloads)
 
     mark = time.monotonic()
-    metrics, metrics_delta = measure_implementations(task)
-    timings["metrics"] = time.monotonic() - mark
+    lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
+    structure = analyze_task(task)
+    source_checks = [check_task_lint(lint_findings)]
+    source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
+    timings["static_checks"] = time.monotonic() - mark
 
     mark = time.monotonic()
     outputs = run_all(task, plan_runs(task), options.jobs, on_run_done)
     timings["runs"] = time.monotonic() - mark
 
     runs = [observe_run(output) for output in outputs]
-    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred")
+    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", source_checks=source_checks)
 
     bench = None
     if bench_reason:  # after the test runs, never beside them: timings need the machine to themselves
@@ -67,18 +71,13 @@ def grade_task(
         task=task,
         runs=runs,
         grade=grade,
-        metrics=metrics,
-        metrics_delta=metrics_delta,
+        structure=structure,
+        lint=lint_findings,
         environment=environment_info(),
         timings=timings,
     )
     results.bench = bench
     return results
-
-
-def measure_implementations(task: Task) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Structural metrics of every implementation, and the before → after deltas."""
-    return {}, {}
 
 
 def now_iso() -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from taskfactory import make_task
+
 from concgrade.bench.cache import cache_key, default_cache_dir, load_entry, store_entry
 from concgrade.bench.measure import key_parts
 from concgrade.bench.workloads import parse_workloads
 from concgrade.plan import plan_runs
 from concgrade.task import load_task
-from taskfactory import make_task
 
 WORKLOAD = {"name": "w", "callable": "counter:run_all", "setup": "hooks:fast", "params": {"n": 10}}
 

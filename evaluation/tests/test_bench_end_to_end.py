@@ -12,7 +12,10 @@ from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Twenty items of 4 ms: the sequential before takes about 80 ms, four threads about 20 ms.
+# Twenty items of 4 ms: the sequential before takes about 80 ms, twenty threads about 4 ms. The bar is
+# low on purpose: on a loaded 2-core machine (load 20 was seen) thread wake-ups lag, the measured speedup
+# falls to 3-4x and single repeats stray; seven repeats a side keep one stray repeat from moving the
+# interval's lower bound, and 1.5x still tells a faster refactor from one that is no faster.
 WORKLOAD = """
 [[workloads]]
 name = "double-20"
@@ -20,8 +23,8 @@ callable = "counter:run_all"
 args_factory = "bench_hooks:items"
 probe = "counter:work"
 params = {{ n = 20, seconds = 0.004 }}
-ideal = "n * seconds / 4"
-repeats = 5
+ideal = "seconds"
+repeats = 7
 warmup = 1
 {extra}
 """
@@ -42,6 +45,8 @@ def short_work(seconds):
     counter.work = work
 """
 
+WIDE = CONCURRENT.replace("max_workers=4", "max_workers=20")
+
 # Concurrent for the tests (their probe replaces `work`), serialized by a lock in real use: no faster.
 LOCKED = CONCURRENT.replace(
     "def work(x):\n    time.sleep(0.005)",
@@ -55,9 +60,7 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CONCGRADE_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def bench_task(
-    root: Path, *, after: str = CONCURRENT, extra: str = "min_speedup = 2\nsetup = 'bench_hooks:short_work'"
-):
+def bench_task(root: Path, *, after: str = WIDE, extra: str = "min_speedup = 1.5\nsetup = 'bench_hooks:short_work'"):
     task = make_task(root, after=after, extra={"tests/bench_hooks.py": HOOKS})
     manifest = task / "evaluation" / "concgrade.toml"
     manifest.write_text(manifest.read_text() + WORKLOAD.format(extra=extra))
@@ -82,17 +85,17 @@ def test_a_faster_refactor_is_accepted_and_a_regrade_reuses_the_timings(cli, tmp
     assert bench["requested_by"] == "manifest" and bench["cache"]["misses"] == 2
     (workload,) = bench["workloads"]
     before, after = workload["implementations"]["before"], workload["implementations"]["after"]
-    assert len(before["samples"]) == len(after["samples"]) == 5 and len(after["warmup_samples"]) == 1
-    # Peaks over the repeats (4 threads: at least two calls overlap, however loaded the machine).
+    assert len(before["samples"]) == len(after["samples"]) == 7 and len(after["warmup_samples"]) == 1
+    # Peaks over the repeats (20 threads: at least two calls overlap, however loaded the machine).
     assert before["concurrency"]["max_active"] == 1 and after["concurrency"]["max_active"] >= 2, after
     assert after["concurrency"]["calls"] == 20 and after["concurrency"]["timeline"]
     assert before["imported"]["file"] == "repository_before/counter.py" and before["imported"]["expected"]
     assert after["peak_rss_bytes"] > 1_000_000 and 0 < after["efficiency"] <= 1.05, after
     (comparison,) = workload["comparisons"]
-    assert comparison["passed"] and comparison["low"] >= 1.8 and comparison["confidence"] > 0.95, workload
+    assert comparison["passed"] and comparison["low"] >= 1.35 and comparison["confidence"] > 0.95, workload
     assert data["checks"][-1]["id"] == "bench.speedup.after" and data["checks"][-1]["status"] == "pass"
     report = (tmp_path / "out" / "report.html").read_text()
-    assert "<h2>Benchmark</h2>" in report and 'class="bench-chart"' in report and "reaches the declared 2x" in report
+    assert "<h2>Benchmark</h2>" in report and 'class="bench-chart"' in report and "reaches the declared 1.5x" in report
     assert "bench double-20" in result.stdout
 
     again, cached = grade(cli, task, tmp_path / "out2")
@@ -107,12 +110,12 @@ def test_a_faster_refactor_is_accepted_and_a_regrade_reuses_the_timings(cli, tmp
 
 
 def test_a_refactor_that_passes_the_tests_but_is_no_faster_is_rejected(cli, tmp_path):
-    task = bench_task(tmp_path / "task", after=LOCKED, extra="min_speedup = 2")
+    task = bench_task(tmp_path / "task", after=LOCKED, extra="min_speedup = 1.5")
     result, data = grade(cli, task, tmp_path / "out")
     assert result.returncode == 1, result.stdout + result.stderr
     assert failing(data) == ["bench.speedup.after"]
     check = data["checks"][-1]
-    assert "below the declared 2x" in check["message"], check["message"]
+    assert "below the declared 1.5x" in check["message"], check["message"]
     comparison = data["bench"]["workloads"][0]["comparisons"][0]
     assert comparison["speedup"] < 1.5 and comparison["passed"] is False
     # --no-bench leaves the verdict to the tests alone.
@@ -121,7 +124,7 @@ def test_a_refactor_that_passes_the_tests_but_is_no_faster_is_rejected(cli, tmp_
 
 
 def test_a_candidate_is_timed_too_and_a_workload_that_fails_is_reported(cli, tmp_path):
-    task = bench_task(tmp_path / "task", extra="min_speedup = 2")
+    task = bench_task(tmp_path / "task", extra="min_speedup = 1.5")
     broken = tmp_path / "candidate"
     write_files(
         broken,

@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+
 from concgrade.bench.stats import (
     efficiency,
     interval_rank,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from concgrade.bench.workloads import evaluate_expression, parse_workloads
 from concgrade.errors import TaskError
 

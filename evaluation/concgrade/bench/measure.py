@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -74,7 +75,7 @@ def run_bench(
     task: Task, workloads: tuple[Workload, ...], options: BenchOptions, progress: Progress | None = None
 ) -> BenchResults:
     """Time every workload on every implementation of `task` (reusing cached timings of unchanged code)."""
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), load_average()
     folder = options.cache_dir or default_cache_dir()
     hits = misses = 0
     notes = [] if folder else ["no writable cache folder: timings are not kept for the next grade"]
@@ -100,12 +101,21 @@ def run_bench(
                 store_entry(folder, keys[spec.name], {"stored_at": now_iso(), "implementation": asdict(impl)})
             implementations[spec.name] = impl
         results.append(build_workload_bench(workload, implementations))
+    load = {"start": load_at_start, "end": load_average(), "cpus": os.cpu_count()}
+    if load["start"] is None or load["end"] is None:
+        load = None
+    elif misses and max(load["start"], load["end"]) > (os.cpu_count() or 1):
+        notes.append(
+            f"the machine was busy (load {max(load['start'], load['end']):.1f} on {os.cpu_count()} cores): "
+            "expect wide intervals"
+        )
     return BenchResults(
         requested_by=options.requested_by,
         workloads=results,
         cache={"dir": str(folder) if folder else None, "enabled": options.use_cache, "hits": hits, "misses": misses},
         seconds=round(time.monotonic() - started, 3),
         notes=notes,
+        load_average=load,
     )
 
 
@@ -239,6 +249,14 @@ def prove_import(imported: dict[str, Any] | None, run: ScratchRun, spec: RunSpec
         "file": file.relative_to(run.task_copy).as_posix() if inside else str(file),
         "expected": matches,
     }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def now_iso() -> str:

@@ -3,7 +3,8 @@
 Fields of `results.bench` (all JSON-ready; times in seconds, memory in bytes):
 
 - `requested_by`: "flag" (--bench) or "manifest" (a workload declares min_speedup, so the gate needs it).
-- `cache`: {"dir", "enabled", "hits", "misses"}; `seconds`: wall time of the phase; `notes`.
+- `cache`: {"dir", "enabled", "hits", "misses"}; `seconds`: wall time of the phase; `notes` (e.g. a busy machine);
+  `load_average`: {"start", "end", "cpus"}, the 1-minute load average around the phase (None where unknown).
 - `workloads[]`: {"name", "description", "callable", "params", "ideal" (the declared text), "ideal_seconds",
   "repeats", "warmup", "min_speedup", "margin", "implementations", "comparisons"}.
 - `implementations{name}`: {"name", "role", "status" (ok, error, timeout, skipped), "error", "samples" (the timed
@@ -87,6 +88,7 @@ class BenchResults:
     cache: dict[str, Any]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    load_average: dict[str, float] | None = None  # the 1-minute load at the start and end of the phase
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

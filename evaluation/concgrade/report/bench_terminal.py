@@ -20,6 +20,7 @@ def bench_lines(results: Results) -> list[str]:
         for comparison in workload.comparisons:
             verdict = "" if comparison.passed is None else ("  ok" if comparison.passed else "  NOT SHOWN")
             lines.append(f"    speedup {comparison.implementation}: {comparison.message}{verdict}")
+    lines += [f"  bench note: {note}" for note in bench.notes]
     return lines
 
 
