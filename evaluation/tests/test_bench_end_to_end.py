@@ -26,6 +26,7 @@ params = {{ n = 20, seconds = 0.004 }}
 ideal = "seconds"
 repeats = 7
 warmup = 1
+warmup_params = {{ n = 4 }}
 {extra}
 """
 
@@ -85,7 +86,7 @@ def test_a_faster_refactor_is_accepted_and_a_regrade_reuses_the_timings(cli, tmp
     assert bench["requested_by"] == "manifest" and bench["cache"]["misses"] == 2
     (workload,) = bench["workloads"]
     before, after = workload["implementations"]["before"], workload["implementations"]["after"]
-    assert len(before["samples"]) == len(after["samples"]) == 7 and len(after["warmup_samples"]) == 1
+    assert len(before["samples"]) == len(after["samples"]) == 7 and len(after["warmup_samples"]) == 7
     # Peaks over the repeats (20 threads: at least two calls overlap, however loaded the machine).
     assert before["concurrency"]["max_active"] == 1 and after["concurrency"]["max_active"] >= 2, after
     assert after["concurrency"]["calls"] == 20 and after["concurrency"]["timeline"]

@@ -30,6 +30,7 @@ def test_a_full_declaration():
             ideal="users * send_seconds / 50",
             repeats=7,
             warmup=2,
+            warmup_params={"users": 50},
             min_speedup=20,
             margin=0.2,
             timeout=60,
@@ -39,6 +40,7 @@ def test_a_full_declaration():
     assert parsed.callable == "service:run" and parsed.hooks == ("bench_hooks:make_args", "bench_hooks:fast_io")
     assert parsed.ideal_seconds == pytest.approx(0.08)
     assert (parsed.repeats, parsed.warmup, parsed.min_speedup, parsed.margin, parsed.timeout) == (7, 2, 20.0, 0.2, 60.0)
+    assert parsed.warmup_params == {"users": 50}
     # The cache key covers what is measured, not the bar it is judged against.
     assert "min_speedup" not in parsed.identity() and parsed.identity()["params"]["users"] == 1000
 
@@ -60,6 +62,7 @@ def test_defaults():
         (workload(args="1, 2"), "(w).args must be an array"),
         (workload(repeats=2), "(w).repeats must be a whole number from 3"),
         (workload(warmup=-1), "(w).warmup must be a whole number from 0"),
+        (workload(params={"n": 1}, warmup_params={"m": 1}), "(w).warmup_params overrides ['m'], which params does not"),
         (workload(min_speedup=0), "(w).min_speedup must be a positive number"),
         (workload(margin=1.5), "(w).margin must be a fraction"),
         (workload(ideal="users / 50"), "'users' is not a number declared in params"),

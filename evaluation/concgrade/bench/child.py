@@ -49,10 +49,11 @@ def call_with_params(function: Callable[..., Any], params: dict[str, Any]) -> An
     return function(**{key: value for key, value in params.items() if key in names})
 
 
-def arguments(spec: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+def arguments(spec: dict[str, Any], params: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The call's arguments: the declared ones, or what the args factory makes of `params`."""
     if not spec.get("args_factory"):
         return list(spec.get("args", [])), dict(spec.get("kwargs", {}))
-    made = call_with_params(resolve(spec["args_factory"])[2], spec.get("params", {}))
+    made = call_with_params(resolve(spec["args_factory"])[2], params)
     if isinstance(made, dict) and set(made) <= {"args", "kwargs"}:
         return list(made.get("args", [])), dict(made.get("kwargs", {}))
     if isinstance(made, (list, tuple)):
@@ -97,8 +98,15 @@ def measure(spec: dict[str, Any], record: dict[str, Any]) -> None:
     record["phase"] = "import"
     function = resolve(spec["callable"])[2]
     record["imported"] = module_proof(function)
+    # Warm-up calls first (pools started, lazy imports done), on a smaller slice if the task says so.
+    record["phase"], record["warmup_seconds"] = "warm-up", []
+    for _ in range(int(spec.get("warmup", 0))):
+        args, kwargs = arguments(spec, {**params, **spec.get("warmup_params", {})})
+        began = _perf_counter()
+        call(function, args, kwargs)
+        record["warmup_seconds"].append(_perf_counter() - began)
     record["phase"] = "arguments"
-    args, kwargs = arguments(spec)
+    args, kwargs = arguments(spec, params)
     probe = None
     if spec.get("probe"):
         record["phase"] = "probe"
@@ -109,9 +117,7 @@ def measure(spec: dict[str, Any], record: dict[str, Any]) -> None:
     record["prepare_seconds"] = _perf_counter() - started
     record["rss_before_call"] = max_rss_bytes()
     began, began_monotonic = _perf_counter(), _monotonic()
-    result = function(*args, **kwargs)
-    if inspect.isawaitable(result):
-        asyncio.run(_awaited(result))
+    call(function, args, kwargs)
     ended, ended_monotonic = _perf_counter(), _monotonic()
     record.update(
         ok=True,
@@ -121,6 +127,13 @@ def measure(spec: dict[str, Any], record: dict[str, Any]) -> None:
         rss=max_rss_bytes(),
         probe=probe.figures() if probe else None,
     )
+
+
+def call(function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+    """One call of the workload; a coroutine function's call runs to completion in a new event loop."""
+    result = function(*args, **kwargs)
+    if inspect.isawaitable(result):
+        asyncio.run(_awaited(result))
 
 
 async def _awaited(awaitable: Any) -> Any:

@@ -3,7 +3,7 @@
 Each implementation gets the scratch copy and environment its pytest run gets (runner.scratch_run), so
 the toggle, the shim and the private home are the same; repeats run one at a time, never beside each
 other or beside a test run, in rounds whose order flips every round so that machine drift hits every
-implementation alike. Warm-up rounds run first and are reported but not counted.
+implementation alike. Each process warms up (untimed calls) before its one timed call.
 """
 
 from __future__ import annotations
@@ -146,16 +146,14 @@ def from_cache(entry: dict[str, Any], spec: RunSpec, key: str) -> Implementation
 def time_workload(
     task: Task, workload: Workload, specs: list[RunSpec], progress: Progress | None
 ) -> dict[str, ImplementationBench]:
-    """Warm-up rounds, then timed rounds; an implementation whose repeat fails is not run again."""
+    """Timed rounds, the order flipped each round; an implementation whose repeat fails is not run again."""
     timed: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
-    warm: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
     failures: dict[str, tuple[str, str]] = {}
     with ExitStack() as stack:
         prepared = {spec.name: stack.enter_context(scratch_run(task, spec)) for spec in specs}
         spec_files = {name: write_child_spec(run, workload) for name, run in prepared.items()}
         order = [spec.name for spec in specs]
-        rounds = workload.warmup + workload.repeats
-        for number in range(rounds):
+        for number in range(workload.repeats):
             for name in order if number % 2 == 0 else order[::-1]:
                 if name in failures:
                     continue
@@ -166,15 +164,15 @@ def time_workload(
                     _say(progress, f"bench {workload.name}: {name} {failure[0]}: {failure[1]}")
                     continue
                 record["imported"] = prove_import(record.get("imported"), prepared[name], spec)
-                (warm if number < workload.warmup else timed)[name].append(record)
-                kind = "warm-up" if number < workload.warmup else f"{number - workload.warmup + 1}/{workload.repeats}"
-                _say(progress, f"bench {workload.name}: {name} {kind} {record['seconds']:.3f}s")
+                timed[name].append(record)
+                _say(
+                    progress, f"bench {workload.name}: {name} {number + 1}/{workload.repeats} {record['seconds']:.3f}s"
+                )
     return {
         spec.name: implementation_bench(
             spec.name,
             spec.implementation.role,
             timed[spec.name],
-            warm[spec.name],
             workload.ideal_seconds,
             failures.get(spec.name),
         )
@@ -193,6 +191,8 @@ def write_child_spec(run: ScratchRun, workload: Workload) -> Path:
         "setup": workload.setup,
         "probe": workload.probe,
         "params": workload.params,
+        "warmup": workload.warmup,
+        "warmup_params": workload.warmup_params,
         "hook_paths": [str(run.task_copy / folder) for folder in HOOK_FOLDERS],
     }
     path.write_text(json.dumps(spec), encoding="utf-8")

@@ -6,9 +6,9 @@ Fields of `results.bench` (all JSON-ready; times in seconds, memory in bytes):
 - `cache`: {"dir", "enabled", "hits", "misses"}; `seconds`: wall time of the phase; `notes` (e.g. a busy machine);
   `load_average`: {"start", "end", "cpus"}, the 1-minute load average around the phase (None where unknown).
 - `workloads[]`: {"name", "description", "callable", "params", "ideal" (the declared text), "ideal_seconds",
-  "repeats", "warmup", "min_speedup", "margin", "implementations", "comparisons"}.
+  "repeats", "warmup", "warmup_params", "min_speedup", "margin", "implementations", "comparisons"}.
 - `implementations{name}`: {"name", "role", "status" (ok, error, timeout, skipped), "error", "samples" (the timed
-  repeats in the order run), "warmup_samples", "summary" ({"n", "median", "q1", "q3", "min", "max", "mean",
+  repeats in the order run), "warmup_samples" (the untimed warm-up calls before them, all repeats), "summary" ({"n", "median", "q1", "q3", "min", "max", "mean",
   "stdev"}), "relative_spread", "efficiency" (ideal / median), "peak_rss_bytes" (largest peak of the process
   tree over the repeats: the process plus its largest child), "baseline_rss_bytes" (the process's peak just
   before the call), "concurrency" ({"label", "max_active", "calls", "timeline" [[t, active], ...] of the median
@@ -75,6 +75,7 @@ class WorkloadBench:
     ideal_seconds: float | None
     repeats: int
     warmup: int
+    warmup_params: dict[str, Any]
     min_speedup: float | None
     margin: float
     implementations: dict[str, ImplementationBench]
@@ -98,11 +99,10 @@ def implementation_bench(
     name: str,
     role: str,
     records: list[dict[str, Any]],
-    warmups: list[dict[str, Any]],
     ideal_seconds: float | None,
     failure: tuple[str, str] | None = None,
 ) -> ImplementationBench:
-    """One implementation's figures from the child records of its timed and warm-up repeats.
+    """One implementation's figures from the child records of its repeats.
 
     `failure` is (status, message) when a repeat failed or timed out; the figures of the repeats
     that did run are kept for the report but the implementation has no summary.
@@ -114,7 +114,7 @@ def implementation_bench(
         status=failure[0] if failure else OK,
         error=failure[1] if failure else None,
         samples=[round(s, 6) for s in samples],
-        warmup_samples=[round(float(r["seconds"]), 6) for r in warmups if "seconds" in r],
+        warmup_samples=[round(float(s), 6) for r in records for s in r.get("warmup_seconds", [])],
         imported=next((r.get("imported") for r in reversed(records) if r.get("imported")), None),
     )
     trees = [r["rss"]["tree"] for r in records if isinstance(r.get("rss"), dict)]
@@ -201,6 +201,7 @@ def workload_bench(workload: Workload, implementations: dict[str, Implementation
         ideal_seconds=workload.ideal_seconds,
         repeats=workload.repeats,
         warmup=workload.warmup,
+        warmup_params=workload.warmup_params,
         min_speedup=workload.min_speedup,
         margin=workload.margin,
         implementations=implementations,

@@ -33,6 +33,7 @@ KEYS = {
     "ideal",
     "repeats",
     "warmup",
+    "warmup_params",
     "min_speedup",
     "margin",
     "timeout",
@@ -58,7 +59,8 @@ class Workload:
     ideal: str | None = None  # seconds, or an arithmetic expression over params
     ideal_seconds: float | None = None
     repeats: int = DEFAULT_REPEATS
-    warmup: int = DEFAULT_WARMUP
+    warmup: int = DEFAULT_WARMUP  # untimed calls in each process before the timed one
+    warmup_params: dict[str, Any] = field(default_factory=dict)  # params overridden for the warm-up calls
     min_speedup: float | None = None
     margin: float = DEFAULT_MARGIN
     timeout: float | None = None  # seconds per process; default: the task's run timeout
@@ -133,6 +135,12 @@ def parse_workload(entry: dict[str, Any], where: str, index: int) -> Workload:
     if not all(str(key).isidentifier() for key in params):
         raise TaskError(f"{where}: {label}.params keys must be identifiers (they are passed as keyword arguments)")
     ideal_text, ideal_seconds = _ideal(entry.get("ideal"), params, where, label)
+    warmup_params = entry.get("warmup_params", {})
+    if not isinstance(warmup_params, dict) or not all(_is_param(v) for v in warmup_params.values()):
+        raise TaskError(f"{where}: {label}.warmup_params must be a table of numbers, strings or booleans")
+    stray = sorted(set(warmup_params) - set(params))
+    if stray:
+        raise TaskError(f"{where}: {label}.warmup_params overrides {stray}, which params does not declare")
     min_speedup = entry.get("min_speedup")
     if min_speedup is not None and not (_is_number(min_speedup) and min_speedup > 0):
         raise TaskError(f"{where}: {label}.min_speedup must be a positive number (a ratio, e.g. 5 for 5x)")
@@ -158,6 +166,7 @@ def parse_workload(entry: dict[str, Any], where: str, index: int) -> Workload:
         ideal_seconds=ideal_seconds,
         repeats=_count(entry, "repeats", DEFAULT_REPEATS, MIN_REPEATS, where, label),
         warmup=_count(entry, "warmup", DEFAULT_WARMUP, 0, where, label),
+        warmup_params=dict(warmup_params),
         min_speedup=float(min_speedup) if min_speedup is not None else None,
         margin=float(margin),
         timeout=float(timeout) if timeout is not None else None,

@@ -38,6 +38,7 @@ def workload_view(workload: Any) -> dict[str, Any]:
         "ideal_seconds": workload.ideal_seconds,
         "repeats": workload.repeats,
         "warmup": workload.warmup,
+        "warmup_params": workload.warmup_params,
         "min_speedup": workload.min_speedup,
         "margin": workload.margin,
         "rows": [row(impl) for impl in impls],
