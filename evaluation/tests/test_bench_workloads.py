@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from concgrade.bench.measure import requested_by
 from concgrade.bench.workloads import evaluate_expression, parse_workloads
-from concgrade.errors import TaskError
+from concgrade.errors import TaskError, UsageError
 
 MANIFEST = Path("/task/evaluation/concgrade.toml")
 
@@ -91,3 +92,14 @@ def test_expressions_are_arithmetic_only():
             evaluate_expression(hostile, {"a": 1, "f": 1})
     with pytest.raises(ValueError):
         evaluate_expression("2 ** 1000", {})
+
+
+def test_when_the_benchmark_runs():
+    gated = parse_workloads(workload(min_speedup=2), MANIFEST)
+    reported = parse_workloads(workload(), MANIFEST)
+    assert requested_by("auto", gated) == "manifest"  # the gate needs it
+    assert requested_by("auto", reported) is None  # figures only on request
+    assert requested_by("on", reported) == "flag"
+    assert requested_by("off", gated) is None  # --no-bench: the verdict is the tests' alone
+    with pytest.raises(UsageError, match="declares no"):
+        requested_by("on", ())
