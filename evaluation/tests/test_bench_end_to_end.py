@@ -12,7 +12,7 @@ from taskfactory import CONCURRENT, make_task, write_files
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Twenty items of 4 ms: the sequential before takes about 80 ms, twenty threads about 4 ms. The bar is
+# Twenty items of 10 ms: the sequential before takes about 200 ms, twenty threads about 10 ms. The bar is
 # low on purpose: on a loaded 2-core machine (load 20 was seen) thread wake-ups lag, the measured speedup
 # falls to 3-4x and single repeats stray; seven repeats a side keep one stray repeat from moving the
 # interval's lower bound, and 1.5x still tells a faster refactor from one that is no faster.
@@ -22,7 +22,7 @@ name = "double-20"
 callable = "counter:run_all"
 args_factory = "bench_hooks:items"
 probe = "counter:work"
-params = {{ n = 20, seconds = 0.004 }}
+params = {{ n = 20, seconds = 0.010 }}
 ideal = "seconds"
 repeats = 7
 warmup = 1
@@ -121,22 +121,21 @@ def test_a_refactor_that_passes_the_tests_but_is_no_faster_is_rejected(cli, tmp_
     assert comparison["speedup"] < 1.5 and comparison["passed"] is False
 
 
-def test_a_candidate_is_timed_too_and_a_workload_that_fails_is_reported(cli, tmp_path):
-    task = bench_task(tmp_path / "task", extra="min_speedup = 1.5")
-    broken = tmp_path / "candidate"
-    write_files(
-        broken,
-        {
-            "counter.py": CONCURRENT
-            + "\n_real = run_all\n\ndef run_all(items):\n    if len(items) > 10:\n        raise RuntimeError('too many items')\n    return _real(items)\n"
-        },
+def test_a_candidate_that_skips_the_work_when_timed_is_rejected(cli, tmp_path):
+    task = bench_task(tmp_path / "task")
+    sneaky = tmp_path / "candidate"
+    cheat = (
+        "\nimport sys\n_real = run_all\n\ndef run_all(items):\n"
+        "    if 'concgrade.bench' in sys.modules:\n        return []\n    return _real(items)\n"
     )
-    result, data = grade(cli, task, tmp_path / "out", "--candidate", str(broken))
+    write_files(sneaky, {"counter.py": WIDE + cheat})
+    result, data = grade(cli, task, tmp_path / "out", "--candidate", str(sneaky))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert failing(data) == ["bench.speedup.candidate"]
-    candidate = data["bench"]["workloads"][0]["implementations"]["candidate"]
-    assert candidate["status"] == "error" and "RuntimeError: too many items (during call)" in candidate["error"]
-    assert candidate["samples"] == [] and candidate["summary"] is None  # not run again after its first failure
+    assert failing(data) == ["bench.speedup.candidate"]  # its tests pass: only the benchmark sees it
+    comparison = next(c for c in data["bench"]["workloads"][0]["comparisons"] if c["implementation"] == "candidate")
+    assert comparison["same_result"] is False and "returned something else than before" in comparison["message"]
+    after = next(c for c in data["bench"]["workloads"][0]["comparisons"] if c["implementation"] == "after")
+    assert after["same_result"] is True and after["passed"] is True
 
 
 def test_bench_flag_without_a_min_speedup_only_reports(cli, tmp_path):
@@ -196,3 +195,28 @@ def test_code_under_test_cannot_stop_the_clock(tmp_path):
     record = json.loads(out.read_text())
     assert record["ok"] and record["seconds"] >= 0.045
     assert record["window"][1] - record["window"][0] >= 0.045
+
+
+def run_child(tmp_path: Path, module: str, callable_name: str) -> dict:
+    write_files(tmp_path, {f"impl/{callable_name.split(':')[0]}.py": module})
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"callable": callable_name, "params": {}, "hook_paths": [], "warmup": 1}))
+    env = {"PYTHONPATH": f"{REPO / 'evaluation'}:{tmp_path / 'impl'}", "PATH": "/usr/bin:/bin"}
+    out = tmp_path / "result.json"
+    subprocess.run(
+        [sys.executable, "-m", "concgrade.bench.child", str(spec), str(out)], env=env, check=True, timeout=60
+    )
+    return json.loads(out.read_text())
+
+
+def test_a_failing_call_is_reported_with_its_phase_and_lingering_threads_do_not_hold_the_process(tmp_path):
+    module = (
+        "import threading, time\ncalls = []\n"
+        "def run():\n"
+        "    threading.Thread(target=time.sleep, args=(600,)).start()  # non-daemon: would block a normal exit\n"
+        "    calls.append(1)\n"
+        "    if len(calls) > 1:\n        raise KeyError('second call')\n"
+    )
+    record = run_child(tmp_path, module, "flaky:run")
+    assert record["ok"] is False and record["phase"] == "call" and record["error"] == "KeyError: 'second call'"
+    assert len(record["warmup_seconds"]) == 1

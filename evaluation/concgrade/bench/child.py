@@ -117,7 +117,7 @@ def measure(spec: dict[str, Any], record: dict[str, Any]) -> None:
     record["prepare_seconds"] = _perf_counter() - started
     record["rss_before_call"] = max_rss_bytes()
     began, began_monotonic = _perf_counter(), _monotonic()
-    call(function, args, kwargs)
+    result = call(function, args, kwargs)
     ended, ended_monotonic = _perf_counter(), _monotonic()
     record.update(
         ok=True,
@@ -126,14 +126,29 @@ def measure(spec: dict[str, Any], record: dict[str, Any]) -> None:
         window=[began_monotonic, ended_monotonic],
         rss=max_rss_bytes(),
         probe=probe.figures() if probe else None,
+        result_digest=result_digest(result),
     )
 
 
-def call(function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+def call(function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
     """One call of the workload; a coroutine function's call runs to completion in a new event loop."""
     result = function(*args, **kwargs)
     if inspect.isawaitable(result):
-        asyncio.run(_awaited(result))
+        result = asyncio.run(_awaited(result))
+    return result
+
+
+def result_digest(value: Any) -> str | None:
+    """sha256 of the result as canonical JSON; None for a result that is not plain data."""
+
+    def refuse(item: Any) -> Any:
+        raise TypeError(type(item).__name__)
+
+    try:
+        text = json.dumps(value, sort_keys=True, default=refuse)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 async def _awaited(awaitable: Any) -> Any:

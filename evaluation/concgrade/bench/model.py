@@ -13,9 +13,11 @@ Fields of `results.bench` (all JSON-ready; times in seconds, memory in bytes):
   tree over the repeats: the process plus its largest child), "baseline_rss_bytes" (the process's peak just
   before the call), "concurrency" ({"label", "max_active", "calls", "timeline" [[t, active], ...] of the median
   repeat, cut to at most 200 points keeping peaks}), "imported" ({"module", "file", "sha256", "expected"}),
-  "cached", "cached_at", "cache_key"}.
+  "result_digests" (distinct sha256 of the calls' results as JSON, null for other values), "cached",
+  "cached_at", "cache_key"}.
 - `comparisons[]`: {"implementation", "baseline", "speedup" (ratio of medians), "hodges_lehmann", "low",
-  "high", "confidence" (the interval's real coverage), "min_speedup", "threshold", "passed", "message"}.
+  "high", "confidence" (the interval's real coverage), "min_speedup", "threshold", "passed", "message", "same_result" (returned what before returned;
+  null when before's result is not plain data; false fails the comparison unless `same_result = false`)}.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class ImplementationBench:
     baseline_rss_bytes: int | None = None
     concurrency: dict[str, Any] | None = None
     imported: dict[str, Any] | None = None
+    result_digests: list[str | None] = field(default_factory=list)  # distinct digests of what the calls returned
     cached: bool = False
     cached_at: str | None = None
     cache_key: str | None = None
@@ -63,6 +66,7 @@ class Comparison:
     threshold: float | None
     passed: bool | None  # None: no minimum declared, or nothing to compare
     message: str
+    same_result: bool | None = None  # returned what the baseline returned (None: not comparable)
 
 
 @dataclass
@@ -116,6 +120,7 @@ def implementation_bench(
         samples=[round(s, 6) for s in samples],
         warmup_samples=[round(float(s), 6) for r in records for s in r.get("warmup_seconds", [])],
         imported=next((r.get("imported") for r in reversed(records) if r.get("imported")), None),
+        result_digests=sorted({r.get("result_digest") for r in records}, key=str),
     )
     trees = [r["rss"]["tree"] for r in records if isinstance(r.get("rss"), dict)]
     baselines = [r["rss_before_call"]["self"] for r in records if isinstance(r.get("rss_before_call"), dict)]
@@ -161,6 +166,11 @@ def compare(
         empty.message = f"no speedup: {other.name} could not be timed ({other.error})"
         empty.passed = False if workload.min_speedup is not None else None
         return empty
+    same = same_result(baseline, other)
+    if workload.same_result and same is False:
+        empty.message = f"no speedup: {other.name} returned something else than {baseline.name} (not the same work)"
+        empty.passed, empty.same_result = False, False
+        return empty
     estimate = stats.speedup(baseline.samples, other.samples, confidence)
     comparison = Comparison(
         implementation=other.name,
@@ -177,6 +187,7 @@ def compare(
             f"{estimate.ratio_of_medians:.2f}x ({estimate.confidence:.1%} interval "
             f"{estimate.low:.2f}x to {estimate.high:.2f}x)"
         ),
+        same_result=same,
     )
     if workload.min_speedup is not None:
         judgement = stats.judge_speedup(estimate, workload.min_speedup, workload.margin)
@@ -184,6 +195,13 @@ def compare(
         comparison.passed = judgement.passed
         comparison.message = judgement.message
     return comparison
+
+
+def same_result(baseline: ImplementationBench, other: ImplementationBench) -> bool | None:
+    """Whether `other` returned what the baseline returned; None when the baseline's result is not plain data."""
+    if len(baseline.result_digests) != 1 or baseline.result_digests[0] is None:
+        return None  # not comparable: not JSON data, or different from one repeat to the next
+    return other.result_digests == baseline.result_digests
 
 
 def workload_bench(workload: Workload, implementations: dict[str, ImplementationBench]) -> WorkloadBench:

@@ -38,6 +38,7 @@ KEYS = {
     "margin",
     "timeout",
     "description",
+    "same_result",
 }
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A dotted module name, a colon, and an attribute (dotted for a method of a class: `module:Class.method`).
@@ -65,6 +66,7 @@ class Workload:
     margin: float = DEFAULT_MARGIN
     timeout: float | None = None  # seconds per process; default: the task's run timeout
     description: str = ""
+    same_result: bool = True  # every implementation must return what before returns (when it is plain data)
 
     @property
     def hooks(self) -> tuple[str, ...]:
@@ -74,7 +76,7 @@ class Workload:
     def identity(self) -> dict[str, Any]:
         """What defines the measurement (for the cache key): everything but the verdict's thresholds."""
         data = asdict(self)
-        for key in ("min_speedup", "margin", "description"):
+        for key in ("min_speedup", "margin", "description", "same_result"):
             data.pop(key)
         return data
 
@@ -150,6 +152,9 @@ def parse_workload(entry: dict[str, Any], where: str, index: int) -> Workload:
     timeout = entry.get("timeout")
     if timeout is not None and not (_is_number(timeout) and timeout > 0):
         raise TaskError(f"{where}: {label}.timeout must be a positive number of seconds")
+    same_result = entry.get("same_result", True)
+    if not isinstance(same_result, bool):
+        raise TaskError(f"{where}: {label}.same_result must be true or false")
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise TaskError(f"{where}: {label}.description must be text")
@@ -171,6 +176,7 @@ def parse_workload(entry: dict[str, Any], where: str, index: int) -> Workload:
         margin=float(margin),
         timeout=float(timeout) if timeout is not None else None,
         description=description,
+        same_result=same_result,
     )
 
 
