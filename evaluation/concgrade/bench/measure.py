@@ -21,8 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.bench.cache import cache_key, default_cache_dir, load_entry, store_entry
-from concgrade.bench.model import ERROR, OK, TIMEOUT, BenchResults, ImplementationBench, implementation_bench
-from concgrade.bench.model import workload_bench as build_workload_bench
+from concgrade.bench.model import (
+    ERROR,
+    OK,
+    TIMEOUT,
+    BenchResults,
+    ImplementationBench,
+    implementation_bench,
+    workload_bench,
+)
 from concgrade.bench.workloads import Workload, parse_workloads
 from concgrade.errors import TaskError, UsageError
 from concgrade.plan import RunSpec, plan_runs
@@ -35,6 +42,7 @@ HOOK_FOLDERS = ("tests", "evaluation")
 CLOCK_TOLERANCE = 0.01
 
 Progress = Callable[[str], None]
+Failure = tuple[str, str]  # (status, message): why an implementation has no timing
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,7 @@ class BenchOptions:
 
 def prepare_workloads(task: Task) -> tuple[Workload, ...]:
     """The task's workloads, validated, with every hook found: a bad declaration fails before anything runs."""
-    manifest: dict[str, Any] = getattr(task, "manifest", {}) or {}
-    workloads = parse_workloads(manifest, task.manifest_path)
+    workloads = parse_workloads(task.manifest, task.manifest_path)
     for workload in workloads:
         for key in ("setup", "args_factory"):
             reference = getattr(workload, key)
@@ -100,7 +107,7 @@ def run_bench(
             if impl.status == OK:
                 store_entry(folder, keys[spec.name], {"stored_at": now_iso(), "implementation": asdict(impl)})
             implementations[spec.name] = impl
-        results.append(build_workload_bench(workload, implementations))
+        results.append(workload_bench(workload, implementations))
     load = {"start": load_at_start, "end": load_average(), "cpus": os.cpu_count()}
     if load["start"] is None or load["end"] is None:
         load = None
@@ -148,7 +155,7 @@ def time_workload(
 ) -> dict[str, ImplementationBench]:
     """Timed rounds, the order flipped each round; an implementation whose repeat fails is not run again."""
     timed: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
-    failures: dict[str, tuple[str, str]] = {}
+    failures: dict[str, Failure] = {}
     with ExitStack() as stack:
         prepared = {spec.name: stack.enter_context(scratch_run(task, spec)) for spec in specs}
         spec_files = {name: write_child_spec(run, workload) for name, run in prepared.items()}
@@ -199,7 +206,7 @@ def write_child_spec(run: ScratchRun, workload: Workload) -> Path:
     return path
 
 
-def time_once(run: ScratchRun, spec_file: Path, timeout: float) -> tuple[dict[str, Any], None] | tuple[None, Any]:
+def time_once(run: ScratchRun, spec_file: Path, timeout: float) -> tuple[dict[str, Any] | None, Failure | None]:
     """One fresh process timing one call: (the child's record, None) or (None, (status, message))."""
     result = run.scratch / "measurement.json"
     result.unlink(missing_ok=True)
