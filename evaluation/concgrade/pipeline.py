@@ -8,8 +8,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
-from concgrade.grading import check_constraints_met, check_task_lint, grade_runs
+from concgrade.bench.gate import speedup_checks
+from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
+from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
 from concgrade.lint import lint_task
 from concgrade.observations import observe_run
 from concgrade.plan import plan_runs
@@ -22,12 +25,22 @@ from concgrade.task import Task
 @dataclass(frozen=True)
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
+    bench: str = "auto"  # "on" (--bench), "off" (--no-bench), "auto": when a workload declares min_speedup
+    bench_cache: bool = True  # False (--no-cache): re-time unchanged code
+    bench_cache_dir: Path | None = None
 
 
-def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutput], None] | None = None) -> Results:
-    """Run every implementation of `task` and grade what the runs show."""
+def grade_task(
+    task: Task,
+    options: GradeOptions,
+    on_run_done: Callable[[RunOutput], None] | None = None,
+    on_bench_progress: Callable[[str], None] | None = None,
+) -> Results:
+    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked)."""
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
+    workloads = prepare_workloads(task)  # a bad declaration fails before anything runs
+    bench_reason = requested_by(options.bench, workloads)
 
     mark = time.monotonic()
     lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
@@ -42,8 +55,16 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
 
     runs = [observe_run(output) for output in outputs]
     grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", source_checks=source_checks)
+
+    bench = None
+    if bench_reason:  # after the test runs, never beside them: timings need the machine to themselves
+        mark = time.monotonic()
+        bench_options = BenchOptions(bench_reason, options.bench_cache, options.bench_cache_dir)
+        bench = run_bench(task, workloads, bench_options, on_bench_progress)
+        grade = with_checks(grade, speedup_checks(bench))
+        timings["bench"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
-    return build_results(
+    results = build_results(
         run_id=uuid.uuid4().hex[:12],
         started_at=started_at,
         finished_at=now_iso(),
@@ -55,6 +76,8 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         environment=environment_info(),
         timings=timings,
     )
+    results.bench = bench
+    return results
 
 
 def now_iso() -> str:

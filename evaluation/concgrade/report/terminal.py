@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concgrade.report.bench_terminal import bench_lines
 from concgrade.results import Results
 
 VERDICT_MARK = {"accepted": "ACCEPTED", "rejected": "REJECTED", "error": "ERROR"}
@@ -21,6 +22,7 @@ def format_summary(results: Results) -> str:
         peak = max((p.get("max_active", 0) for t in impl.tests for p in t.probes), default=None)
         probe = f"  max_active {peak}" if peak is not None else ""
         lines.append(f"  {name:<{width}}  {cells}{probe}  ({impl.duration_seconds:.1f}s)")
+    lines += bench_lines(results)
     for check in results.checks:
         if check["status"] != "pass":
             lines.append(f"  ✗ {check['id']}: {check['message']}")
