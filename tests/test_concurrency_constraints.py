@@ -28,7 +28,7 @@ LIMIT = 50  # the required process-wide ceiling on concurrent send_notification 
 # "Never thousands of pending futures": one pool's worth in flight, with one more round of slack.
 PENDING_LIMIT = 2 * LIMIT
 DEADLINE = 5.0  # seconds after which every wait of a test gives up (the task's test timeout is 10 s)
-SETTLE = 0.3  # seconds a test watches for something that must not happen
+SETTLE = 0.5  # seconds a test watches for something that must not happen (violations show in < 0.1 s)
 GRACE = 0.5  # seconds a design may spend on running sends before it re-raises a fatal error
 
 

@@ -106,13 +106,20 @@ _MUTANTS = [
                 "    return results\n",
             ),
         ),
-        (),
+        _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_limit_is_process_wide_across_concurrent_callers",
+            "test_results_keep_input_order_when_sends_finish_in_reverse",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "executor_per_call",
         "a new 50-worker pool per call: the limit is per caller, so concurrent callers exceed 50",
         (("    executor = _shared_executor()\n", f"    executor = {_POOL}\n"),),
-        (),
+        _f2p("test_limit_is_process_wide_across_concurrent_callers"),
     ),
     Mutant(
         "workers_per_user",
@@ -125,13 +132,26 @@ _MUTANTS = [
                 "        return [future.result() for future in futures]\n",
             ),
         ),
-        (),
+        _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_limit_is_process_wide_across_concurrent_callers",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "default_pool_size",
         "the shared pool keeps ThreadPoolExecutor's default size (min(32, cpus + 4)), not 50",
         ((_POOL, 'ThreadPoolExecutor(thread_name_prefix="notify")'),),
-        (),
+        _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_limit_is_process_wide_across_concurrent_callers",
+            "test_results_keep_input_order_when_sends_finish_in_reverse",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "off_by_one",
@@ -140,7 +160,10 @@ _MUTANTS = [
             (_POOL, 'ThreadPoolExecutor(max_workers=MAX_WORKERS + 1, thread_name_prefix="notify")'),
             ("        submit(MAX_WORKERS)\n", "        submit(MAX_WORKERS + 1)\n"),
         ),
-        (),
+        _f2p(
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_limit_is_process_wide_across_concurrent_callers",
+        ),
     ),
     Mutant(
         "submit_all",
@@ -158,7 +181,11 @@ _MUTANTS = [
                 "        raise\n",
             ),
         ),
-        (),
+        _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "executor_map",
@@ -169,7 +196,11 @@ _MUTANTS = [
                 "    return list(_shared_executor().map(_notify_one, users, itertools.repeat(payload)))\n",
             ),
         ),
-        (),
+        _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "completion_order",
@@ -185,13 +216,30 @@ _MUTANTS = [
             ),
             ("        raise\n    return results\n", "        raise\n    return finished\n"),
         ),
-        (),
+        _p2p(
+            "test_accepts_any_iterable_of_users[iterator]",
+            "test_ordinary_errors_become_their_message_at_their_index",
+            "test_real_send_notification_contract",
+            "test_send_notification_is_looked_up_at_call_time",
+        )
+        + _f2p(
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_limit_is_process_wide_across_concurrent_callers",
+            "test_results_keep_input_order_when_sends_finish_in_reverse",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "fatal_as_string",
         "catches BaseException per user: a KeyboardInterrupt becomes a result string",
         ((_CATCH, "    except BaseException as exc:\n"),),
-        (),
+        _p2p(
+            "test_fatal_errors_propagate[Fatal]",
+            "test_fatal_errors_propagate[KeyboardInterrupt]",
+            "test_fatal_errors_propagate[SystemExit]",
+        )
+        + _f2p("test_fatal_error_propagates_and_cancels_work_not_started"),
     ),
     Mutant(
         "swallow_fatal",
@@ -202,7 +250,12 @@ _MUTANTS = [
                 "            future.cancel()\n        return results\n",
             ),
         ),
-        (),
+        _p2p(
+            "test_fatal_errors_propagate[Fatal]",
+            "test_fatal_errors_propagate[KeyboardInterrupt]",
+            "test_fatal_errors_propagate[SystemExit]",
+        )
+        + _f2p("test_fatal_error_propagates_and_cancels_work_not_started"),
     ),
     Mutant(
         "defer_fatal",
@@ -224,7 +277,7 @@ _MUTANTS = [
                 "        raise\n    if fatal is not None:\n        raise fatal\n    return results\n",
             ),
         ),
-        (),
+        _f2p("test_fatal_error_propagates_and_cancels_work_not_started"),
     ),
     Mutant(
         "submit_all_without_cancel",
@@ -237,7 +290,11 @@ _MUTANTS = [
                 "    return [future.result() for future in futures]\n",
             ),
         ),
-        (),
+        _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "bound_at_import",
@@ -246,7 +303,26 @@ _MUTANTS = [
             ("\n\ndef lookup_user(", "\n\n_send = send_notification\n\n\ndef lookup_user("),
             (_CALL, "        return _send(user_id, payload)\n"),
         ),
-        (),
+        _p2p(
+            "test_accepts_any_iterable_of_users[generator]",
+            "test_accepts_any_iterable_of_users[iterator]",
+            "test_accepts_any_iterable_of_users[tuple]",
+            "test_fatal_errors_propagate[Fatal]",
+            "test_fatal_errors_propagate[KeyboardInterrupt]",
+            "test_fatal_errors_propagate[SystemExit]",
+            "test_ordinary_errors_become_their_message_at_their_index",
+            "test_payload_reaches_every_send_unchanged",
+            "test_results_follow_input_order",
+            "test_send_notification_is_looked_up_at_call_time",
+        )
+        + _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_limit_is_process_wide_across_concurrent_callers",
+            "test_results_keep_input_order_when_sends_finish_in_reverse",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
     Mutant(
         "exception_propagates",
@@ -257,13 +333,31 @@ _MUTANTS = [
                 "    finally:\n        pass  # no except clause: every error escapes\n",
             ),
         ),
-        (),
+        _p2p(
+            "test_ordinary_errors_become_their_message_at_their_index",
+            "test_real_send_notification_contract",
+            "test_send_notification_is_looked_up_at_call_time",
+        )
+        + _f2p(
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_results_keep_input_order_when_sends_finish_in_reverse",
+        ),
     ),
     Mutant(
         "error_repr",
         "an ordinary error becomes repr(e) instead of str(e)",
         (("        return str(exc)\n", "        return repr(exc)\n"),),
-        (),
+        _p2p(
+            "test_ordinary_errors_become_their_message_at_their_index",
+            "test_real_send_notification_contract",
+            "test_send_notification_is_looked_up_at_call_time",
+        )
+        + _f2p(
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_results_keep_input_order_when_sends_finish_in_reverse",
+        ),
     ),
     Mutant(
         "semaphore_leaks_on_error",
@@ -281,7 +375,14 @@ _MUTANTS = [
                 "        return receipt\n",
             ),
         ),
-        (),
+        _f2p(
+            "test_fatal_error_propagates_and_cancels_work_not_started",
+            "test_fifty_sends_run_at_once_and_never_more",
+            "test_large_batch_streams_with_bounded_concurrency",
+            "test_limit_is_process_wide_across_concurrent_callers",
+            "test_results_keep_input_order_when_sends_finish_in_reverse",
+            "test_work_is_streamed_not_all_submitted_up_front",
+        ),
     ),
 ]
 
