@@ -103,8 +103,8 @@ class SendBoard:
     # -- the fake itself -------------------------------------------------------------------
 
     def send(self, user_id: Any, payload: Any) -> Any:
-        on_caller = threading.get_ident() in self._caller_threads
         with self.cond:
+            on_caller = threading.get_ident() in self._caller_threads
             self.started += 1
             self.active += 1
             self.max_active = max(self.max_active, self.active)
@@ -200,6 +200,8 @@ class SendBoard:
 
     def _caller_finished(self, caller: Caller) -> None:
         with self.cond:
+            # An ended thread's ident may be reused by a new thread, which must not count as a caller.
+            self._caller_threads.discard(threading.get_ident())
             caller.done = True
             self._running_callers -= 1
             self.cond.notify_all()
