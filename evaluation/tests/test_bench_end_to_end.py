@@ -80,10 +80,10 @@ def failing(data) -> list[str]:
 
 def test_a_faster_refactor_is_accepted_and_a_regrade_reuses_the_timings(cli, tmp_path):
     task = bench_task(tmp_path / "task")
-    result, data = grade(cli, task, tmp_path / "out")
+    result, data = grade(cli, task, tmp_path / "out", "--bench")
     assert result.returncode == 0, result.stdout + result.stderr
     bench = data["bench"]
-    assert bench["requested_by"] == "manifest" and bench["cache"]["misses"] == 2
+    assert bench["requested_by"] == "flag" and bench["cache"]["misses"] == 2
     (workload,) = bench["workloads"]
     before, after = workload["implementations"]["before"], workload["implementations"]["after"]
     assert len(before["samples"]) == len(after["samples"]) == 7 and len(after["warmup_samples"]) == 7
@@ -99,20 +99,20 @@ def test_a_faster_refactor_is_accepted_and_a_regrade_reuses_the_timings(cli, tmp
     assert "<h2>Benchmark</h2>" in report and 'class="bench-chart"' in report and "reaches the declared 1.5x" in report
     assert "bench double-20" in result.stdout
 
-    again, cached = grade(cli, task, tmp_path / "out2")
+    again, cached = grade(cli, task, tmp_path / "out2", "--bench")
     assert again.returncode == 0
     assert cached["bench"]["cache"] == {**bench["cache"], "hits": 2, "misses": 0}
     implementations = cached["bench"]["workloads"][0]["implementations"]
     assert implementations["after"]["cached"] and implementations["after"]["samples"] == after["samples"]
 
     # --no-cache re-times unchanged code (and refreshes the cache).
-    _, forced = grade(cli, task, tmp_path / "out3", "--no-cache")
+    _, forced = grade(cli, task, tmp_path / "out3", "--bench", "--no-cache")
     assert forced["bench"]["cache"]["misses"] == 2 and forced["bench"]["cache"]["enabled"] is False
 
 
 def test_a_refactor_that_passes_the_tests_but_is_no_faster_is_rejected(cli, tmp_path):
     task = bench_task(tmp_path / "task", after=LOCKED, extra="min_speedup = 1.5")
-    result, data = grade(cli, task, tmp_path / "out")
+    result, data = grade(cli, task, tmp_path / "out", "--bench")
     assert result.returncode == 1, result.stdout + result.stderr
     assert failing(data) == ["bench.speedup.after"]
     check = data["checks"][-1]
@@ -129,7 +129,7 @@ def test_a_candidate_that_skips_the_work_when_timed_is_rejected(cli, tmp_path):
         "    if 'concgrade.bench' in sys.modules:\n        return []\n    return _real(items)\n"
     )
     write_files(sneaky, {"counter.py": WIDE + cheat})
-    result, data = grade(cli, task, tmp_path / "out", "--candidate", str(sneaky))
+    result, data = grade(cli, task, tmp_path / "out", "--candidate", str(sneaky), "--bench")
     assert result.returncode == 1, result.stdout + result.stderr
     assert failing(data) == ["bench.speedup.candidate"]  # its tests pass: only the benchmark sees it
     comparison = next(c for c in data["bench"]["workloads"][0]["comparisons"] if c["implementation"] == "candidate")
