@@ -43,6 +43,18 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument(
         "--output-mb", type=float, help="output each run may write, in MiB (default: the manifest's, or 16)"
     )
+    bench = grade.add_mutually_exclusive_group()
+    bench.add_argument(
+        "--bench",
+        action="store_true",
+        help="time the task's declared workloads on every implementation (docs/bench.md)",
+    )
+    bench.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="skip the benchmark even in the gate, where a declared min_speedup runs it",
+    )
+    grade.add_argument("--no-cache", action="store_true", help="re-time workloads even if this code was timed before")
     grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
@@ -92,7 +104,10 @@ def run_grade(args: argparse.Namespace) -> int:
         task = task.with_candidate(args.candidate)
     output = (args.output or task.root / "reports").resolve()
     progress = None if (args.quiet or args.json) else _print_progress
-    results = grade_task(task, GradeOptions(jobs=args.jobs), progress)
+    bench_mode = bench_mode_of(args)
+    options = GradeOptions(jobs=args.jobs, bench=bench_mode, bench_cache=not args.no_cache)
+    bench_progress = None if (args.quiet or args.json) else _print_line
+    results = grade_task(task, options, progress, bench_progress)
     write_results_json(results, output / "results.json")
     write_html(results, output / "report.html")
     if args.json:
@@ -103,6 +118,22 @@ def run_grade(args: argparse.Namespace) -> int:
         print(format_summary(results))
         print(f"reports: {output / 'results.json'}, {output / 'report.html'}")
     return results.exit_code
+
+
+def _print_line(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def bench_mode_of(args: argparse.Namespace) -> str:
+    """--bench times the workloads; the gate times them where the manifest demands a speedup; else none.
+
+    Timing a sequential before takes a minute, so an author's plain grade stays the fast path.
+    """
+    if args.bench:
+        return "on"
+    if getattr(args, "gate", False) and not args.no_bench:
+        return "auto"
+    return "off"
 
 
 def _print_progress(output: object) -> None:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from concgrade.grading import check_constraints_met, check_task_lint, grade_runs
+from concgrade.bench.gate import speedup_checks
+from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
+from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
 from concgrade.integrity import changes, tree_digest
 from concgrade.lint import lint_task
 from concgrade.observations import observe_run
@@ -25,12 +27,22 @@ from concgrade.task import Task
 @dataclass(frozen=True)
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
+    bench: str = "auto"  # "on" (--bench), "off" (--no-bench), "auto": when a workload declares min_speedup
+    bench_cache: bool = True  # False (--no-cache): re-time unchanged code
+    bench_cache_dir: Path | None = None
 
 
-def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutput], None] | None = None) -> Results:
-    """Run every implementation of `task` and grade what the runs show."""
+def grade_task(
+    task: Task,
+    options: GradeOptions,
+    on_run_done: Callable[[RunOutput], None] | None = None,
+    on_bench_progress: Callable[[str], None] | None = None,
+) -> Results:
+    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked)."""
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
+    workloads = prepare_workloads(task)  # a bad declaration fails before anything runs
+    bench_reason = requested_by(options.bench, workloads)
 
     mark = time.monotonic()
     lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
@@ -57,8 +69,16 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         source_checks=source_checks,
         folder_changes=folder_changes,
     )
+
+    bench = None
+    if bench_reason:  # after the test runs, never beside them: timings need the machine to themselves
+        mark = time.monotonic()
+        bench_options = BenchOptions(bench_reason, options.bench_cache, options.bench_cache_dir)
+        bench = run_bench(task, workloads, bench_options, on_bench_progress)
+        grade = with_checks(grade, speedup_checks(bench))
+        timings["bench"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
-    return build_results(
+    results = build_results(
         run_id=uuid.uuid4().hex[:12],
         started_at=started_at,
         finished_at=now_iso(),
@@ -70,6 +90,8 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         environment=environment_info(sandbox.report.to_dict()),
         timings=timings,
     )
+    results.bench = bench
+    return results
 
 
 def watched_folders(task: Task) -> list[Path]:

@@ -83,6 +83,7 @@ class Results:
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
     lint: list[dict[str, Any]] = field(default_factory=list)
+    bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
     error: str | None = None
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})

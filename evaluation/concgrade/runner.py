@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,8 @@ BOOT_SCRIPT = "_concgrade_boot.py"
 WATCHDOG_FACTOR = 2.0
 # How an OSError for RLIMIT_FSIZE reads (EFBIG).
 FILE_TOO_LARGE = "[Errno 27] File too large"
+# Output of a benchmark process kept; the rest is cut.
+OUTPUT_TAIL = 16 * 1024
 # Reruns after crashes stop once the run has used this many times its per-process timeout.
 RERUN_BUDGET = 3
 
@@ -236,6 +242,35 @@ def added_hook_files(task: Task, spec: RunSpec) -> list[str]:
     return [name for name in harness_hook_files(spec.implementation.folder) if name not in known]
 
 
+@dataclass(frozen=True)
+class ScratchRun:
+    """A prepared scratch copy of the task for one implementation: where to run, and with which environment."""
+
+    scratch: Path  # private to the harness: records and results go here, outside the task copy
+    task_copy: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def scratch_run(task: Task, spec: RunSpec) -> Iterator[ScratchRun]:
+    """Copy the task (the candidate in place of after), add the shim and a private home; removed afterwards.
+
+    The benchmark's processes start from here; pytest runs prepare theirs in `run_attempt`, a fresh copy per process.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-"))
+    try:
+        task_copy = scratch / "task"
+        copy_task(task.root, task_copy)
+        if spec.implementation.name == "candidate":
+            replace_folder(spec.implementation.folder, task_copy / spec.folder_in_task)
+        shim = make_shim(scratch / "shim")
+        home = scratch / "home"
+        (home / "tmp").mkdir(parents=True)
+        yield ScratchRun(scratch, task_copy, run_environment(dict(os.environ), spec, task_copy, shim, home))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def copy_task(source: Path, target: Path) -> None:
     """Copy the task into the scratch folder; a symlink leading outside the task is refused."""
     for path in source.rglob("*"):
@@ -263,6 +298,58 @@ def make_shim(folder: Path) -> Path:
         encoding="utf-8",
     )
     return folder
+
+
+# Used by the benchmark (bench/measure.py): a plain process in its own session, killed as a group on its clock.
+# Not yet the sandbox of pytest runs (no PID namespace, limits or stacks): see docs/isolation.md.
+def run_process(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> tuple[int | None, bool, float, str, str]:
+    """Run a process in its own session; on the wall clock, kill its whole process group."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        kill_group(process.pid)
+        process.wait()
+        duration = time.monotonic() - started
+        return (None if timed_out else process.returncode), timed_out, duration, tail(out), tail(err)
+
+
+def kill_group(pgid: int) -> None:
+    """Kill whatever is left of the run's process group (children that outlived pytest included)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def tail(handle: Any) -> str:
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - OUTPUT_TAIL))
+    text = handle.read().decode("utf-8", "replace")
+    return text if size <= OUTPUT_TAIL else f"[concgrade: first {size - OUTPUT_TAIL} bytes cut]\n{text}"
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def hash_folder(folder: Path) -> dict[str, str]:

@@ -89,6 +89,8 @@ class Task:
     limits: Limits
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
+    # The manifest as read (empty without one), so other modules can read their own sections.
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -142,6 +144,7 @@ def load_task(root: Path) -> Task:
         limits=_limits(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
         constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
+        manifest=manifest,
     )
 
 

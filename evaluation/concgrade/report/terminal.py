@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concgrade.report.bench_terminal import bench_lines
 from concgrade.results import Results
 
 VERDICT_MARK = {"accepted": "ACCEPTED", "rejected": "REJECTED", "error": "ERROR"}
@@ -24,6 +25,7 @@ def format_summary(results: Results) -> str:
     unavailable = (results.environment.get("isolation") or {}).get("unavailable") or {}
     if unavailable:
         lines.append("  isolation: not available here: " + ", ".join(sorted(unavailable)) + " (see report)")
+    lines += bench_lines(results)
     for check in results.checks:
         if check["status"] != "pass":
             lines.append(f"  ✗ {check['id']}: {check['message']}")
