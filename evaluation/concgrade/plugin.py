@@ -1,7 +1,9 @@
 """The pytest plugin that runs inside every graded test process: streams records, proves imports, hosts probes.
 
-It shares a process with the code under test, so it imports nothing of the harness but the probe,
-and writes each record with one unbuffered write: a crash loses at most the record being written.
+It shares a process with the code under test, so it imports nothing of the harness but the probe and
+the guard, and writes each record with one unbuffered write: a crash loses at most the record being
+written. In a graded run the boot arms it first (`arm`): records then go, signed, to the harness's pipe,
+and a per-test faulthandler watchdog writes every thread's stack to the harness's stacks file.
 """
 
 from __future__ import annotations
