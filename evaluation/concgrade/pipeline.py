@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 import uuid
 from collections.abc import Callable
@@ -10,17 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from concgrade.diffs import diff_sources
 from concgrade.grading import grade_runs
 from concgrade.observations import observe_run
 from concgrade.plan import plan_runs
 from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all
-from concgrade.task import Task
+from concgrade.task import Task, implementation_sources
+from concgrade.trajectory import read_trajectory
 
 
 @dataclass(frozen=True)
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
+    command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
 
 
 def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutput], None] | None = None) -> Results:
@@ -50,7 +54,27 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         metrics_delta=metrics_delta,
         environment=environment_info(),
         timings=timings,
+        trajectory=read_trajectory(task.root),
+        diffs=implementation_diffs(task),
+        reproduce=reproduce_info(options.command),
     )
+
+
+def implementation_diffs(task: Task) -> list[dict[str, Any]]:
+    """before → after, and for a candidate before → candidate and after → candidate."""
+    sources = {impl.name: implementation_sources(impl.folder) for impl in task.implementations}
+    pairs = [("before", "after")]
+    if "candidate" in sources:
+        pairs += [("before", "candidate"), ("after", "candidate")]
+    return [diff_sources(sources[old], sources[new], old, new) for old, new in pairs]
+
+
+def reproduce_info(command: tuple[str, ...]) -> dict[str, Any]:
+    """The command line and folder that started this grade (empty when the library was called directly)."""
+    if not command:
+        return {}
+    cwd = os.getcwd()
+    return {"argv": list(command), "cwd": cwd, "shell": f"cd {shlex.quote(cwd)} && {shlex.join(command)}"}
 
 
 def measure_implementations(task: Task) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
