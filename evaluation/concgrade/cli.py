@@ -116,10 +116,10 @@ def run_grade(args: argparse.Namespace) -> int:
     write_html(results, written[1])
     if args.junit_xml:
         write_junit(results, args.junit_xml)
-        written.append(args.junit_xml)
+        written.append(args.junit_xml.resolve())
     if args.summary_md:
         write_summary_md(results, args.summary_md)
-        written.append(args.summary_md)
+        written.append(args.summary_md.resolve())
     # Annotations are workflow commands read from the output; with --json, stdout is kept for the JSON alone.
     write_github_outputs(results, os.environ, sys.stderr if args.json else sys.stdout)
     if args.json:

@@ -82,10 +82,10 @@ def annotations(results: Results, workspace: str | None = None) -> list[Annotati
 
 
 def last_line(message: str) -> str:
-    """The most telling line of a pytest failure: the last `E   ...` line, else the last non-empty one."""
+    """The most telling line of a pytest failure: its first `E   ...` line (the assertion), else the last line."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-    return (errors or lines or [""])[-1][:300]
+    return (errors[:1] or lines[-1:] or [""])[0][:300]
 
 
 def workspace_path(root: Path, relative: str, workspace: str | None) -> str:

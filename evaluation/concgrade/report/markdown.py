@@ -22,9 +22,11 @@ def md_text(text: object) -> str:
     return out.replace("&", "&amp;")
 
 
-def md_code(text: object) -> str:
-    """An inline code span that no backtick inside it can break out of."""
+def md_code(text: object, in_table: bool = False) -> str:
+    """An inline code span that no backtick inside it can break out of (nor a pipe out of a table cell)."""
     body = str(text).replace("\n", " ").replace("`", "'")
+    if in_table:
+        body = body.replace("|", "\\|")  # GitHub splits cells at a pipe even inside a code span
     return f"`{body}`" if body else ""
 
 
@@ -84,7 +86,7 @@ def _render(results: Results, unmet_shown: int) -> str:
             "|---|---|---|---|",
         ]
         lines += [
-            f"| {md_code(nodeid)} | {md_text(cell.implementation)} | {cell.expected} | {md_text(cell.outcome)} |"
+            f"| {md_code(nodeid, in_table=True)} | {md_text(cell.implementation)} | {cell.expected} | {md_text(cell.outcome)} |"
             for nodeid, cell in unmet[:unmet_shown]
         ]
         if len(unmet) > unmet_shown:

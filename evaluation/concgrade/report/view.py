@@ -54,6 +54,11 @@ class CellView:
     def has_details(self) -> bool:
         return bool(self.message or self.stdout or self.stderr)
 
+    @property
+    def label(self) -> str:
+        """The outcome as the cell prints it: empty where a mark (timeout, crash, ...) already says it."""
+        return "" if self.outcome in MARKS else self.outcome
+
 
 @dataclass
 class RowView:

@@ -1,0 +1,109 @@
+"""report.html in a real browser: headless Chromium from the OS packages, driven by Playwright for Python.
+
+Without Playwright or a Chromium binary these tests skip and say why; `.ci/run` installs both where it can.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+SECTIONS = ("summary", "checks", "matrix-section", "profiles", "metrics", "bench", "trajectory", "diffs", "runs")
+SECTIONS += ("environment",)
+# The flags a CI container needs; nothing in them reaches the network or a profile.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    """The system Chromium: CONCGRADE_CHROMIUM, else the Debian/Ubuntu package's binary on PATH."""
+    candidates = [os.environ.get("CONCGRADE_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")]
+    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is not installed: pip install -e '.[dev]'"
+    )
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium on this machine: install the OS package (apt-get install chromium) to run these")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page that records console errors, script errors and every request that is not the report file itself."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.problems = []
+    page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+
+    def only_the_file(route):
+        if not route.request.url.startswith("file://"):
+            page.problems.append(f"request: {route.request.url}")
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/*", only_the_file)
+    yield page
+    page.close()
+
+
+def shown(page) -> int:
+    return page.locator("#matrix tbody.test:not([hidden])").count()
+
+
+def test_the_report_renders_every_section_and_its_filters_work(page, rich_grade, tmp_path):
+    page.goto((rich_grade.out / "report.html").as_uri())
+    assert page.locator("#verdict").inner_text().lower() == "rejected"
+    for section in SECTIONS:
+        element = page.locator(f"#{section}")
+        assert element.is_visible(), section
+        assert len(element.inner_text().strip()) > 20, section
+    assert page.locator("#failing-checks li").count() == 2
+    assert page.locator("#profiles svg polyline").count() == 3  # one timeline per implementation
+    # before → after and after → candidate differ; the lazy candidate is the before source again.
+    assert page.locator("#diffs pre.diff").count() == 2
+    assert "No implementation file differs" in page.locator("#diffs").inner_text()
+    assert page.evaluate("window.__pwned === undefined"), "the hostile trajectory ran"
+    assert page.locator("#trajectory table").count() == 1  # Markdown rendered, HTML escaped
+
+    assert shown(page) == 6
+    page.select_option("#filters select[name=outcome]", "unmet")
+    assert shown(page) == 3 and page.locator("#shown-count").inner_text() == "3"
+    page.select_option("#filters select[name=outcome]", "timeout")
+    assert shown(page) == 1 and "test_slow_is_quick" in page.locator("#matrix tbody.test:not([hidden])").inner_text()
+    page.select_option("#filters select[name=outcome]", "")
+    page.select_option("#filters select[name=suite]", "FAIL_TO_PASS")
+    assert shown(page) == 1
+    page.fill("#filters input[name=q]", "empty")
+    assert shown(page) == 0  # the only FAIL_TO_PASS test is not named "empty"
+    page.select_option("#filters select[name=suite]", "")
+    assert shown(page) == 1
+    page.click("#filters button[data-action=reset]")
+    assert shown(page) == 6
+
+    details = page.locator("#matrix details")
+    page.click("#filters button[data-action=collapse]")
+    assert page.locator("#matrix details[open]").count() == 0
+    page.click("#filters button[data-action=expand]")
+    assert page.locator("#matrix details[open]").count() == details.count() > 0
+
+    screenshot = tmp_path / "report.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
+    assert page.problems == []
