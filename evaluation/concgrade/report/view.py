@@ -27,6 +27,8 @@ OUTPUT_EXCERPT = 2_000
 DETAIL_BUDGET = 6_000_000
 # Failing rows shown expanded; further ones stay collapsed so that a report of thousands of failures stays quick.
 EXPANDED_ROWS = 100
+# Tests whose concurrency profile (figures and charts) the page shows; the matrix still shows every test's peak.
+PROFILES_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ class ReportView:
     outcomes: list[str]
     rows: list[RowView]
     profiles: list[ProfileView]
+    profiles_hidden: int
     metric_rows: list[MetricRow]
     findings: list[FindingView]
     bench: list[tuple[str, str]]
@@ -205,6 +208,7 @@ def build_view(results: Results) -> ReportView:
     """Everything report.html shows, from the results model alone."""
     names = list(results.implementations)
     rows, omitted = matrix_rows(results)
+    shown_profiles, hidden_profiles = profiles(results)
     checks = [CheckView(c["id"], c["status"], c["message"]) for c in results.checks]
     return ReportView(
         title=f"concgrade · {results.task.get('name', '')} · {results.verdict}",
@@ -223,7 +227,8 @@ def build_view(results: Results) -> ReportView:
         suites=sorted({row.suite for row in rows}, key=lambda s: SUITE_ORDER.get(s, 3)),
         outcomes=sorted({cell.outcome for row in rows for cell in row.cells}),
         rows=rows,
-        profiles=profiles(results),
+        profiles=shown_profiles,
+        profiles_hidden=hidden_profiles,
         metric_rows=metric_rows(results),
         findings=findings(results),
         bench=flatten(getattr(results, "bench", None) or {}),
@@ -346,25 +351,33 @@ def summary_rows(results: Results) -> list[SummaryRow]:
     return rows
 
 
-def profiles(results: Results) -> list[ProfileView]:
-    """Per test with probes: each probe's figures side by side per implementation, and its timelines as charts."""
+def profiles(results: Results, limit: int = PROFILES_SHOWN) -> tuple[list[ProfileView], int]:
+    """Per test with probes: each probe's figures per implementation, and its timelines as charts.
+
+    At most `limit` tests, those with an expectation not met first, then FAIL_TO_PASS ones (the tests
+    that show the refactor's concurrency); returns them and how many more tests had probes.
+    """
     names = list(results.implementations)
     probes: dict[str, dict[str, dict[str, Mapping[str, Any]]]] = {}  # nodeid -> label -> implementation -> figures
     suite_of: dict[str, str] = {}
+    unmet: set[str] = set()
     for name, impl in results.implementations.items():
         for test in impl.tests:
+            expected = expectation(impl.role, test.suite)
+            if expected is not None and test.passed != (expected == "pass"):
+                unmet.add(test.nodeid)
             for index, figures in enumerate(test.probes):
                 if not isinstance(figures, Mapping):
                     continue
                 label = str(figures.get("label") or f"probe {index + 1}")
                 probes.setdefault(test.nodeid, {}).setdefault(label, {})[name] = figures
                 suite_of[test.nodeid] = test.suite or UNGRADED
-    views = []
-    for nodeid in sorted(probes, key=lambda n: (SUITE_ORDER.get(suite_of[n], 3), n)):
-        views.append(
-            ProfileView(nodeid, suite_of[nodeid], [probe_view(label, f, names) for label, f in probes[nodeid].items()])
-        )
-    return views
+    order = sorted(probes, key=lambda n: (n not in unmet, SUITE_ORDER.get(suite_of[n], 3), n))
+    views = [
+        ProfileView(nodeid, suite_of[nodeid], [probe_view(label, f, names) for label, f in probes[nodeid].items()])
+        for nodeid in order[:limit]
+    ]
+    return views, max(0, len(order) - limit)
 
 
 def probe_view(label: str, by_impl: dict[str, Mapping[str, Any]], names: list[str]) -> ProbeView:

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   var form = document.getElementById("filters");
-  var tests = Array.prototype.slice.call(document.querySelectorAll("#matrix tbody.test"));
+  var tests = Array.prototype.slice.call(document.querySelectorAll("#matrix .test"));
   var shown = document.getElementById("shown-count");
 
   function applyFilters() {
