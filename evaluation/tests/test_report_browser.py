@@ -5,41 +5,24 @@ Without Playwright or a Chromium binary these tests skip and say why; `.ci/run` 
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+from chromium import FLAGS, chromium_path
 
 SECTIONS = ("summary", "checks", "matrix-section", "profiles", "metrics", "bench", "trajectory", "diffs", "runs")
 SECTIONS += ("environment",)
-# The flags a CI container needs; nothing in them reaches the network or a profile.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium_path() -> str | None:
-    """The system Chromium: CONCGRADE_CHROMIUM, else the Debian/Ubuntu package's binary on PATH."""
-    candidates = [os.environ.get("CONCGRADE_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")]
-    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed: pip install -e '.[dev]'"
+)
+CHROMIUM = chromium_path()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine: install the OS package (apt-get install chromium)"
+)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright for Python is not installed: pip install -e '.[dev]'"
-    )
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium on this machine: install the OS package (apt-get install chromium) to run these")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, args=FLAGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield chromium
         chromium.close()
 
