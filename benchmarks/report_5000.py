@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "evaluation"), str(REPO / "evaluation" / "tests")]
 
 from chromium import FLAGS, chromium_path  # noqa: E402
-from concgrade.report.html import render_html  # noqa: E402
 from reportfixtures import synthetic_results  # noqa: E402
+
+from concgrade.report.html import render_html  # noqa: E402
 
 # A realistic pytest failure: the source around the assertion, the E lines, the location.
 FAILURE = (

@@ -12,11 +12,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from concgrade.diffs import diff_sources
-from concgrade.grading import grade_runs
+from concgrade.grading import check_constraints_met, check_task_lint, grade_runs
+from concgrade.lint import lint_task
 from concgrade.observations import observe_run
 from concgrade.plan import plan_runs
 from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all
+from concgrade.structure import analyze_task
 from concgrade.task import Task, implementation_sources
 from concgrade.trajectory import read_trajectory
 
@@ -33,15 +35,18 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
     timings: dict[str, float] = {}
 
     mark = time.monotonic()
-    metrics, metrics_delta = measure_implementations(task)
-    timings["metrics"] = time.monotonic() - mark
+    lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
+    structure = analyze_task(task)
+    source_checks = [check_task_lint(lint_findings)]
+    source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
+    timings["static_checks"] = time.monotonic() - mark
 
     mark = time.monotonic()
     outputs = run_all(task, plan_runs(task), options.jobs, on_run_done)
     timings["runs"] = time.monotonic() - mark
 
     runs = [observe_run(output) for output in outputs]
-    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred")
+    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", source_checks=source_checks)
     timings["total"] = time.monotonic() - clock
     return build_results(
         run_id=uuid.uuid4().hex[:12],
@@ -50,8 +55,8 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         task=task,
         runs=runs,
         grade=grade,
-        metrics=metrics,
-        metrics_delta=metrics_delta,
+        structure=structure,
+        lint=lint_findings,
         environment=environment_info(),
         timings=timings,
         trajectory=read_trajectory(task.root),
@@ -75,11 +80,6 @@ def reproduce_info(command: tuple[str, ...]) -> dict[str, Any]:
         return {}
     cwd = os.getcwd()
     return {"argv": list(command), "cwd": cwd, "shell": f"cd {shlex.quote(cwd)} && {shlex.join(command)}"}
-
-
-def measure_implementations(task: Task) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Structural metrics of every implementation, and the before → after deltas."""
-    return {}, {}
 
 
 def now_iso() -> str:

@@ -146,7 +146,7 @@ def synthetic_results(
             collect_errors=[],
             summary=summarize(results),
             tests=results,
-            metrics={"lines": 10 if name == "before" else 14, "findings": []} if extras else None,
+            metrics={"lines": 10 if name == "before" else 14} if extras else None,
         )
         for name, results in per_impl.items()
     }
@@ -165,10 +165,11 @@ def synthetic_results(
         timings={},
     )
     if extras:
-        results.metrics_delta = {"lines": {"before": 10, "after": 14, "delta": 4}}
-        implementations["after"].metrics["findings"] = [
+        results.metrics_delta = {"before→after": {"lines": {"before": 10, "after": 14, "delta": 4}}}
+        implementations["after"].findings = [
             {"rule_id": "CG101", "severity": "warning", "message": "unbounded queue", "path": "m.py", "line": 12}
         ]
+        results.lint = [{"id": "CL040", "severity": "error", "message": "shadowing module", "path": "tests/m.py"}]
         results.bench = {"speedup": 7.5, "before": {"median_seconds": 1.5}, "after": {"median_seconds": 0.2}}
         results.environment["isolation"] = {"pid_namespace": "bwrap", "cgroup": False}
         results.trajectory = [{"path": "trajectory/notes.md", "text": "# Notes\n\n*fine*", "truncated": False}]

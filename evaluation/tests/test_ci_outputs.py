@@ -7,10 +7,11 @@ import json
 import os
 import re
 
-from concgrade.report.github import MAX_ANNOTATIONS, SUMMARY_LIMIT, annotations, write_github_outputs
-from concgrade.report.markdown import DEFAULT_LIMIT, render_summary_md
 from reportfixtures import synthetic_results
 from taskfactory import make_task
+
+from concgrade.report.github import MAX_ANNOTATIONS, SUMMARY_LIMIT, annotations, write_github_outputs
+from concgrade.report.markdown import DEFAULT_LIMIT, render_summary_md
 
 ANNOTATION = re.compile(r"^::error (?P<props>[^:]*)::(?P<message>.*)$")
 

@@ -7,10 +7,11 @@ import hashlib
 import re
 from html.parser import HTMLParser
 
+from reportfixtures import synthetic_results
+
 from concgrade.report.charts import BUCKETS, step_chart
 from concgrade.report.html import render_html
 from concgrade.report.view import DETAIL_BUDGET, MESSAGE_EXCERPT, build_view, expectation
-from reportfixtures import synthetic_results
 
 SECTIONS = ("summary", "checks", "matrix-section", "profiles", "metrics", "bench", "trajectory", "diffs", "runs")
 
@@ -90,6 +91,7 @@ def test_every_section_renders_what_the_results_hold():
     assert "<svg" in html and "<polyline" in html  # probe timelines
     assert re.search(r"<td>lines</td>.*?>10<.*?>14<.*?>\+4<", html, re.S)  # metric per implementation and delta
     assert "CG101" in html and "m.py:12" in html  # finding with its line
+    assert "CL040" in html and "task (lint)" in html  # the task's lint findings
     assert "speedup" in html and "7.5" in html and "after.median_seconds" in html  # benchmark, flattened
     assert "pid_namespace" in html and "bwrap" in html  # isolation layers
     assert "2/3" in html and "flaky" in html  # pass count over repeats, flaky mark

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from concgrade.results import ImplementationResult, Results, TestResult
 from conftest import REPO, SCHEMA, validate_results
 from reportfixtures import RICH_COUNTS
 from taskfactory import make_task
+
+from concgrade.results import ImplementationResult, Results, TestResult
 
 DOC = REPO / "docs" / "results.md"
 

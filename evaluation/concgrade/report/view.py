@@ -113,8 +113,8 @@ class ProfileView:
 class MetricRow:
     name: str
     values: list[str]  # one per implementation
-    delta: str
-    direction: str  # "up", "down" or "" (for styling)
+    deltas: list[str]  # one per comparison (before → after, before → candidate)
+    directions: list[str]  # per delta: "up", "down" or "" (for styling)
 
 
 @dataclass(frozen=True)
@@ -191,6 +191,7 @@ class ReportView:
     rows: list[RowView]
     profiles: list[ProfileView]
     profiles_hidden: int
+    delta_columns: list[str]
     metric_rows: list[MetricRow]
     findings: list[FindingView]
     bench: list[tuple[str, str]]
@@ -209,6 +210,7 @@ def build_view(results: Results) -> ReportView:
     names = list(results.implementations)
     rows, omitted = matrix_rows(results)
     shown_profiles, hidden_profiles = profiles(results)
+    delta_columns, metrics_table = metric_rows(results)
     checks = [CheckView(c["id"], c["status"], c["message"]) for c in results.checks]
     return ReportView(
         title=f"concgrade · {results.task.get('name', '')} · {results.verdict}",
@@ -229,7 +231,8 @@ def build_view(results: Results) -> ReportView:
         rows=rows,
         profiles=shown_profiles,
         profiles_hidden=hidden_profiles,
-        metric_rows=metric_rows(results),
+        delta_columns=delta_columns,
+        metric_rows=metrics_table,
         findings=findings(results),
         bench=flatten(getattr(results, "bench", None) or {}),
         trajectory=[
@@ -412,47 +415,76 @@ def is_timeline(value: Any) -> bool:
     )
 
 
-def metric_rows(results: Results) -> list[MetricRow]:
-    """Scalar metrics per implementation, with the before → after delta where the results give one."""
+def delta_tables(metrics_delta: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The deltas per comparison ("before→after", "before→candidate"), from either shape the results may hold:
+    keyed by comparison, or (older) one flat table of before → after."""
+    nested = metrics_delta and all(
+        isinstance(table, Mapping) and all(isinstance(change, Mapping) for change in table.values())
+        for table in metrics_delta.values()
+    )
+    if nested:
+        return dict(metrics_delta)
+    return {"before→after": metrics_delta} if metrics_delta else {}
+
+
+def metric_rows(results: Results) -> tuple[list[str], list[MetricRow]]:
+    """Scalar metrics per implementation, and one delta column per comparison the results give."""
     names = list(results.implementations)
     metrics = {name: impl.metrics or {} for name, impl in results.implementations.items()}
-    delta = results.metrics_delta or {}
-    keys: list[str] = [k for k in delta if isinstance(delta[k], Mapping) or is_scalar(delta[k])]
+    tables = delta_tables(results.metrics_delta or {})
+    keys: list[str] = []
     for values in metrics.values():
         keys += [k for k, v in values.items() if is_scalar(v) and k not in keys]
+    for table in tables.values():
+        keys += [k for k in table if k not in keys]
     rows = []
     for key in keys:
-        change = delta.get(key)
         values = []
         for name in names:
             value = metrics[name].get(key)
-            if value is None and isinstance(change, Mapping) and name in ("before", "after"):
-                value = change.get(name)
+            if value is None:  # a metric only the deltas carry (e.g. constructs.executor)
+                value = next(
+                    (
+                        t[key].get(side)
+                        for c, t in tables.items()
+                        if key in t and isinstance(t[key], Mapping)
+                        for side, impl in zip(("before", "after"), c.split("→"), strict=False)
+                        if impl == name
+                    ),
+                    None,
+                )
             values.append(fmt(value) if value is not None else "")
-        amount = change.get("delta") if isinstance(change, Mapping) else change
-        direction = ""
-        if isinstance(amount, (int, float)) and not isinstance(amount, bool) and amount:
-            direction = "up" if amount > 0 else "down"
-        shown = f"{amount:+g}" if direction else ("0" if amount == 0 and amount is not None else fmt(amount or ""))
-        rows.append(MetricRow(key, values, shown, direction))
-    return rows
+        deltas, directions = [], []
+        for table in tables.values():
+            change = table.get(key)
+            amount = change.get("delta") if isinstance(change, Mapping) else change
+            numeric = isinstance(amount, (int, float)) and not isinstance(amount, bool)
+            deltas.append(f"{amount:+g}" if numeric and amount else ("0" if numeric else fmt(amount or "")))
+            directions.append(("up" if amount > 0 else "down") if numeric and amount else "")
+        rows.append(MetricRow(key, values, deltas, directions))
+    return [f"Δ {comparison.replace('→', ' → ')}" for comparison in tables], rows
 
 
 def findings(results: Results) -> list[FindingView]:
-    """Rule findings wherever the results hold them: a top-level `findings` list, or each implementation's metrics."""
-    sources: list[tuple[str, Any]] = [("", getattr(results, "findings", None) or [])]
-    sources += [(name, (impl.metrics or {}).get("findings") or []) for name, impl in results.implementations.items()]
+    """Every finding the results hold: rule findings and constraint violations per implementation, task lint."""
+    sources: list[tuple[str, Any]] = [("task (lint)", getattr(results, "lint", None) or [])]
+    sources.append(("", getattr(results, "findings", None) or []))
+    for name, impl in results.implementations.items():
+        sources.append((name, getattr(impl, "findings", None) or (impl.metrics or {}).get("findings") or []))
+        sources.append((name, getattr(impl, "violations", None) or []))
     views = []
     for implementation, items in sources:
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, Mapping):
                 continue
             path, line = item.get("path") or "", item.get("line")
+            rule = item.get("rule_id") or item.get("rule") or item.get("id") or item.get("constraint") or ""
+            severity = item.get("severity") or ("error" if "constraint" in item else "")
             views.append(
                 FindingView(
                     implementation=str(item.get("implementation") or implementation),
-                    rule=str(item.get("rule_id") or item.get("rule") or item.get("id") or ""),
-                    severity=str(item.get("severity") or ""),
+                    rule=str(rule),
+                    severity=str(severity) + (" (fixed)" if item.get("fixed") else ""),
                     location=f"{path}:{line}" if path and line else str(path),
                     message=str(item.get("message") or ""),
                 )
