@@ -5,8 +5,11 @@ Without Playwright or a Chromium binary these tests skip and say why; `.ci/run` 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from chromium import FLAGS, chromium_path
+from conftest import REPO
 
 SECTIONS = ("summary", "checks", "matrix-section", "profiles", "metrics", "bench", "trajectory", "diffs", "runs")
 SECTIONS += ("environment",)
@@ -91,4 +94,33 @@ def test_the_report_renders_every_section_and_its_filters_work(page, rich_grade,
     screenshot = tmp_path / "report.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 20_000
+    assert page.problems == []
+
+
+@pytest.mark.skipif(
+    not (REPO / "repository_after").is_dir() or not (REPO / "evaluation" / "concgrade.toml").is_file(),
+    reason="the reference task is not in this checkout",
+)
+def test_the_reference_task_report(page, cli, tmp_path):
+    """The repository's own reference task, graded for real, as a reviewer opens it."""
+    out = tmp_path / "out"
+    result = cli("--output", str(out), "--quiet")  # run.py grades the task it sits in
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    page.goto((out / "report.html").as_uri())
+    assert page.locator("#verdict").inner_text().lower() == "accepted"
+    for section in SECTIONS:
+        assert page.locator(f"#{section}").is_visible(), section
+    total = len({t["nodeid"] for impl in data["implementations"].values() for t in impl["tests"]})
+    assert shown(page) == total
+    page.select_option("#filters select[name=suite]", "FAIL_TO_PASS")
+    assert shown(page) == len(data["suites"]["FAIL_TO_PASS"])
+    page.select_option("#filters select[name=suite]", "")
+    page.select_option("#filters select[name=outcome]", "unmet")
+    assert shown(page) == 0  # accepted: every expectation met
+    assert page.locator("#profiles svg polyline").count() >= 2
+    assert page.locator("#trajectory article").count() >= 1 and page.locator("#diffs pre.diff").count() >= 1
+    page.click("#filters button[data-action=reset]")
+    page.set_viewport_size({"width": 1280, "height": page.evaluate("document.documentElement.scrollHeight")})
+    page.screenshot(path=str(tmp_path / "reference-report.png"), full_page=True)
     assert page.problems == []

@@ -442,17 +442,8 @@ def metric_rows(results: Results) -> tuple[list[str], list[MetricRow]]:
         values = []
         for name in names:
             value = metrics[name].get(key)
-            if value is None:  # a metric only the deltas carry (e.g. constructs.executor)
-                value = next(
-                    (
-                        t[key].get(side)
-                        for c, t in tables.items()
-                        if key in t and isinstance(t[key], Mapping)
-                        for side, impl in zip(("before", "after"), c.split("→"), strict=False)
-                        if impl == name
-                    ),
-                    None,
-                )
+            if not is_scalar(value):
+                value = value_from_deltas(tables, key, name)
             values.append(fmt(value) if value is not None else "")
         deltas, directions = [], []
         for table in tables.values():
@@ -463,6 +454,17 @@ def metric_rows(results: Results) -> tuple[list[str], list[MetricRow]]:
             directions.append(("up" if amount > 0 else "down") if numeric and amount else "")
         rows.append(MetricRow(key, values, deltas, directions))
     return [f"Δ {comparison.replace('→', ' → ')}" for comparison in tables], rows
+
+
+def value_from_deltas(tables: Mapping[str, Mapping[str, Any]], key: str, name: str) -> Any:
+    """A count only the deltas carry (constructs.executor, imports): its value on one side of a comparison."""
+    for comparison, table in tables.items():
+        change = table.get(key)
+        if isinstance(change, Mapping):
+            old, _, new = comparison.partition("→")
+            if name in (old, new):
+                return change.get("before" if name == old else "after")
+    return None
 
 
 def findings(results: Results) -> list[FindingView]:
