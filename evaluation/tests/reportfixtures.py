@@ -8,7 +8,7 @@ from pathlib import Path
 from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
 
 SLOW_OK = "\n\ndef slow():\n    return None\n"
-SLOW_HANGS = "\n\ndef slow():\n    time.sleep(5)\n"
+SLOW_HANGS = "\n\ndef slow():\n    time.sleep(30)\n"
 
 # Concurrent, but it loses the order of three or more results, and slow() hangs past the test timeout.
 BROKEN_AFTER = (
@@ -78,7 +78,8 @@ def make_rich_task(root: Path) -> tuple[Path, Path]:
         before=SEQUENTIAL + SLOW_OK,
         after=BROKEN_AFTER,
         p2p=RICH_P2P,
-        test_timeout=2,
+        # Well above the F2P test's 1.5 s barrier, so that a loaded machine cannot turn its failure into a timeout.
+        test_timeout=4,
         extra={"trajectory/001_refactor.md": HOSTILE_TRAJECTORY},
     )
     candidate = root / "candidate"
