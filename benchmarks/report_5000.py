@@ -12,6 +12,7 @@ Needs Playwright for Python (the dev extras) and the OS's Chromium (apt-get inst
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -107,6 +108,7 @@ def main() -> int:
     print(f"a blank page in the same browser: median {statistics.median(blank_loads):.3f} s")
     print(f"one filter change (outcome = unmet): median {statistics.median(filters):.3f} s")
     print(f"console errors: {len(errors)}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work slows every figure)")
     verdict = "met" if median < 2.0 and not errors else "NOT met"
     print(f"goal (load < 2 s, no console error): {verdict}")
     return 0 if verdict == "met" else 1

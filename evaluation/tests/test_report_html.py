@@ -110,6 +110,18 @@ def test_a_huge_report_keeps_its_excerpts_within_the_budget():
     assert "excerpts left out to keep this page small" in render_html(results)
 
 
+def test_excerpts_that_explain_the_verdict_are_kept_before_expected_failures(monkeypatch):
+    """FAIL_TO_PASS failures on before come first on the page, but a failure on after is what a reviewer needs."""
+    from concgrade.report import view as view_module
+
+    monkeypatch.setattr(view_module, "DETAIL_BUDGET", 10 * MESSAGE_EXCERPT)
+    results = synthetic_results(60, failing_every=59, message="y" * MESSAGE_EXCERPT)  # test_59 fails on after
+    view = build_view(results)
+    unmet = next(row for row in view.rows if row.nodeid.endswith("::test_59"))
+    assert unmet.unmet and unmet.cells[1].message  # kept, although 30 expected failures come before it
+    assert view.omitted_details > 0
+
+
 def test_a_long_timeline_is_bucketed_without_losing_its_peak():
     timeline = [(i * 0.001, 1 + (i % 2)) for i in range(10_000)]
     timeline[5_001] = (5.001, 7)

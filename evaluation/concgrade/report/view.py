@@ -24,11 +24,11 @@ MARKS = {"timeout": "timeout", "crashed": "crash", "interrupted": "interrupted",
 # Excerpts kept per failing cell, and the budget of excerpt text of the whole page (beyond it: "see results.json").
 MESSAGE_EXCERPT = 4_000
 OUTPUT_EXCERPT = 2_000
-DETAIL_BUDGET = 6_000_000
+DETAIL_BUDGET = 3_000_000
 # Failing rows shown expanded; further ones stay collapsed so that a report of thousands of failures stays quick.
 EXPANDED_ROWS = 100
 # Tests whose concurrency profile (figures and charts) the page shows; the matrix still shows every test's peak.
-PROFILES_SHOWN = 200
+PROFILES_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -271,28 +271,34 @@ def matrix_rows(results: Results) -> tuple[list[RowView], int]:
             by_test.setdefault(test.nodeid, {})[name] = test
             if test.suite and test.nodeid not in suite_of:
                 suite_of[test.nodeid] = test.suite
-    budget, omitted, expanded = DETAIL_BUDGET, 0, 0
     rows = []
     for nodeid in sorted(by_test, key=lambda n: (SUITE_ORDER.get(suite_of.get(n, UNGRADED), 3), n)):
         suite = suite_of.get(nodeid, UNGRADED)
-        cells = []
-        for name in names:
-            test = by_test[nodeid].get(name)
-            cell = cell_view(name, results.implementations[name].role, suite, test)
-            if cell.has_details:
-                size = len(cell.message) + len(cell.stdout) + len(cell.stderr)
-                if size > budget:
-                    cell.message, cell.stdout, cell.stderr = "", "", ""
-                    omitted += 1
-                else:
-                    budget -= size
-            cells.append(cell)
+        role = {name: results.implementations[name].role for name in names}
+        cells = [cell_view(name, role[name], suite, by_test[nodeid].get(name)) for name in names]
         unmet = any(cell.met is False for cell in cells)
-        row = RowView(nodeid, suite, cells, unmet, " ".join(sorted({c.outcome for c in cells})))
-        if unmet and row.has_details and expanded < EXPANDED_ROWS:
+        rows.append(RowView(nodeid, suite, cells, unmet, " ".join(sorted({c.outcome for c in cells}))))
+    omitted = fit_details(rows, DETAIL_BUDGET)
+    expanded = 0
+    for row in rows:
+        if row.unmet and row.has_details and expanded < EXPANDED_ROWS:
             row.open, expanded = True, expanded + 1
-        rows.append(row)
     return rows, omitted
+
+
+def fit_details(rows: list[RowView], budget: int) -> int:
+    """Keep excerpts within `budget` characters: the cells that explain the verdict (an expectation not met)
+    get theirs first, then expected failures and captured output. Returns how many cells lost theirs."""
+    cells = [cell for row in rows for cell in row.cells if cell.has_details]
+    omitted = 0
+    for cell in sorted(cells, key=lambda c: c.met is not False):  # stable: page order within each group
+        size = len(cell.message) + len(cell.stdout) + len(cell.stderr)
+        if size > budget:
+            cell.message, cell.stdout, cell.stderr = "", "", ""
+            omitted += 1
+        else:
+            budget -= size
+    return omitted
 
 
 def cell_view(name: str, role: str, suite: str, test: TestResult | None) -> CellView:
