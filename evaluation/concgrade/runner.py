@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,13 +51,11 @@ def run_all(
     """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`."""
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(run_one, task, spec) for spec in specs]
-        outputs = []
-        for future in futures:
-            output = future.result()
-            if on_done:
-                on_done(output)
-            outputs.append(output)
-    return outputs
+        # Report each run as it finishes (progress), but return them in the order of the specs.
+        for future in as_completed(futures):
+            if on_done and future.exception() is None:
+                on_done(future.result())
+        return [future.result() for future in futures]
 
 
 @dataclass(frozen=True)
