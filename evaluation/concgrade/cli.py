@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from concgrade import __version__
+from concgrade.bench.measure import prepare_workloads
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.pipeline import GradeOptions, grade_task
 from concgrade.report.github import write_github_outputs
@@ -111,6 +112,7 @@ def run_grade(args: argparse.Namespace) -> int:
     task = load_task(args.task).with_limits(args.test_timeout, args.run_timeout)
     if args.candidate:
         task = task.with_candidate(args.candidate)
+    prepare_workloads(task)  # a bad workload declaration is an error before anything starts
     output = (args.output or task.root / "reports").resolve()
     progress = None
     if not (args.quiet or args.json):
