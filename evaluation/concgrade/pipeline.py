@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
+from concgrade.diffs import diff_sources
 from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
 from concgrade.integrity import changes, tree_digest
 from concgrade.lint import lint_task
@@ -21,7 +24,8 @@ from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all, run_limits
 from concgrade.sandbox import prepare_sandbox
 from concgrade.structure import analyze_task
-from concgrade.task import Task
+from concgrade.task import Task, implementation_sources
+from concgrade.trajectory import read_trajectory
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class GradeOptions:
     bench: str = "auto"  # "on" (--bench), "off" (--no-bench), "auto": when a workload declares min_speedup
     bench_cache: bool = True  # False (--no-cache): re-time unchanged code
     bench_cache_dir: Path | None = None
+    command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
 
 
 def grade_task(
@@ -89,6 +94,9 @@ def grade_task(
         lint=lint_findings,
         environment=environment_info(sandbox.report.to_dict()),
         timings=timings,
+        trajectory=read_trajectory(task.root),
+        diffs=implementation_diffs(task),
+        reproduce=reproduce_info(options.command),
     )
     results.bench = bench
     return results
@@ -101,6 +109,23 @@ def watched_folders(task: Task) -> list[Path]:
         if not impl.folder.is_relative_to(task.root):
             folders.append(impl.folder)
     return folders
+
+
+def implementation_diffs(task: Task) -> list[dict[str, Any]]:
+    """before → after, and for a candidate before → candidate and after → candidate."""
+    sources = {impl.name: implementation_sources(impl.folder) for impl in task.implementations}
+    pairs = [("before", "after")]
+    if "candidate" in sources:
+        pairs += [("before", "candidate"), ("after", "candidate")]
+    return [diff_sources(sources[old], sources[new], old, new) for old, new in pairs]
+
+
+def reproduce_info(command: tuple[str, ...]) -> dict[str, Any]:
+    """The command line and folder that started this grade (empty when the library was called directly)."""
+    if not command:
+        return {}
+    cwd = os.getcwd()
+    return {"argv": list(command), "cwd": cwd, "shell": f"cd {shlex.quote(cwd)} && {shlex.join(command)}"}
 
 
 def now_iso() -> str:

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,13 +74,11 @@ def run_all(
     sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(run_one, task, spec, sandbox) for spec in specs]
-        outputs = []
-        for future in futures:
-            output = future.result()
-            if on_done:
-                on_done(output)
-            outputs.append(output)
-    return outputs
+        # Report each run as it finishes (progress), but return them in the order of the specs.
+        for future in as_completed(futures):
+            if on_done and future.exception() is None:
+                on_done(future.result())
+        return [future.result() for future in futures]
 
 
 def run_limits(limits: Limits) -> RunLimits:
