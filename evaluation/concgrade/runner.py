@@ -155,6 +155,9 @@ def run_attempt(
     args = pytest_arguments(spec, None, json_report, task_copy, selection)
     # pytest's own faulthandler_timeout (from a task's ini file) would replace the plugin's per-test watchdog.
     args += ["-o", "faulthandler_timeout=0"]
+    # The boot imported the installed plugins before pytest could mark them for assertion rewriting: pytest
+    # warns about each, and a task whose ini says `filterwarnings = error` would fail to start.
+    args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     env = run_environment(dict(os.environ), spec, task_copy, shim, home)
     # Only the shim is on the path at startup; the boot adds the implementation's folders once pytest is loaded.
     toggle_path = env["PYTHONPATH"].split(os.pathsep)[1:]

@@ -43,3 +43,13 @@ def test_inside_a_namespace_a_process_without_the_marker_is_still_a_stray(tmp_pa
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([*prefix, sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.stdout.strip() == "1", done.stderr
+
+
+def test_a_task_that_turns_warnings_into_errors_still_starts(cli, tmp_path):
+    """The boot imports installed plugins early; pytest's warning about that must not break `filterwarnings = error`."""
+    from taskfactory import make_task, write_files
+
+    task = make_task(tmp_path / "task")
+    write_files(task, {"pytest.ini": "[pytest]\nfilterwarnings =\n    error\n"})
+    result = cli("--task", str(task), "--output", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
