@@ -12,6 +12,7 @@ from pathlib import Path
 from concgrade import __version__
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.pipeline import GradeOptions, grade_task
+from concgrade.repeats import GATE_REPEAT
 from concgrade.report.html import write_html
 from concgrade.report.results_json import render_json, write_results_json
 from concgrade.report.terminal import format_summary
@@ -36,6 +37,19 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest processes at once")
     grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the manifest's, or 20)")
     grade.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)")
+    grade.add_argument("--repeat", type=int, help="run each implementation N times; any disagreement is flaky")
+    grade.add_argument(
+        "--stress", action="store_true", help="tiny switch interval and seeded yields at locks and sleeps"
+    )
+    grade.add_argument("--seed", type=int, help="the stress seed to replay (results.json gives it); implies --stress")
+    grade.add_argument(
+        "--gate",
+        action="store_true",
+        help=f"CI gate: --repeat {GATE_REPEAT} (unless given) with --stress; stops an implementation at its first contradiction",
+    )
+    grade.add_argument(
+        "--no-early-exit", action="store_true", help="run every repeat even after one contradicts the expectation"
+    )
     grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
@@ -75,12 +89,24 @@ def run_grade(args: argparse.Namespace) -> int:
         value = getattr(args, flag)
         if value is not None and value <= 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive number of seconds")
+    if args.repeat is not None and args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError("--seed must be a non-negative integer")
+    options = GradeOptions(
+        jobs=args.jobs,
+        repeat=args.repeat or (GATE_REPEAT if args.gate else 1),
+        stress=args.stress or args.gate or args.seed is not None,
+        seed=args.seed,
+        early_exit=not args.no_early_exit,
+        gate=args.gate,
+    )
     task = load_task(args.task).with_limits(args.test_timeout, args.run_timeout)
     if args.candidate:
         task = task.with_candidate(args.candidate)
     output = (args.output or task.root / "reports").resolve()
     progress = None if (args.quiet or args.json) else _print_progress
-    results = grade_task(task, GradeOptions(jobs=args.jobs), progress)
+    results = grade_task(task, options, progress)
     write_results_json(results, output / "results.json")
     write_html(results, output / "report.html")
     if args.json:
@@ -96,7 +122,9 @@ def run_grade(args: argparse.Namespace) -> int:
 def _print_progress(output: object) -> None:
     name = getattr(output, "name", "?")
     duration = getattr(output, "duration", 0.0)
-    print(f"  ran {name} in {duration:.1f}s", file=sys.stderr, flush=True)
+    repeat = getattr(output, "repeat", 0)
+    label = f"{name} (repeat {repeat + 1})" if repeat else name
+    print(f"  ran {label} in {duration:.1f}s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

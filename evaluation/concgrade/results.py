@@ -34,6 +34,9 @@ class TestResult:
     stdout: str
     stderr: str
     probes: list[dict[str, Any]]
+    runs: int = 1  # repeats that ran this test
+    passes: int = 0  # of which passed
+    outcomes: list[str] = field(default_factory=list)  # the outcome of each repeat
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ImplementationResult:
     metrics: dict[str, Any] | None = None
     stdout_tail: str = ""
     stderr_tail: str = ""
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat: exit, stress seed, counts
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Results:
     exit_code: int
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
+    nondeterminism: dict[str, Any] = field(default_factory=dict)  # repeats, stress and its seed, gate mode
     error: str | None = None
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})
@@ -117,6 +122,7 @@ def build_results(
     metrics_delta: dict[str, Any],
     environment: dict[str, Any],
     timings: dict[str, float],
+    nondeterminism: dict[str, Any] | None = None,
 ) -> Results:
     suite_of = {nodeid: suite for suite, ids in grade.suites.items() for nodeid in ids}
     implementations = {}
@@ -137,6 +143,7 @@ def build_results(
         exit_code=grade.exit_code,
         timings={key: round(value, 3) for key, value in timings.items()},
         metrics_delta=metrics_delta,
+        nondeterminism=nondeterminism or {},
     )
 
 
@@ -151,6 +158,7 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
         "toggle": asdict(task.toggle),
         "limits": asdict(task.limits),
         "test_files": list(task.test_files),
+        "probes": [asdict(probe) for probe in task.probes],
     }
 
 
@@ -176,6 +184,7 @@ def implementation_result(
         metrics=metrics,
         stdout_tail=run.stdout_tail,
         stderr_tail=run.stderr_tail,
+        repeats=run.repeats,
     )
 
 
@@ -191,6 +200,9 @@ def test_result(test: TestObservation, suite: str | None) -> TestResult:
         stdout=test.stdout,
         stderr=test.stderr,
         probes=test.probes,
+        runs=test.runs,
+        passes=test.passes,
+        outcomes=list(test.outcomes),
     )
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,7 @@ class RunOutput:
     stderr_tail: str
     expected_folder: str  # where the implementation should be imported from (inside the scratch copy)
     expected_hashes: dict[str, str] = field(default_factory=dict)  # task-relative file -> sha256 of the source
+    repeat: int = 0
 
 
 def run_all(
@@ -59,9 +61,38 @@ def run_all(
     return outputs
 
 
+def run_until_contradicted(
+    task: Task,
+    specs: Sequence[RunSpec],
+    jobs: int,
+    contradicted: Callable[[RunOutput], bool],
+    on_done: Callable[[RunOutput], None] | None = None,
+) -> list[RunOutput]:
+    """Run every spec like run_all, but once a run of an implementation is `contradicted`, its repeats not
+    yet started are skipped: they cannot change the verdict. Outputs come back in the order of `specs`."""
+    stopped: set[str] = set()
+    lock = threading.Lock()
+
+    def run_unless_stopped(spec: RunSpec) -> RunOutput | None:
+        with lock:
+            if spec.name in stopped:
+                return None
+        output = run_one(task, spec)
+        if contradicted(output):
+            with lock:
+                stopped.add(spec.name)
+        if on_done:
+            on_done(output)
+        return output
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(run_unless_stopped, specs))
+    return [output for output in results if output is not None]
+
+
 def run_one(task: Task, spec: RunSpec) -> RunOutput:
     """One pytest process in its own scratch copy; the scratch folder is removed afterwards."""
-    scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-{spec.repeat}-"))
     try:
         task_copy = scratch / "task"
         copy_task(task.root, task_copy)
@@ -72,7 +103,9 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
         (home / "tmp").mkdir(parents=True)
         records, json_report = scratch / "records.jsonl", scratch / "report.json"
         command = [sys.executable, "-m", "pytest", *pytest_arguments(spec, records, json_report, task_copy)]
-        env = run_environment(dict(os.environ), spec, task_copy, shim, home)
+        events = scratch / "probe-events"
+        events.mkdir()
+        env = run_environment(dict(os.environ), spec, task_copy, shim, home, process_events=events)
         exit_code, timed_out, duration, stdout, stderr = run_process(command, task_copy, env, spec.run_timeout)
         return RunOutput(
             name=spec.name,
@@ -88,6 +121,7 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
             stderr_tail=stderr,
             expected_folder=str((task_copy / spec.folder_in_task).resolve()),
             expected_hashes=hash_folder(spec.implementation.folder),
+            repeat=spec.repeat,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -109,9 +143,15 @@ def replace_folder(source: Path, target: Path) -> None:
 
 
 def make_shim(folder: Path) -> Path:
-    """A folder holding only the `concgrade` package, put first on the test process's path."""
+    """A folder holding only the `concgrade` package and its start-up hook, put first on the test process's path.
+
+    The hook (`sitecustomize`) switches the cross-process probe on in every interpreter of the run
+    where the run asks for it, and otherwise hands over to the environment's own sitecustomize.
+    """
     folder.mkdir()
-    (folder / "concgrade").symlink_to(Path(concgrade.__file__).parent, target_is_directory=True)
+    package = Path(concgrade.__file__).parent
+    (folder / "concgrade").symlink_to(package, target_is_directory=True)
+    (folder / "sitecustomize.py").symlink_to(package / "startup" / "sitecustomize.py")
     return folder
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.errors import TaskError
+from concgrade.manifest_probes import DeclaredProbe, read_probes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,6 +79,7 @@ class Task:
     modules: tuple[str, ...]
     limits: Limits
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+    probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -135,6 +137,7 @@ def load_task(root: Path) -> Task:
         modules=modules,
         limits=_limits(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
+        probes=read_probes(manifest.get("probes", []), manifest_path),
     )
 
 
