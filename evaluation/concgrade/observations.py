@@ -120,7 +120,14 @@ def observe_run(output: Any) -> RunObservation:
         stdout_tail=output.stdout_tail,
         stderr_tail=output.stderr_tail,
         repeat=getattr(output, "repeat", 0),
-        stress=next((r["stress"] for r in records if r.get("type") == "session_start" and r.get("stress")), None),
+        stress=next(
+            (
+                r["stress"]
+                for r in reversed(records)
+                if r.get("type") in ("session_start", "session_finish") and r.get("stress")
+            ),
+            None,
+        ),
     )
 
 

@@ -121,16 +121,15 @@ class GradedSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.prove_imports()
-        self.stream.write(
-            {
-                "type": "session_finish",
-                "exitstatus": int(exitstatus),
-                "testscollected": session.testscollected,
-            }
-        )
+        record = {"type": "session_finish", "exitstatus": int(exitstatus), "testscollected": session.testscollected}
+        stress = session.config.stash.get(STRESS_KEY, None)
+        if stress is not None:
+            record["stress"] = stress.figures()  # with the number of yields it made
+        self.stream.write(record)
 
 
 _graded: GradedSession | None = None
+STRESS_KEY = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -171,6 +170,7 @@ def pytest_configure(config: pytest.Config) -> None:
         stress = Stress(seed)
         stress.activate()
         start["stress"] = stress.figures()
+        config.stash[STRESS_KEY] = stress
     stream.write(start)
     try:
         declared = [parse_declared(option) for option in config.getoption("--concgrade-probe")]

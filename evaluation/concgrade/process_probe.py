@@ -496,7 +496,13 @@ def start_probe(target: str, label: str | None = None) -> tuple[ProcessProbe, Ca
     elif config is not None and os.path.isdir(config.events_dir):
         events_dir = config.events_dir
     else:
+        import atexit
+        import shutil
+
         events_dir = tempfile.mkdtemp(prefix="concgrade-events-")
+        owner = os.getpid()
+        # This process's own folder, removed when it exits (not when a forked child inheriting atexit does).
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(events_dir, ignore_errors=True))
     targets = tuple(dict.fromkeys([*(config.targets if config else ()), target]))
     added = _state is None or target not in _state.targets
     os.environ[ENV_VAR] = ProbeConfig(events_dir, targets).to_env()
