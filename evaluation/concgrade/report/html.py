@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 
+from concgrade.report.concurrency import concurrency_rows
 from concgrade.results import Results
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -49,6 +50,7 @@ def render_html(results: Results) -> str:
         names=list(results.implementations),
         rows=matrix_rows(results),
         failing=[check for check in results.checks if check["status"] != "pass"],
+        concurrency=concurrency_rows(results),
     )
 
 
