@@ -35,7 +35,7 @@ class CallProbe:
         self.calls = 0
         self.errors = 0
         self.live_threads_at_peak = 0
-        self.timeline: list[tuple[float, int]] = []
+        self._points: list[tuple[float, int]] = []  # (raw clock, active): made relative only when read
         self.timeline_truncated = False
         # Shared counters this probe watches while installed (see PENDING and TASKS).
         self.pending: CountWindow | None = None
@@ -59,10 +59,16 @@ class CallProbe:
             self._mark()
 
     def _mark(self) -> None:
-        if len(self.timeline) < TIMELINE_LIMIT:
-            self.timeline.append((round(self._clock() - self._start, 6), self.active))
+        if len(self._points) < TIMELINE_LIMIT:
+            self._points.append((self._clock(), self.active))
         else:
             self.timeline_truncated = True
+
+    @property
+    def timeline(self) -> list[tuple[float, int]]:
+        """(seconds since the probe started, active calls) after each change."""
+        start = self._start
+        return [(round(moment - start, 6), active) for moment, active in list(self._points)]
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Return a wrapper of `fn` that counts its active calls; coroutine functions stay coroutines."""
@@ -103,7 +109,7 @@ class CallProbe:
                 "max_active": self.max_active,
                 "calls": self.calls,
                 "errors": self.errors,
-                "timeline": list(self.timeline),
+                "timeline": self.timeline,
                 "timeline_truncated": self.timeline_truncated,
             }
             if self.kind == "threads":

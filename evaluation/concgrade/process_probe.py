@@ -60,6 +60,17 @@ def split_target(target: str) -> tuple[str, str]:
     return module, attribute
 
 
+_pid = os.getpid()  # kept current across forks below: os.getpid() is a system call on every event otherwise
+
+
+def _after_fork_in_child() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class EventLog:
     """This process's own events file; a forked child notices the new pid and opens its own."""
 
@@ -70,12 +81,10 @@ class EventLog:
         self._lock = threading.Lock()
 
     def write(self, kind: str, rest: str = "") -> None:
-        pid = os.getpid()
-        line = f"{kind} {time.monotonic_ns()} {pid} {rest}\n".encode()
         try:
-            if pid != self._pid:
-                self._open(pid)
-            os.write(self._fd, line)
+            if self._pid != _pid:
+                self._open(_pid)
+            os.write(self._fd, f"{kind} {time.monotonic_ns()} {_pid} {rest}\n".encode())
         except OSError:
             pass  # the events folder is gone (the run or test is over): the probe must never break the code
 

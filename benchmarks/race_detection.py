@@ -1,0 +1,84 @@
+"""Race detection: how often a check-then-act race is rejected, plain repeats against stress, and what stress costs.
+
+    python benchmarks/race_detection.py                 # 20 trials of each mode
+    python benchmarks/race_detection.py --trials 5
+
+The racy task keeps a bound of two sends at once with a limiter that checks the bound and takes a
+slot in two steps; the safe task does both under one lock (evaluation/tests/taskfactory.py). Each
+trial is a full grade with `python evaluation/run.py`. Modes:
+
+  plain x1      one plain run per implementation (the authors' default)
+  plain x5      --repeat 5, no stress
+  stress x1     --stress, one run
+  gate          --gate (its defaults: 5 stressed repeats, early exit)
+
+Goals: the gate rejects the racy task in at least 19 of 20 grades and accepts the safe one in 20
+of 20; plain runs catch the race far less often. Wall times are medians over the trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "evaluation" / "tests"))
+
+from taskfactory import make_race_task  # noqa: E402
+
+MODES = {
+    "plain x1": [],
+    "plain x5": ["--repeat", "5"],
+    "stress x1": ["--stress"],
+    "gate": ["--gate"],
+}
+
+
+def grade(task: Path, out: Path, flags: list[str]) -> tuple[str, float, dict]:
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, str(REPO / "evaluation" / "run.py"), "--task", str(task), "--output", str(out), "--quiet", *flags],
+        capture_output=True,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    data = json.loads((out / "results.json").read_text())
+    return data["verdict"], elapsed, data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        tasks = {"racy": make_race_task(root / "racy", racy=True), "safe": make_race_task(root / "safe", racy=False)}
+        print(f"{args.trials} trials per mode and task")
+        for mode in args.modes:
+            line = [f"{mode:<10}"]
+            for name, task in tasks.items():
+                verdicts, times, after_runs = [], [], []
+                for trial in range(args.trials):
+                    verdict, elapsed, data = grade(task, root / f"out-{name}-{trial}", MODES[mode])
+                    verdicts.append(verdict)
+                    times.append(elapsed)
+                    after_runs.append(data["nondeterminism"]["runs"].get("after", 1))
+                rejected = verdicts.count("rejected")
+                accepted = verdicts.count("accepted")
+                figure = f"rejected {rejected}/{args.trials}" if name == "racy" else f"accepted {accepted}/{args.trials}"
+                line.append(
+                    f"{name}: {figure}, grade {statistics.median(times):.1f} s median, "
+                    f"after runs {statistics.mean(after_runs):.1f} mean"
+                )
+            print("  ".join(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
