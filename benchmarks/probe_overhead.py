@@ -127,8 +127,17 @@ def grade_seconds(task: Path, runs: int) -> tuple[list[float], list[float]]:
             for name, into in (("plain", plain), ("probed", probed)):
                 out = Path(scratch) / f"out-{name}"
                 subprocess.run(
-                    [sys.executable, str(REPO / "evaluation" / "run.py"), "--task", str(copies[name]), "--output",
-                     str(out), "--quiet", "--jobs", "1"],
+                    [
+                        sys.executable,
+                        str(REPO / "evaluation" / "run.py"),
+                        "--task",
+                        str(copies[name]),
+                        "--output",
+                        str(out),
+                        "--quiet",
+                        "--jobs",
+                        "1",
+                    ],
                     capture_output=True,
                     check=False,
                 )
@@ -179,8 +188,10 @@ def main() -> None:
         return
     plain, probed = grade_seconds(task, args.runs)
     ratio = statistics.median(probed) / statistics.median(plain)
-    print(f"task {task.name}: after run {statistics.median(plain):.2f} s plain vs {statistics.median(probed):.2f} s "
-          f"probed (median of {args.runs}; ratio {ratio:.3f}); plain {plain}, probed {probed}")
+    print(
+        f"task {task.name}: after run {statistics.median(plain):.2f} s plain vs {statistics.median(probed):.2f} s "
+        f"probed (median of {args.runs}; ratio {ratio:.3f}); plain {plain}, probed {probed}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,16 @@ MODES = {
 def grade(task: Path, out: Path, flags: list[str]) -> tuple[str, float, dict]:
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, str(REPO / "evaluation" / "run.py"), "--task", str(task), "--output", str(out), "--quiet", *flags],
+        [
+            sys.executable,
+            str(REPO / "evaluation" / "run.py"),
+            "--task",
+            str(task),
+            "--output",
+            str(out),
+            "--quiet",
+            *flags,
+        ],
         capture_output=True,
         check=False,
     )
@@ -72,7 +81,9 @@ def main() -> None:
                     after_runs.append(data["nondeterminism"]["runs"].get("after", 1))
                 rejected = verdicts.count("rejected")
                 accepted = verdicts.count("accepted")
-                figure = f"rejected {rejected}/{args.trials}" if name == "racy" else f"accepted {accepted}/{args.trials}"
+                figure = (
+                    f"rejected {rejected}/{args.trials}" if name == "racy" else f"accepted {accepted}/{args.trials}"
+                )
                 line.append(
                     f"{name}: {figure}, grade {statistics.median(times):.1f} s median, "
                     f"after runs {statistics.mean(after_runs):.1f} mean"

@@ -394,8 +394,13 @@ def process_intervals(events: Sequence[Event]) -> list[tuple[int, int]]:
     return intervals
 
 
-def process_figures(events: Iterable[Event], target: str, label: str, start_ns: int, end_ns: int) -> dict[str, Any]:
-    """The figures of one target over [start_ns, end_ns]: calls across every process, and live children."""
+def process_figures(
+    events: Iterable[Event], target: str, label: str, start_ns: int, end_ns: int, parent_pid: int | None = None
+) -> dict[str, Any]:
+    """The figures of one target over [start_ns, end_ns]: calls across every process, and live children.
+
+    Calls made in `parent_pid` (the test process itself) count as calls, not as a worker process.
+    """
     events = list(events)
     calls, errors, workers, call_deltas = 0, 0, set(), []
     for event in events:
@@ -403,7 +408,8 @@ def process_figures(events: Iterable[Event], target: str, label: str, start_ns: 
             call_deltas.append((event.time_ns, 1))
             if start_ns <= event.time_ns <= end_ns:
                 calls += 1
-                workers.add(event.pid)
+                if event.pid != parent_pid:
+                    workers.add(event.pid)
         elif event.kind == CALL_END and event.rest.rsplit(" ", 1)[0] == target:
             call_deltas.append((event.time_ns, -1))
             if start_ns <= event.time_ns <= end_ns and event.rest.endswith(" err"):
@@ -445,7 +451,7 @@ class ProcessProbe:
 
     def figures(self) -> dict[str, Any]:
         end = self.end_ns if self.end_ns is not None else time.monotonic_ns()
-        return process_figures(self._reader.refresh(), self.target, self.label, self.start_ns, end)
+        return process_figures(self._reader.refresh(), self.target, self.label, self.start_ns, end, os.getpid())
 
     def alive_now(self) -> int:
         """Children started since the probe began and not seen to end (running, or killed and not reaped)."""

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import probe_targets
 import pytest
-
 from concgrade import probe as probe_module
 from concgrade.probe import PENDING, TASKS
 from concgrade.probe_kinds import start_probe
@@ -109,7 +108,12 @@ def test_asyncio_active_calls_are_bounded_but_tasks_are_not(module):
     running.stop()
     figures = running.figures()
     assert figures["kind"] == "asyncio"
-    assert (figures["max_active"], figures["calls"], figures["max_live_tasks"], figures["tasks_created"]) == (3, 10, 10, 10)
+    assert (figures["max_active"], figures["calls"], figures["max_live_tasks"], figures["tasks_created"]) == (
+        3,
+        10,
+        10,
+        10,
+    )
     assert TASKS.value == 0
 
 

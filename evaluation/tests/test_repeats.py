@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from test_grading import ENTRIES, F2P_IDS, outcomes, run
-
 from concgrade.grading import grade_runs
 from concgrade.observations import TestObservation
 from concgrade.plan import RunSpec
 from concgrade.repeats import RepeatPlan, combine_repeats, combine_test, contradicts, expand_repeats
 from concgrade.task import Implementation
+from test_grading import ENTRIES, F2P_IDS, outcomes, run
 
 
 def repeats(name, *outcome_sets, role=None):
@@ -58,7 +57,9 @@ def test_a_rerun_never_turns_a_failure_into_a_pass():
 
 
 def test_consistent_failures_keep_their_outcome():
-    combined = combine_test("t::a", [TestObservation("t::a", "timeout", message="slow"), TestObservation("t::a", "failed")])
+    combined = combine_test(
+        "t::a", [TestObservation("t::a", "timeout", message="slow"), TestObservation("t::a", "failed")]
+    )
     assert (combined.outcome, combined.message, combined.passes) == ("timeout", "slow", 0)
 
 
