@@ -6,7 +6,7 @@ from typing import Any
 
 from concgrade.results import Results
 
-CHART_WIDTH, CHART_HEIGHT = 320, 64
+CHART_WIDTH, CHART_HEIGHT = 220, 56
 # Figures shown for a probe, in this order, when the probe has them.
 SHOWN = (
     ("max_active", "at once"),
@@ -39,22 +39,32 @@ def concurrency_rows(results: Results) -> list[dict[str, Any]]:
 def probe_cell(figures: dict[str, Any]) -> dict[str, Any]:
     shown = [(label, figures[key]) for key, label in SHOWN if figures.get(key) is not None]
     timeline = figures.get("timeline") or []
+    processes = figures.get("process_timeline") or []
+    end = max([point[0] for point in (timeline[-1:] + processes[-1:])] or [0.0])
+    peak = max([int(point[1]) for point in timeline + processes] or [1])
     return {
         "figures": figures,
         "shown": shown,
         "error": figures.get("error"),
         "repeat": figures.get("repeat"),
-        "chart": step_chart(timeline),
-        "duration": timeline[-1][0] if timeline else 0.0,
+        "chart": step_chart(timeline, end=end, peak=peak),
+        "process_chart": step_chart(processes, end=end, peak=peak),
+        "duration": end,
     }
 
 
-def step_chart(timeline: list[Any], width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> dict[str, Any] | None:
-    """SVG polyline points of a step chart of (seconds, active) pairs, scaled to the box."""
+def step_chart(
+    timeline: list[Any],
+    width: int = CHART_WIDTH,
+    height: int = CHART_HEIGHT,
+    end: float | None = None,
+    peak: int | None = None,
+) -> dict[str, Any] | None:
+    """SVG polyline points of a step chart of (seconds, count) pairs, scaled to the box (or to a shared end and peak)."""
     if not timeline:
         return None
-    end = max(float(timeline[-1][0]), 1e-9)
-    peak = max(max(int(active) for _, active in timeline), 1)
+    end = max(float(end if end is not None else timeline[-1][0]), 1e-9)
+    peak = max(peak if peak is not None else max(int(active) for _, active in timeline), 1)
     points = [(0.0, height)]
     last_y = float(height)
     for time_s, active in timeline:
