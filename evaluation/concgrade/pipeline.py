@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from concgrade.grading import grade_runs
+from concgrade.grading import check_constraints_met, check_task_lint, grade_runs
+from concgrade.lint import lint_task
 from concgrade.observations import RunObservation, observe_run
 from concgrade.plan import plan_runs
 from concgrade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all, run_until_contradicted
+from concgrade.structure import analyze_task
 from concgrade.task import Task
 
 
@@ -43,8 +45,11 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
     timings: dict[str, float] = {}
 
     mark = time.monotonic()
-    metrics, metrics_delta = measure_implementations(task)
-    timings["metrics"] = time.monotonic() - mark
+    lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
+    structure = analyze_task(task)
+    source_checks = [check_task_lint(lint_findings)]
+    source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
+    timings["static_checks"] = time.monotonic() - mark
 
     mark = time.monotonic()
     plan = options.repeat_plan()
@@ -58,7 +63,7 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
     timings["runs"] = time.monotonic() - mark
 
     runs = combine_by_implementation([observe_run(output) for output in outputs])
-    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred")
+    grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", source_checks=source_checks)
     timings["total"] = time.monotonic() - clock
     return build_results(
         run_id=uuid.uuid4().hex[:12],
@@ -67,8 +72,8 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         task=task,
         runs=runs,
         grade=grade,
-        metrics=metrics,
-        metrics_delta=metrics_delta,
+        structure=structure,
+        lint=lint_findings,
         environment=environment_info(),
         timings=timings,
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
@@ -91,11 +96,6 @@ def nondeterminism_info(plan: RepeatPlan, gate: bool, runs: list[RunObservation]
         "early_exit": plan.early_exit,
         "runs": {run.name: max(1, len(run.repeats)) for run in runs},
     }
-
-
-def measure_implementations(task: Task) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Structural metrics of every implementation, and the before → after deltas."""
-    return {}, {}
 
 
 def now_iso() -> str:

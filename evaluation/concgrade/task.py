@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class Task:
     limits: Limits
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
+    constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -90,20 +91,14 @@ class Task:
         if not folder.is_dir():
             raise TaskError(f"{folder}: the candidate folder does not exist")
         candidate = Implementation("candidate", "after", folder)
-        return _replace(self, implementations=(*self.implementations, candidate))
+        return replace(self, implementations=(*self.implementations, candidate))
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None) -> Task:
         limits = Limits(
             test_timeout=test_timeout or self.limits.test_timeout,
             run_timeout=run_timeout or self.limits.run_timeout,
         )
-        return _replace(self, limits=limits)
-
-
-def _replace(task: Task, **changes: Any) -> Task:
-    from dataclasses import replace
-
-    return replace(task, **changes)
+        return replace(self, limits=limits)
 
 
 def load_task(root: Path) -> Task:
@@ -138,6 +133,7 @@ def load_task(root: Path) -> Task:
         limits=_limits(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
         probes=read_probes(manifest.get("probes", []), manifest_path),
+        constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
     )
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import probe_targets
 import pytest
+
 from concgrade import probe as probe_module
 from concgrade.probe import PENDING, TASKS
 from concgrade.probe_kinds import start_probe

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from test_grading import ENTRIES, F2P_IDS, outcomes, run
+
 from concgrade.grading import grade_runs
 from concgrade.observations import TestObservation
 from concgrade.plan import RunSpec
 from concgrade.repeats import RepeatPlan, combine_repeats, combine_test, contradicts, expand_repeats
 from concgrade.task import Implementation
-from test_grading import ENTRIES, F2P_IDS, outcomes, run
 
 
 def repeats(name, *outcome_sets, role=None):
