@@ -109,7 +109,7 @@ def submit_cost() -> float:
     return counted - plain
 
 
-def grade_seconds(task: Path, runs: int) -> tuple[list[float], list[float]]:
+def grade_seconds(task: Path, runs: int, targets: list[tuple[str, str]]) -> tuple[list[float], list[float]]:
     """The after run's wall time, graded alternately without and with a probe declared on every target."""
     plain, probed = [], []
     with tempfile.TemporaryDirectory() as scratch:
@@ -119,7 +119,6 @@ def grade_seconds(task: Path, runs: int) -> tuple[list[float], list[float]]:
             shutil.copytree(task, copy, ignore=shutil.ignore_patterns("reports", ".git", "__pycache__"))
             copies[name] = copy
         manifest = copies["probed"] / "evaluation" / "concgrade.toml"
-        targets = probe_targets(task)
         manifest.write_text(
             manifest.read_text() + "".join(f'\n[[probes]]\ntarget = "{t}"\nkind = "{k}"\n' for t, k in targets)
         )
@@ -147,17 +146,12 @@ def grade_seconds(task: Path, runs: int) -> tuple[list[float], list[float]]:
 
 
 def probe_targets(task: Path) -> list[tuple[str, str]]:
-    """The task's declared probes if any, else its first module's top-level functions, probed as threads."""
-    text = (task / "evaluation" / "concgrade.toml").read_text()
-    if "[[probes]]" in text:
-        return []  # already probed: the "plain" copy is then the one to compare against (see main)
+    """Without --target: the top-level functions of the task's first module, probed with kind auto."""
     import tomllib
 
-    manifest = tomllib.loads(text)
-    modules = manifest.get("task", {}).get("modules", [])
-    return [(f"{modules[0]}.{name}", "auto") for name in manifest.get("benchmark", {}).get("probe", [])] or [
-        (f"{modules[0]}.{name}", "auto") for name in _functions(task, modules[0])
-    ]
+    manifest = tomllib.loads((task / "evaluation" / "concgrade.toml").read_text())
+    module = manifest.get("task", {}).get("modules", [""])[0]
+    return [(f"{module}.{name}", "auto") for name in _functions(task, module)]
 
 
 def _functions(task: Path, module: str) -> list[str]:
@@ -173,6 +167,7 @@ def main() -> None:
     parser.add_argument("--task", type=Path, default=REPO)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls-only", action="store_true")
+    parser.add_argument("--target", action="append", default=[], help="KIND=module.function to declare (repeatable)")
     args = parser.parse_args()
 
     print(f"python {sys.version.split()[0]} · {os.cpu_count()} cores")
@@ -186,7 +181,10 @@ def main() -> None:
     if not (task / "repository_after").is_dir() or not (task / "evaluation" / "concgrade.toml").is_file():
         print(f"no task at {task} (repository_after/ and evaluation/concgrade.toml): pass --task DIR")
         return
-    plain, probed = grade_seconds(task, args.runs)
+    targets = [tuple(reversed(t.split("=", 1))) if "=" in t else (t, "auto") for t in args.target]
+    targets = targets or probe_targets(task)
+    print(f"declared probes: {', '.join(f'{kind}={target}' for target, kind in targets)}")
+    plain, probed = grade_seconds(task, args.runs, targets)
     ratio = statistics.median(probed) / statistics.median(plain)
     print(
         f"task {task.name}: after run {statistics.median(plain):.2f} s plain vs {statistics.median(probed):.2f} s "

@@ -9,6 +9,11 @@ VERDICT_MARK = {"accepted": "ACCEPTED", "rejected": "REJECTED", "error": "ERROR"
 
 def format_summary(results: Results) -> str:
     lines = [f"concgrade {results.tool['version']} · task {results.task['name']}"]
+    nondeterminism = results.nondeterminism
+    if nondeterminism.get("repeat", 1) > 1 or nondeterminism.get("stress"):
+        runs = ", ".join(f"{name} {count}" for name, count in nondeterminism.get("runs", {}).items())
+        stress = f" · stress seed {nondeterminism['seed']} (--seed replays it)" if nondeterminism.get("stress") else ""
+        lines.append(f"  repeats {nondeterminism['repeat']} (ran: {runs}){stress}")
     width = max(len(name) for name in results.implementations) if results.implementations else 0
     for name, impl in results.implementations.items():
         by_suite = {}
