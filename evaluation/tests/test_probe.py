@@ -166,6 +166,20 @@ def test_a_pool_of_four_processes_gives_four_under_every_start_method(method):
     assert figures["timeline"][-1][1] == 0
 
 
+def test_a_process_pool_executor_under_spawn():
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2, timeout=30)
+    running = start_probe("probe_targets:meet", kind="processes")
+    with ProcessPoolExecutor(2, mp_context=context, initializer=probe_targets.init_worker, initargs=(barrier,)) as pool:
+        assert list(pool.map(probe_targets.meet, range(4))) == [0, 1, 4, 9]
+    running.stop()
+    figures = running.figures()
+    assert (figures["max_active"], figures["calls"], figures["max_processes"]) == (2, 4, 2)
+    assert figures["processes_alive_at_end"] == 0
+
+
 def test_one_process_per_item_is_seen_as_many_processes():
     context = multiprocessing.get_context("fork")
     running = start_probe(probe_targets, "nap", kind="processes")
