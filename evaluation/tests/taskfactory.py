@@ -181,7 +181,7 @@ import threading
 import counter
 
 def test_two_sends_at_once_never_three(concurrency_probe, monkeypatch):
-    barrier = threading.Barrier(2, timeout=2)
+    barrier = threading.Barrier(2, timeout=5)
 
     def meet(x):
         assert threading.current_thread() is not threading.main_thread(), "sends run one after another"

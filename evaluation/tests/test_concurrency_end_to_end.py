@@ -123,7 +123,8 @@ def test_manifest_probes_measure_every_test_without_changing_the_tests(cli, tmp_
     assert [p["kind"] for p in data["task"]["probes"]] == ["auto", "asyncio", "processes", "pending"]
 
     threads = declared_figures(data, "after", "test_threads")["threads"]
-    assert threads["calls"] == 6 and 1 <= threads["max_active"] <= 4 and threads["max_pending"] == 6
+    assert threads["calls"] == 6 and threads["submitted"] == 6
+    assert 1 <= threads["max_active"] <= 4 and 1 <= threads["max_pending"] <= 6  # a quick send may end mid-submit
     assert declared_figures(data, "before", "test_threads")["threads"]["max_active"] == 1
 
     fetch = declared_figures(data, "after", "test_asyncio")["asyncio"]

@@ -47,7 +47,8 @@ def test_threads_peak_live_threads_and_aliases(module):
         del sys.modules["probe_holder"], sys.modules["probe_importer"]
     probe = running.probe
     assert (probe.max_active, probe.calls, probe.errors) == (4, 8, 0)
-    assert probe.live_threads_at_peak == baseline + 4
+    # The main thread and the four workers at least; nothing beyond them (another test's thread may end meanwhile).
+    assert 5 <= probe.live_threads_at_peak <= baseline + 4
     assert running.figures()["submitted"] == 8 and 4 <= probe.max_pending <= 8
     assert importer.work is work and holder.work is work  # both bindings restored
     assert probe.timeline[-1][1] == 0 and max(active for _, active in probe.timeline) == 4
