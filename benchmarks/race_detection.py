@@ -68,31 +68,36 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
     args = parser.parse_args()
+    runs = [(mode, name) for mode in args.modes for name in ("racy", "safe") if (mode, name) not in SKIP]
+    verdicts: dict[tuple[str, str], list[str]] = {run: [] for run in runs}
+    times: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    after_seconds: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    after_runs: dict[tuple[str, str], list[int]] = {run: [] for run in runs}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         tasks = {"racy": make_race_task(root / "racy", racy=True), "safe": make_race_task(root / "safe", racy=False)}
-        print(f"{args.trials} trials per mode and task")
-        for mode in args.modes:
-            line = [f"{mode:<10}"]
-            for name, task in tasks.items():
-                if (mode, name) in SKIP:
-                    continue
-                verdicts, times, after_runs = [], [], []
-                for trial in range(args.trials):
-                    verdict, elapsed, data = grade(task, root / f"out-{name}-{trial}", MODES[mode])
-                    verdicts.append(verdict)
-                    times.append(elapsed)
-                    after_runs.append(data["nondeterminism"]["runs"].get("after", 1))
-                rejected = verdicts.count("rejected")
-                accepted = verdicts.count("accepted")
-                figure = (
-                    f"rejected {rejected}/{args.trials}" if name == "racy" else f"accepted {accepted}/{args.trials}"
-                )
-                line.append(
-                    f"{name}: {figure}, grade {statistics.median(times):.1f} s median, "
-                    f"after runs {statistics.mean(after_runs):.1f} mean"
-                )
-            print("  ".join(line), flush=True)
+        print(f"{args.trials} trials per mode and task, modes interleaved within each trial", flush=True)
+        for trial in range(args.trials):
+            # Interleaved, so that a machine whose load drifts weighs on every mode alike.
+            for mode, name in runs:
+                verdict, elapsed, data = grade(tasks[name], root / f"out-{trial}-{mode}-{name}", MODES[mode])
+                verdicts[(mode, name)].append(verdict)
+                times[(mode, name)].append(elapsed)
+                after_seconds[(mode, name)].append(data["implementations"]["after"]["duration_seconds"])
+                after_runs[(mode, name)].append(data["nondeterminism"]["runs"].get("after", 1))
+        for mode, name in runs:
+            key = (mode, name)
+            wanted = "rejected" if name == "racy" else "accepted"
+            print(
+                f"{mode:<10} {name}: {wanted} {verdicts[key].count(wanted)}/{args.trials}, "
+                f"grade {statistics.median(times[key]):.1f} s, after process {statistics.median(after_seconds[key]):.2f} s "
+                f"(medians), after runs {statistics.mean(after_runs[key]):.1f} mean"
+            )
+        if ("plain x1", "safe") in runs and ("stress x1", "safe") in runs:
+            ratio = statistics.median(after_seconds[("stress x1", "safe")]) / statistics.median(
+                after_seconds[("plain x1", "safe")]
+            )
+            print(f"cost of stress: the safe task's after process takes {ratio:.2f}x its plain wall time")
 
 
 if __name__ == "__main__":
