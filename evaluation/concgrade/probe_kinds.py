@@ -107,13 +107,13 @@ def parse_declared(option: str) -> tuple[str, str]:
 
 def start_declared(kind: str, target: str) -> RunningProbe:
     """A manifest-declared probe around one test; a target that cannot be found is reported, not raised."""
-    label = target
+    label = f"{target or 'pending work'} (manifest)"  # apart from a fixture's probe of the same function
     try:
         if kind == "processes":
             probe = process_probe.ProcessProbe(_process_reader(), process_target_name(target, None), label)
             return RunningProbe(probe, probe.stop)
         if kind == "pending":
-            return start_probe(kind="pending", label=target or "pending work")
+            return start_probe(kind="pending", label=label)
         module, _, attribute = target.partition(":") if ":" in target else target.rpartition(".")
         resolve_target(module, attribute)
         return start_probe(module, attribute, kind=kind, label=label)

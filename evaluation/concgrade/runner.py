@@ -11,8 +11,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,11 @@ def run_all(
     """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`."""
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(run_one, task, spec) for spec in specs]
-        outputs = []
-        for future in futures:
-            output = future.result()
-            if on_done:
-                on_done(output)
-            outputs.append(output)
-    return outputs
+        # Report each run as it finishes (progress), but return them in the order of the specs.
+        for future in as_completed(futures):
+            if on_done and future.exception() is None:
+                on_done(future.result())
+        return [future.result() for future in futures]
 
 
 def run_until_contradicted(
@@ -90,8 +89,21 @@ def run_until_contradicted(
     return [output for output in results if output is not None]
 
 
-def run_one(task: Task, spec: RunSpec) -> RunOutput:
-    """One pytest process in its own scratch copy; the scratch folder is removed afterwards."""
+@dataclass(frozen=True)
+class ScratchRun:
+    """A prepared scratch copy of the task for one implementation: where to run, and with which environment."""
+
+    scratch: Path  # private to the harness: records and results go here, outside the task copy
+    task_copy: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def scratch_run(task: Task, spec: RunSpec) -> Iterator[ScratchRun]:
+    """Copy the task (the candidate in place of after), add the shim and a private home; removed afterwards.
+
+    Every process that runs code of an implementation (pytest runs, benchmark repeats) starts from here.
+    """
     scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-{spec.repeat}-"))
     try:
         task_copy = scratch / "task"
@@ -101,11 +113,20 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
         shim = make_shim(scratch / "shim")
         home = scratch / "home"
         (home / "tmp").mkdir(parents=True)
-        records, json_report = scratch / "records.jsonl", scratch / "report.json"
-        command = [sys.executable, "-m", "pytest", *pytest_arguments(spec, records, json_report, task_copy)]
-        events = scratch / "probe-events"
+        events = scratch / "probe-events"  # the cross-process probe's event files, when the manifest declares one
         events.mkdir()
         env = run_environment(dict(os.environ), spec, task_copy, shim, home, process_events=events)
+        yield ScratchRun(scratch, task_copy, env)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_one(task: Task, spec: RunSpec) -> RunOutput:
+    """One pytest process in its own scratch copy; the scratch folder is removed afterwards."""
+    with scratch_run(task, spec) as prepared:
+        scratch, task_copy, env = prepared.scratch, prepared.task_copy, prepared.env
+        records, json_report = scratch / "records.jsonl", scratch / "report.json"
+        command = [sys.executable, "-m", "pytest", *pytest_arguments(spec, records, json_report, task_copy)]
         exit_code, timed_out, duration, stdout, stderr = run_process(command, task_copy, env, spec.run_timeout)
         return RunOutput(
             name=spec.name,
@@ -123,8 +144,6 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
             expected_hashes=hash_folder(spec.implementation.folder),
             repeat=spec.repeat,
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def copy_task(source: Path, target: Path) -> None:

@@ -81,6 +81,8 @@ class Task:
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
+    # The manifest as read (empty without one), so other modules can read their own sections.
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -134,6 +136,7 @@ def load_task(root: Path) -> Task:
         test_files=test_files,
         probes=read_probes(manifest.get("probes", []), manifest_path),
         constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
+        manifest=manifest,
     )
 
 

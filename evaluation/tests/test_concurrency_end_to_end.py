@@ -140,7 +140,7 @@ def test_manifest_probes_measure_every_test_without_changing_the_tests(cli, tmp_
 
     # The report shows the concurrency of each FAIL_TO_PASS test, before against after.
     html = (tmp_path / "out" / "report.html").read_text()
-    assert 'id="concurrency"' in html and "<svg" in html
+    assert 'id="profiles"' in html and "counter.work (manifest)" in html and "<svg" in html
 
 
 def test_a_bad_probe_declaration_is_one_clear_error(cli, tmp_path):
