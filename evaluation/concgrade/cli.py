@@ -139,8 +139,8 @@ def run_grade(args: argparse.Namespace) -> int:
     task = load_task(args.task).with_limits(args.test_timeout, args.run_timeout)
     if args.candidate:
         task = task.with_candidate(args.candidate)
+    prepare_workloads(task)  # a bad workload declaration is an error before anything starts
     output = (args.output or task.root / "reports").resolve()
-    prepare_workloads(task)  # a bad workload declaration is one error line, before any progress line
     progress = None
     if not (args.quiet or args.json):
         progress = Progress([impl.name for impl in task.implementations], args.jobs, repeat=options.repeat)
