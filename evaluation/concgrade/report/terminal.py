@@ -38,7 +38,8 @@ def format_summary(results: Results) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = [
         f"concgrade {results.tool['version']} · task {results.task['name']} · "
-        f"{len(results.implementations)} runs in {results.duration_seconds:.1f} s"
+        f"{sum(results.nondeterminism.get('runs', {}).values()) or len(results.implementations)} runs "
+        f"in {results.duration_seconds:.1f} s"
     ]
     lines += repeat_lines(results)
     lines += [
