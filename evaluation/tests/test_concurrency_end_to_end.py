@@ -132,7 +132,9 @@ def test_manifest_probes_measure_every_test_without_changing_the_tests(cli, tmp_
     assert declared_figures(data, "before", "test_asyncio")["asyncio"]["max_active"] == 1
 
     crunch = declared_figures(data, "after", "test_processes")["processes"]
-    assert (crunch["calls"], crunch["max_processes"], crunch["processes_alive_at_end"]) == (4, 2, 0)
+    # Quick tasks: on a loaded machine one worker may run all four before the other starts, so the pool's
+    # size is a bound here (exact peaks under each start method are tested with blocking tasks).
+    assert (crunch["calls"], crunch["processes_alive_at_end"]) == (4, 0) and 1 <= crunch["max_processes"] <= 2
     assert 1 <= crunch["worker_pids"] <= 2
     before_crunch = declared_figures(data, "before", "test_processes")["processes"]
     assert (before_crunch["calls"], before_crunch["max_active"], before_crunch["max_processes"]) == (4, 1, 0)
