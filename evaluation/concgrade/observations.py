@@ -36,6 +36,16 @@ class TestObservation:
     stdout: str = ""
     stderr: str = ""
     probes: list[dict[str, Any]] = field(default_factory=list)
+    # Over repeated runs (see repeats.py): how many ran, how many passed, each one's outcome.
+    runs: int = 1
+    passes: int = -1
+    outcomes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.passes < 0:
+            self.passes = int(self.passed)
+        if not self.outcomes:
+            self.outcomes = [self.outcome]
 
     @property
     def passed(self) -> bool:
@@ -76,6 +86,9 @@ class RunObservation:
     leftovers: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)  # processes that did not exit after their session ended
     hook_files: list[str] = field(default_factory=list)
+    repeat: int = 0
+    stress: dict[str, Any] | None = None  # the stress mode's seed and figures, if the run was stressed
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat (see repeats.py)
 
 
 def observe_run(output: Any) -> RunObservation:
@@ -142,6 +155,15 @@ def observe_run(output: Any) -> RunObservation:
         leftovers=_unique(p for attempt in attempts for p in getattr(attempt, "leftovers", [])),
         hangs=[_hang(attempt) for attempt in attempts if getattr(attempt, "ended_by", "") == "hung_after_session"],
         hook_files=list(getattr(output, "hook_files", [])),
+        repeat=getattr(output, "repeat", 0),
+        stress=next(
+            (
+                r["stress"]
+                for r in reversed(records)
+                if r.get("type") in ("session_start", "session_finish") and r.get("stress")
+            ),
+            None,
+        ),
     )
 
 

@@ -18,10 +18,11 @@ from concgrade.diffs import diff_sources
 from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
 from concgrade.integrity import changes, tree_digest
 from concgrade.lint import lint_task
-from concgrade.observations import observe_run
+from concgrade.observations import RunObservation, observe_run
 from concgrade.plan import plan_runs
+from concgrade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results import Results, build_results, environment_info
-from concgrade.runner import RunOutput, run_all, run_limits
+from concgrade.runner import RunOutput, run_all, run_limits, run_until_contradicted
 from concgrade.sandbox import prepare_sandbox
 from concgrade.structure import analyze_task
 from concgrade.task import Task, implementation_sources
@@ -31,10 +32,24 @@ from concgrade.trajectory import read_trajectory
 @dataclass(frozen=True)
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
+    repeat: int = 1  # runs per implementation
+    stress: bool = False  # tiny switch interval and seeded yields at synchronization points
+    seed: int | None = None  # the stress seed to replay; a new one is drawn when None
+    early_exit: bool = True  # skip an implementation's remaining repeats once one contradicts the expectation
+    gate: bool = False  # the CI gate's defaults (repeats and stress); recorded in results.json
+
     bench: str = "auto"  # "on" (--bench), "off" (--no-bench), "auto": when a workload declares min_speedup
     bench_cache: bool = True  # False (--no-cache): re-time unchanged code
     bench_cache_dir: Path | None = None
     command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
+
+    def repeat_plan(self) -> RepeatPlan:
+        seed = self.seed
+        if self.stress and seed is None:
+            import secrets
+
+            seed = secrets.randbelow(1_000_000)
+        return RepeatPlan(repeat=self.repeat, stress=self.stress, seed=seed, early_exit=self.early_exit)
 
 
 def grade_task(
@@ -60,13 +75,25 @@ def grade_task(
     sandbox = prepare_sandbox(run_limits(task.limits))
     watched = watched_folders(task)
     digests_before = {folder: tree_digest(folder) for folder in watched}
-    outputs = run_all(task, plan_runs(task), options.jobs, on_run_done, sandbox)
+    plan = options.repeat_plan()
+    specs = expand_repeats(plan_runs(task), plan)
+    if plan.repeat > 1 and plan.early_exit:
+        outputs = run_until_contradicted(
+            task,
+            specs,
+            options.jobs,
+            lambda output: contradicts(observe_run(output), task.suites),
+            on_run_done,
+            sandbox,
+        )
+    else:
+        outputs = run_all(task, specs, options.jobs, on_run_done, sandbox)
     folder_changes = [
         f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
     ]
     timings["runs"] = time.monotonic() - mark
 
-    runs = [observe_run(output) for output in outputs]
+    runs = combine_by_implementation([observe_run(output) for output in outputs])
     grade = grade_runs(
         task.suites,
         runs,
@@ -97,6 +124,7 @@ def grade_task(
         trajectory=read_trajectory(task.root),
         diffs=implementation_diffs(task),
         reproduce=reproduce_info(options.command),
+        nondeterminism=nondeterminism_info(plan, options.gate, runs),
     )
     results.bench = bench
     return results
@@ -126,6 +154,24 @@ def reproduce_info(command: tuple[str, ...]) -> dict[str, Any]:
         return {}
     cwd = os.getcwd()
     return {"argv": list(command), "cwd": cwd, "shell": f"cd {shlex.quote(cwd)} && {shlex.join(command)}"}
+
+
+def combine_by_implementation(observations: list[RunObservation]) -> list[RunObservation]:
+    """One observation per implementation, in the order they first ran, from all of its repeats."""
+    names = list(dict.fromkeys(run.name for run in observations))
+    return [combine_repeats([run for run in observations if run.name == name]) for name in names]
+
+
+def nondeterminism_info(plan: RepeatPlan, gate: bool, runs: list[RunObservation]) -> dict[str, Any]:
+    """How hard the grade looked for races: repeats asked and run, stress and its seed (a --seed replays it)."""
+    return {
+        "gate": gate,
+        "repeat": plan.repeat,
+        "stress": plan.stress,
+        "seed": plan.seed if plan.stress else None,
+        "early_exit": plan.early_exit,
+        "runs": {run.name: max(1, len(run.repeats)) for run in runs},
+    }
 
 
 def now_iso() -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from concgrade.task import Implementation, Task
+
+PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"  # the same name as process_probe.ENV_VAR
 
 # Variables of the caller's environment that would change what a graded process runs.
 SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
@@ -24,6 +27,14 @@ class RunSpec:
     modules: tuple[str, ...]
     test_timeout: float
     run_timeout: float
+    probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
+    repeat: int = 0  # which repeat of this implementation (see repeats.py)
+    stress_seed: int | None = None  # stress mode with this seed, or a plain run
+
+    @property
+    def process_targets(self) -> tuple[str, ...]:
+        """Targets of the cross-process probe: switched on in every interpreter of the run."""
+        return tuple(option.split("=", 1)[1] for option in self.probes if option.startswith("processes="))
 
     @property
     def name(self) -> str:
@@ -50,6 +61,7 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 modules=task.modules,
                 test_timeout=task.limits.test_timeout,
                 run_timeout=task.limits.run_timeout,
+                probes=tuple(probe.option() for probe in task.probes),
             )
         )
     return specs
@@ -89,10 +101,21 @@ def pytest_arguments(
     ]
     for module in spec.modules:
         args += ["--concgrade-module", module]
+    for option in spec.probes:
+        args += ["--concgrade-probe", option]
+    if spec.stress_seed is not None:
+        args += ["--concgrade-stress", str(spec.stress_seed)]
     return args
 
 
-def run_environment(base: dict[str, str], spec: RunSpec, task_copy: Path, shim: Path, home: Path) -> dict[str, str]:
+def run_environment(
+    base: dict[str, str],
+    spec: RunSpec,
+    task_copy: Path,
+    shim: Path,
+    home: Path,
+    process_events: Path | None = None,
+) -> dict[str, str]:
     """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
     env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
     for key, value in spec.toggle_env.items():
@@ -102,4 +125,8 @@ def run_environment(base: dict[str, str], spec: RunSpec, task_copy: Path, shim: 
     env["HOME"] = str(home)
     env["TMPDIR"] = str(home / "tmp")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop(PROCESS_PROBE_VARIABLE, None)
+    if spec.process_targets and process_events is not None:
+        # Read by the shim's sitecustomize in every interpreter of the run (see process_probe.py).
+        env[PROCESS_PROBE_VARIABLE] = json.dumps({"events": str(process_events), "targets": list(spec.process_targets)})
     return env

@@ -29,6 +29,7 @@ TEMPLATE_OUTCOME = {
     "xpassed": "failed",
     "timeout": "failed",
     "skipped": "skipped",
+    "flaky": "failed",  # passed in some repeats only: never a pass
 }
 
 
@@ -45,6 +46,9 @@ class TestResult:
     stdout: str
     stderr: str
     probes: list[dict[str, Any]]
+    runs: int = 1  # repeats that ran this test
+    passes: int = 0  # of which passed
+    outcomes: list[str] = field(default_factory=list)  # the outcome of each repeat
 
 
 @dataclass
@@ -75,6 +79,7 @@ class ImplementationResult:
     changed_files: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat: exit, stress seed, counts
 
 
 @dataclass
@@ -92,6 +97,7 @@ class Results:
     exit_code: int
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
+    nondeterminism: dict[str, Any] = field(default_factory=dict)  # repeats, stress and its seed, gate mode
     lint: list[dict[str, Any]] = field(default_factory=list)
     bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
     error: str | None = None
@@ -145,6 +151,7 @@ def build_results(
     lint: list[dict[str, Any]],
     environment: dict[str, Any],
     timings: dict[str, float],
+    nondeterminism: dict[str, Any] | None = None,
     trajectory: list[dict[str, Any]] | None = None,
     diffs: list[dict[str, Any]] | None = None,
     reproduce: dict[str, Any] | None = None,
@@ -172,6 +179,7 @@ def build_results(
         timings={key: round(value, 3) for key, value in timings.items()},
         metrics_delta=structure.deltas,
         lint=lint,
+        nondeterminism=nondeterminism or {},
         error=first_error(grade),
         trajectory=trajectory or [],
         diffs=diffs or [],
@@ -196,6 +204,7 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
         "toggle": asdict(task.toggle),
         "limits": asdict(task.limits),
         "test_files": list(task.test_files),
+        "probes": [asdict(probe) for probe in task.probes],
     }
 
 
@@ -227,6 +236,7 @@ def implementation_result(
         changed_files=run.changed_files,
         leftovers=run.leftovers,
         hangs=run.hangs,
+        repeats=run.repeats,
     )
 
 
@@ -242,6 +252,9 @@ def test_result(test: TestObservation, suite: str | None) -> TestResult:
         stdout=test.stdout,
         stderr=test.stderr,
         probes=test.probes,
+        runs=test.runs,
+        passes=test.passes,
+        outcomes=list(test.outcomes),
     )
 
 

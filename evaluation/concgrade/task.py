@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.errors import TaskError
+from concgrade.manifest_probes import DeclaredProbe, read_probes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,6 +89,7 @@ class Task:
     modules: tuple[str, ...]
     limits: Limits
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+    probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     # The manifest as read (empty without one), so other modules can read their own sections.
     manifest: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -143,6 +145,7 @@ def load_task(root: Path) -> Task:
         modules=modules,
         limits=_limits(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
+        probes=read_probes(manifest.get("probes", []), manifest_path),
         constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
         manifest=manifest,
     )
