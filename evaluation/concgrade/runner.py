@@ -192,7 +192,10 @@ def run_attempt(
     # The boot imported the installed plugins before pytest could mark them for assertion rewriting: pytest
     # warns about each, and a task whose ini says `filterwarnings = error` would fail to start.
     args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
-    env = run_environment(dict(os.environ), spec, task_copy, shim, home)
+    events = scratch / "probe-events"  # the cross-process probe's event files, when the manifest declares one
+    shutil.rmtree(events, ignore_errors=True)
+    events.mkdir()
+    env = run_environment(dict(os.environ), spec, task_copy, shim, home, process_events=events)
     # Only the shim is on the path at startup; the boot adds the implementation's folders once pytest is loaded.
     toggle_path = env["PYTHONPATH"].split(os.pathsep)[1:]
     env["PYTHONPATH"] = str(shim)
