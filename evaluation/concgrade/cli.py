@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from concgrade import __version__
+from concgrade.dataset_cli import add_bulk_commands, rewrite_dataset_flag, run_bulk
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.pipeline import GradeOptions, grade_task
 from concgrade.report.html import write_html
@@ -18,7 +19,7 @@ from concgrade.report.terminal import format_summary
 from concgrade.task import load_task
 
 EXIT_ERROR = 2
-SUBCOMMANDS = ("grade", "check")
+SUBCOMMANDS = ("grade", "check", "dataset", "predictions")
 
 
 def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
@@ -41,11 +42,12 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
     check = commands.add_parser("check", help="lint a task folder without running it")
     check.add_argument("rest", nargs=argparse.REMAINDER)
+    add_bulk_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, default_task: Path | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = rewrite_dataset_flag(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "grade")
     args = build_parser(default_task or Path.cwd()).parse_args(argv)
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
 
         return check_main(args.rest)
     try:
+        if args.command in ("dataset", "predictions"):
+            return run_bulk(args)
         return run_grade(args)
     except ConcgradeError as exc:
         print(f"concgrade: error: {exc}", file=sys.stderr)

@@ -73,6 +73,8 @@ class Results:
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # instances/*.json audited against the runs (tasks without a manifest): status, corrected lists, findings.
+    instances: dict[str, Any] | None = None
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})
 
@@ -149,6 +151,8 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
         "suite_entries": task.suites,
         "modules": list(task.modules),
         "toggle": asdict(task.toggle),
+        "toggle_source": task.toggle_source,
+        "interpreter": task.interpreter,
         "limits": asdict(task.limits),
         "test_files": list(task.test_files),
     }

@@ -65,13 +65,18 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
     try:
         task_copy = scratch / "task"
         copy_task(task.root, task_copy)
-        if spec.implementation.name == "candidate":
+        if spec.implementation.name == "candidate" or spec.substitute:
             replace_folder(spec.implementation.folder, task_copy / spec.folder_in_task)
         shim = make_shim(scratch / "shim")
         home = scratch / "home"
         (home / "tmp").mkdir(parents=True)
         records, json_report = scratch / "records.jsonl", scratch / "report.json"
-        command = [sys.executable, "-m", "pytest", *pytest_arguments(spec, records, json_report, task_copy)]
+        command = [
+            spec.interpreter or sys.executable,
+            "-m",
+            "pytest",
+            *pytest_arguments(spec, records, json_report, task_copy),
+        ]
         env = run_environment(dict(os.environ), spec, task_copy, shim, home)
         exit_code, timed_out, duration, stdout, stderr = run_process(command, task_copy, env, spec.run_timeout)
         return RunOutput(
