@@ -21,13 +21,14 @@ from typing import Any
 from concgrade import __version__
 from concgrade.cache import GradeCache, default_cache_dir
 from concgrade.discovery import changed_tasks, find_tasks, task_label
-from concgrade.errors import UsageError
+from concgrade.errors import ConcgradeError, UsageError
 from concgrade.executors import make_executor
 from concgrade.grading import ACCEPTED, ERROR, EXIT_CODES, REJECTED
 from concgrade.hashing import harness_version, hash_tree
 from concgrade.report.dataset_html import write_dataset_html
 from concgrade.services import detect_services, service_environment, unmet_services
-from concgrade.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, TaskOutcome
+from concgrade.task import load_task
+from concgrade.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, TaskOutcome, task_summary
 
 DATASET_SCHEMA_VERSION = "1.0"
 CACHEABLE = (ACCEPTED, REJECTED)
@@ -84,7 +85,7 @@ def grade_requests(
         needs = detect_services(request.root)
         unmet = unmet_services(needs, settings.services, settings.environ)
         if unmet:
-            finish(skipped_outcome(request.label, unmet))
+            finish(skipped_outcome(request.label, unmet, request.root))
             continue
         environment = service_environment(needs, settings.services)
         key = grade_key(request, settings.options, environment)
@@ -134,12 +135,18 @@ def grade_key(request: GradeRequest, options: JobOptions, environment: dict[str,
     )
 
 
-def skipped_outcome(label: str, unmet: list[Any]) -> TaskOutcome:
+def skipped_outcome(label: str, unmet: list[Any], root: Path) -> TaskOutcome:
+    """A task not graded for want of a service; its conventions are still read, so the row says them."""
+    try:
+        task = task_summary(load_task(root))
+    except ConcgradeError:
+        task = {}
     names = ", ".join(need.name for need in unmet)
     hint = "; ".join(f"--service {need.name}=HOST:PORT" for need in unmet)
     return TaskOutcome(
         label,
         SKIPPED,
+        task=task,
         services=[
             {"name": n.name, "evidence": list(n.evidence), "variables": [v for v, _ in n.variables]} for n in unmet
         ],

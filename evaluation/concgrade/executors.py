@@ -66,7 +66,7 @@ class DaskExecutor:
             raise UsageError(f"--scheduler {self.address}: cannot reach the Dask scheduler ({exc})") from None
         try:
             futures = {client.submit(run_job, job.packed(), pure=False): job for job in jobs}
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 yield _result(future, futures[future])
         finally:
             client.close()

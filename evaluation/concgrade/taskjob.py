@@ -133,7 +133,7 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         try:
             prepared = prepare_environment(root, default_cache_dir())
         except InstallError as exc:
-            return TaskOutcome(job.label, ERROR, task=_task_summary(task), error=f"dependency install: {exc}")
+            return TaskOutcome(job.label, ERROR, task=task_summary(task), error=f"dependency install: {exc}")
         environment = prepared.to_dict()
         task = task.with_environment(prepared.interpreter, {})
     if job.environment:
@@ -153,7 +153,7 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
             if c["status"] != "pass"
         ],
         timings=dict(results.timings),
-        task={**_task_summary(task), "suites_source": results.task.get("suites_source")},
+        task={**task_summary(task), "suites_source": results.task.get("suites_source")},
         instances=results.instances,
         environment=environment,
         resolution=candidate_resolution(results.to_dict()) if candidate is not None else None,
@@ -161,7 +161,7 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
     )
 
 
-def _task_summary(task: Any) -> dict[str, Any]:
+def task_summary(task: Any) -> dict[str, Any]:
     return {
         "name": task.name,
         "root": str(task.root),
