@@ -40,21 +40,20 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
     grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
-    check = commands.add_parser("check", help="lint a task folder without running it")
-    check.add_argument("rest", nargs=argparse.REMAINDER)
+    commands.add_parser("check", help="lint a task folder without running it (see `concgrade check --help`)")
     add_bulk_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, default_task: Path | None = None) -> int:
     argv = rewrite_dataset_flag(list(sys.argv[1:] if argv is None else argv))
+    if argv and argv[0] == "check":  # the linter parses its own arguments (options may come first)
+        from concgrade.lint import main as check_main
+
+        return check_main(argv[1:])
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "grade")
     args = build_parser(default_task or Path.cwd()).parse_args(argv)
-    if args.command == "check":
-        from concgrade.lint import main as check_main
-
-        return check_main(args.rest)
     try:
         if args.command in ("dataset", "predictions"):
             return run_bulk(args)

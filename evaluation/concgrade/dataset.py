@@ -93,7 +93,7 @@ def grade_requests(
         hit = cache.load(key) if cache and settings.use_cache else None
         if hit is not None:
             outcome = TaskOutcome.from_dict(hit.outcome, hit.files)
-            outcome.cached = True
+            outcome.label, outcome.cached = request.label, True  # one candidate may serve several predictions
             finish(outcome)
             continue
         candidate = str(request.candidate) if request.candidate else None
@@ -122,9 +122,14 @@ def _open_cache() -> GradeCache | None:
 
 
 def grade_key(request: GradeRequest, options: JobOptions, environment: dict[str, str]) -> str:
-    """Everything that decides a grade: the task's and candidate's content, the harness, options, Python."""
+    """Everything that decides a grade: the task's and candidate's content, the harness, options, Python.
+
+    The task's path is part of it too (its reports name the task by its folder and path); a candidate counts
+    by content only, since predictions put their candidates in fresh temporary folders every time.
+    """
     return GradeCache.key(
         {
+            "root": str(request.root.resolve()),
             "task": hash_tree(request.root),
             "candidate": hash_tree(request.candidate) if request.candidate else None,
             "harness": harness_version(),

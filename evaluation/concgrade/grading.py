@@ -73,8 +73,17 @@ def infer_suites(before: RunObservation, collected: Iterable[str]) -> dict[str, 
     return {P2P: p2p, F2P: f2p}
 
 
-def grade_runs(entries: dict[str, list[str]], runs: Sequence[RunObservation], inferred: bool = False) -> Grade:
-    """Grade the runs of one task (one per implementation) against its declared suites."""
+def grade_runs(
+    entries: dict[str, list[str]],
+    runs: Sequence[RunObservation],
+    inferred: bool = False,
+    source_checks: Sequence[Check] = (),
+) -> Grade:
+    """Grade the runs of one task (one per implementation) against its declared suites.
+
+    `source_checks` are checks of the task and its sources made before anything ran (lint, constraints);
+    they come after the checks of the runs themselves, before the expectations of each implementation.
+    """
     collected = [nodeid for run in runs for nodeid in run.collected]
     before = next((run for run in runs if run.role == "before"), None)
     if inferred and before is not None:
@@ -87,6 +96,7 @@ def grade_runs(entries: dict[str, list[str]], runs: Sequence[RunObservation], in
         check_f2p_nonempty(suites),
         check_runs_consistent(runs),
         *[check_implementation_proved(run) for run in runs],
+        *source_checks,
     ]
     for run in runs:
         checks += expectation_checks(run, suites)
@@ -195,6 +205,24 @@ def _suite_check(run: RunObservation, nodeids: list[str], suite: str, want_pass:
         return Check(check_id, "fail", message, run.name, tuple(wrong))
     expectation = "pass" if want_pass else "fail"
     return Check(check_id, "pass", f"all {len(nodeids)} {suite} tests {expectation} on {run.name}", run.name)
+
+
+def check_task_lint(findings: Sequence[dict[str, object]]) -> Check:
+    """Error-level findings of `concgrade check` reject a task: broken in ways a test run does not show."""
+    errors = [f for f in findings if f.get("severity") == "error" and not f.get("fixed")]
+    if errors:
+        listed = _names([f"{f['id']} {f.get('path') or ''}: {f['message']}" for f in errors])
+        return Check("task.lint", "fail", f"{len(errors)} lint error(s): {listed}")
+    return Check("task.lint", "pass", f"no lint error ({len(findings)} warnings or notes)")
+
+
+def check_constraints_met(name: str, violations: Sequence[dict[str, object]]) -> Check:
+    """The manifest's constraints (e.g. standard library only, forbidden constructs) hold on an implementation."""
+    check_id = f"constraints.{name}"
+    if violations:
+        listed = _names([f"{v['constraint']}: {v['message']}" for v in violations])
+        return Check(check_id, "fail", f"{name} breaks the manifest's constraints: {listed}", name)
+    return Check(check_id, "pass", f"{name} meets the manifest's constraints", name)
 
 
 def _names(items: Sequence[str]) -> str:

@@ -175,3 +175,23 @@ def _finding(finding_id: str, severity: str, message: str, path: str | None) -> 
 def _names(items: list[str]) -> str:
     shown = ", ".join(items[:NAMES_SHOWN])
     return shown + (f" and {len(items) - NAMES_SHOWN} more" if len(items) > NAMES_SHOWN else "")
+
+
+# Found only by running the tests; what a static look shows (not JSON, no lists) the task linter reports.
+RUNTIME_FINDINGS = (
+    "instances.f2p_passes_on_before",
+    "instances.p2p_fails_on_before",
+    "instances.fails_on_after",
+    "instances.f2p_incomplete",
+)
+
+
+def runtime_lint_findings(section: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The audit's disagreements in the task linter's finding shape, to list them with the lint findings."""
+    if not section:
+        return []
+    return [
+        {**finding, "line": None, "fixable": False, "fixed": False}
+        for finding in section["findings"]
+        if finding["id"] in RUNTIME_FINDINGS
+    ]

@@ -16,6 +16,7 @@ from typing import Any
 from concgrade import __version__
 from concgrade.grading import F2P, P2P, Grade
 from concgrade.observations import RunObservation, TestObservation
+from concgrade.structure import Structure
 from concgrade.task import Task
 
 SCHEMA_VERSION = "1.0"
@@ -53,6 +54,8 @@ class ImplementationResult:
     summary: dict[str, int]
     tests: list[TestResult]
     metrics: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)
     stdout_tail: str = ""
     stderr_tail: str = ""
 
@@ -72,6 +75,7 @@ class Results:
     exit_code: int
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
+    lint: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     # instances/*.json audited against the runs (tasks without a manifest): status, corrected lists, findings.
     instances: dict[str, Any] | None = None
@@ -115,8 +119,8 @@ def build_results(
     task: Task,
     runs: list[RunObservation],
     grade: Grade,
-    metrics: dict[str, dict[str, Any]],
-    metrics_delta: dict[str, Any],
+    structure: Structure,
+    lint: list[dict[str, Any]],
     environment: dict[str, Any],
     timings: dict[str, float],
 ) -> Results:
@@ -124,7 +128,10 @@ def build_results(
     implementations = {}
     for run in runs:
         impl = task.implementation(run.name)
-        implementations[run.name] = implementation_result(run, impl.folder.as_posix(), suite_of, metrics.get(run.name))
+        result = implementation_result(run, impl.folder.as_posix(), suite_of, structure.metrics.get(run.name))
+        result.findings = structure.findings.get(run.name, [])
+        result.violations = structure.violations.get(run.name, [])
+        implementations[run.name] = result
     return Results(
         run_id=run_id,
         started_at=started_at,
@@ -138,7 +145,8 @@ def build_results(
         verdict=grade.verdict,
         exit_code=grade.exit_code,
         timings={key: round(value, 3) for key, value in timings.items()},
-        metrics_delta=metrics_delta,
+        metrics_delta=structure.deltas,
+        lint=lint,
     )
 
 

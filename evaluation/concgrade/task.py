@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,7 @@ class Task:
     instances: InstanceFile | None = None  # the instances/*.json file as read (tasks without a manifest)
     interpreter: str | None = None  # the Python that runs the tests (a per-task virtualenv), else the harness's
     environment: dict[str, str] = field(default_factory=dict)  # extra variables for every run (e.g. services)
+    constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -121,24 +122,18 @@ class Task:
         if not folder.is_dir():
             raise TaskError(f"{folder}: the candidate folder does not exist")
         candidate = Implementation("candidate", "after", folder)
-        return _replace(self, implementations=(*self.implementations, candidate))
+        return replace(self, implementations=(*self.implementations, candidate))
 
     def with_environment(self, interpreter: str | None, environment: dict[str, str]) -> Task:
         """The same task run by another interpreter and/or with extra variables (services it needs)."""
-        return _replace(self, interpreter=interpreter, environment={**self.environment, **environment})
+        return replace(self, interpreter=interpreter, environment={**self.environment, **environment})
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None) -> Task:
         limits = Limits(
             test_timeout=test_timeout or self.limits.test_timeout,
             run_timeout=run_timeout or self.limits.run_timeout,
         )
-        return _replace(self, limits=limits)
-
-
-def _replace(task: Task, **changes: Any) -> Task:
-    from dataclasses import replace
-
-    return replace(task, **changes)
+        return replace(self, limits=limits)
 
 
 def load_task(root: Path) -> Task:
@@ -174,7 +169,7 @@ def load_task(root: Path) -> Task:
         # Each implementation runs its own files or -k: suites name tests by their paired form.
         suites = {name: canonical_entries(entries, toggle) for name, entries in suites.items()}
         if instances is not None and instances.usable:
-            instances = _replace(instances, suites=suites)
+            instances = replace(instances, suites=suites)
         _check_files_exist(root, selected_files(toggle))
     _check_test_sources(root, (*test_files, *selected_files(toggle)))
     task_section = manifest.get("task", {})
@@ -191,6 +186,7 @@ def load_task(root: Path) -> Task:
         test_files=test_files,
         toggle_source=toggle_source,
         instances=instances,
+        constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
     )
 
 

@@ -40,7 +40,7 @@ TESTS = "import counter\n\n\n" + P2P_BODY + "\n\n" + F2P_BODY
 EXPECTED = {
     "pythonpath_task": ("accepted", "pythonpath", "inferred"),
     "env_task": ("accepted", "env", "inferred"),
-    "option_task": ("accepted", "option", "inferred"),
+    "option_task": ("rejected", "option", "inferred"),  # the linter's CL020: the instances file is not JSON
     "selection_task": ("rejected", "selection", "inferred"),
     "keyword_task": ("accepted", "selection", "inferred"),
     "package_task": ("accepted", "package", "inferred"),
@@ -51,8 +51,16 @@ EXPECTED = {
 
 
 def implementations(root: Path, package: bool = False) -> dict[str, str]:
+    """Both implementations, and the files every task has (a README that names no command, by default)."""
     init = {"repository_before/__init__.py": "", "repository_after/__init__.py": ""} if package else {}
-    return {"repository_before/counter.py": SEQUENTIAL, "repository_after/counter.py": CONCURRENT, **init}
+    return {
+        "repository_before/counter.py": SEQUENTIAL,
+        "repository_after/counter.py": CONCURRENT,
+        **init,
+        "trajectory/001_refactor.md": "# Refactor\n\nA pool of four threads.\n",
+        "Dockerfile": "FROM python:3.11-slim\n",
+        "README.md": "# A fixture task\n",
+    }
 
 
 def pythonpath_task(root: Path) -> Path:

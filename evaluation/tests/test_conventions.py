@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from concgrade.compose import read_compose
 from concgrade.conventions import (
     ConventionSources,

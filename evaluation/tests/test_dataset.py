@@ -54,8 +54,8 @@ def test_each_task_gets_its_verdict_and_the_source_of_its_toggle(graded):
             assert row["task"]["toggle_source"]["evidence"], label
     assert document["summary"] == {
         "tasks": 9,
-        "accepted": 5,
-        "rejected": 2,
+        "accepted": 4,
+        "rejected": 3,
         "error": 1,
         "skipped": 1,
         "cached": 0,
@@ -88,9 +88,10 @@ def test_instances_files_are_read_leniently_and_audited(graded):
     assert valid["instances"]["status"] == "valid" and valid["instances"]["findings"] == []
     # Paths relative to tests/ and bare names are accepted too.
     assert found["package_task"]["instances"]["status"] == "valid"
-    # Not JSON: graded with suites inferred from the runs, and said so.
+    # Not JSON: graded with suites inferred from the runs, and said so; the linter's error is the only failure.
     invalid = found["option_task"]
-    assert invalid["verdict"] == "accepted" and invalid["task"]["suites_source"] == "inferred"
+    assert invalid["task"]["suites_source"] == "inferred"
+    assert [(c["id"], "CL020" in c["message"]) for c in invalid["failing_checks"]] == [("task.lint", True)]
     assert [f["id"] for f in invalid["instances"]["findings"]] == ["instances.invalid"]
     assert invalid["instances"]["corrected"]["FAIL_TO_PASS"] == [
         "tests/test_counter.py::test_work_leaves_the_main_thread"
@@ -102,6 +103,8 @@ def test_instances_files_are_read_leniently_and_audited(graded):
     assert [f["id"] for f in contradicted["instances"]["findings"]] == ["instances.f2p_passes_on_before"]
     assert contradicted["instances"]["corrected"]["PASS_TO_PASS"] == ["tests/test_{impl}.py::test_doubles_in_order"]
     assert [c["id"] for c in contradicted["failing_checks"]] == ["f2p.fails_on_before"]
+    per_task = json.loads((graded[0].parent / "first-reports" / "selection_task" / "results.json").read_text())
+    assert "instances.f2p_passes_on_before" in [finding["id"] for finding in per_task["lint"]]
 
 
 def test_install_failure_and_missing_service_are_reported(graded):
@@ -196,9 +199,12 @@ def test_the_index_renders_and_filters_in_headless_chromium(graded, tmp_path):
     dom = subprocess.run(
         [*command, "--dump-dom", index.as_uri() + "#verdict=rejected"], capture_output=True, text=True, timeout=120
     ).stdout
-    assert 'id="tasks"' in dom and "2 shown" in dom  # the script ran: the link's filter applied
-    shown = [line for line in dom.split("<tr ")[1:] if 'class="task"' in line and "hidden" not in line.split(">")[0]]
-    assert sorted(line.split('data-verdict="')[1].split('"')[0] for line in shown) == ["rejected", "rejected"]
+    rejected = sorted(row["label"] for row in graded[3]["tasks"] if row["verdict"] == "rejected")
+    assert 'id="tasks"' in dom and f"{len(rejected)} shown" in dom  # the script ran: the link's filter applied
+    rows_html = [part for part in dom.split("<tr ")[1:] if 'class="task"' in part.split(">")[0]]
+    assert len(rows_html) == len(graded[3]["tasks"])
+    visible = [part for part in rows_html if "hidden" not in part.split(">")[0]]
+    assert sorted(part.split("<code>")[1].split("</code>")[0] for part in visible) == rejected
 
 
 def test_dask_gives_the_same_grades_as_the_local_pool(graded, tmp_path):

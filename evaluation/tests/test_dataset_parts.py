@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from taskfactory import write_files
+
 from concgrade.dataset import GradeRequest, grade_key, worst_verdict
 from concgrade.discovery import find_tasks, task_label
 from concgrade.environments import HARNESS_TEST_REQUIREMENTS
 from concgrade.hashing import hash_tree
 from concgrade.services import detect_services, service_environment, unmet_services
 from concgrade.taskjob import JobOptions, candidate_resolution
-from taskfactory import write_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,6 +42,8 @@ def test_the_cache_key_follows_content_options_and_candidate_but_not_reports(tmp
     assert grade_key(request, JobOptions(), {}) == key
     assert grade_key(request, JobOptions(test_timeout=7), {}) != key
     assert grade_key(request, JobOptions(), {"REDIS_HOST": "h"}) != key
+    write_files(tmp_path / "copy", TASK)  # the same content elsewhere: its reports name another task
+    assert grade_key(GradeRequest("copy", tmp_path / "copy"), JobOptions(), {}) != key
     write_files(tmp_path / "c", {"m.py": "x = 1\n"})
     assert grade_key(GradeRequest("t", tmp_path / "t", tmp_path / "c"), JobOptions(), {}) != key
     before = hash_tree(tmp_path / "t")

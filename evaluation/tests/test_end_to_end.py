@@ -153,3 +153,44 @@ def test_json_on_stdout(cli, tmp_path):
     task = make_task(tmp_path / "task")
     result = cli("--task", str(task), "--output", str(tmp_path / "out"), "--json")
     assert json.loads(result.stdout)["verdict"] == "accepted"
+
+
+def test_manifest_constraints_reject_an_after_that_breaks_them(cli, tmp_path):
+    task = make_task(tmp_path / "task")
+    manifest = task / "evaluation" / "concgrade.toml"
+    manifest.write_text(manifest.read_text() + '\n[constraints]\nstdlib_only = true\nforbidden = ["CG101"]\n')
+    (task / "repository_after" / "counter.py").write_text("import numpy  # noqa\n" + CONCURRENT)
+    result, data = grade(cli, task, tmp_path / "out")
+    assert result.returncode == 1
+    assert "constraints.after" in failing(data)
+    check = next(c for c in data["checks"] if c["id"] == "constraints.after")
+    assert "stdlib_only" in check["message"] and "CG101" in check["message"]
+    assert (
+        data["metrics_delta"]["before→after"]["lines"]["after"]
+        > data["metrics_delta"]["before→after"]["lines"]["before"]
+    )
+
+
+def test_a_shadowing_module_is_a_lint_error_that_rejects_the_task(cli, tmp_path):
+    task = make_task(tmp_path / "task", extra={"tests/counter.py": SEQUENTIAL})
+    result, data = grade(cli, task, tmp_path / "out")
+    assert result.returncode == 1
+    assert "task.lint" in failing(data)
+    assert any(f["id"] == "CL040" for f in data["lint"])
+
+
+def test_check_lists_a_shadowing_module_an_exit_forcing_conftest_and_invalid_instances(cli, tmp_path):
+    task = make_task(
+        tmp_path / "task",
+        extra={
+            "counter.py": SEQUENTIAL,
+            "tests/conftest.py": "def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n",
+            "instances/task.json": '{"FAIL_TO_PASS": ["tests/test_f2p.py::test_runs_concurrently",]}',
+        },
+    )
+    before = tree_digest(task)
+    result = cli("check", "--json", str(task))
+    assert result.returncode == 1, result.stdout + result.stderr
+    ids = {finding["id"] for finding in json.loads(result.stdout)["findings"]}
+    assert {"CL040", "CL050", "CL020"} <= ids
+    assert tree_digest(task) == before

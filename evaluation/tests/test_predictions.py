@@ -9,12 +9,13 @@ import subprocess
 import sys
 
 import pytest
-from concgrade.errors import ConcgradeError
-from concgrade.predictions import apply_diff
 from conftest import RUN_PY
 from datasetfactory import pythonpath_task
 from taskfactory import CONCURRENT, SEQUENTIAL, write_files
 from test_end_to_end import tree_digest
+
+from concgrade.errors import ConcgradeError
+from concgrade.predictions import apply_diff
 
 
 def unified(old: str, new: str, path: str) -> str:
