@@ -41,7 +41,7 @@ def task_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
                 "toggle_evidence": source.get("evidence", []),
                 "suites_source": info.get("suites_source") or "",
                 "instances_status": instances.get("status"),
-                "findings": instances.get("findings", []),
+                "findings": [f for f in instances.get("findings", []) if f.get("severity") != "info"],
                 "resolution": (task.get("resolution") or {}).get("status"),
                 "cached": task.get("cached", False),
                 "report": task.get("report"),
