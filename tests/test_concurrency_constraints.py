@@ -1,0 +1,393 @@
+"""FAIL_TO_PASS: the concurrency contract of the refactor.
+
+notify_users must run sends concurrently, at most 50 at once in the whole process, stream its
+work instead of queueing the whole batch, keep results in input order, and let a fatal error
+through while stopping work that has not started.
+
+The fake send (SendBoard) blocks on conditions that the test controls instead of sleeping, so
+"50 at once" is shown by 50 calls really being inside at the same moment. Claims that something
+never happens (a 51st send, more pending work, a late start) are watched for SETTLE seconds
+after the state where they would show: a wrong implementation shows them within milliseconds.
+
+The fixture `concurrency_probe` comes from the concgrade pytest plugin; it records the figures
+(max_active, calls, timeline) of each test with the graded run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import notify_service
+import pytest
+
+LIMIT = 50  # the required process-wide ceiling on concurrent send_notification calls
+# "Never thousands of pending futures": one pool's worth in flight, with one more round of slack.
+PENDING_LIMIT = 2 * LIMIT
+DEADLINE = 5.0  # seconds after which every wait of a test gives up (the task's test timeout is 10 s)
+SETTLE = 0.3  # seconds a test watches for something that must not happen
+GRACE = 0.5  # seconds a design may spend on running sends before it re-raises a fatal error
+
+
+class NotConcurrent(BaseException):
+    """Raised by the fake on a caller's own thread once it is plain that sends run one after another."""
+
+
+class Rejected(Exception):
+    """An ordinary application error a send may raise."""
+
+
+def receipt(user_id: Any, payload: Any) -> str:
+    return f"fake receipt {user_id}/{payload}"
+
+
+class Caller:
+    """A thread that calls notify_users once and keeps its outcome."""
+
+    def __init__(self, board: SendBoard, user_ids: Iterable[Any], payload: Any) -> None:
+        self.result: list[Any] | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.payload = payload
+        self._board = board
+        self._user_ids = user_ids
+        self.thread = threading.Thread(target=self._run, name=f"caller-{payload}", daemon=True)
+
+    def _run(self) -> None:
+        self._board._caller_started()
+        try:
+            self.result = notify_service.notify_users(self._user_ids, self.payload)
+        except BaseException as exc:  # the outcome under test, fatal ones included
+            self.error = exc
+        finally:
+            self._board._caller_finished(self)
+
+    def outcome(self) -> str:
+        if self.error is not None:
+            return f"raised {self.error!r}"
+        return f"returned {str(self.result)[:120]}"
+
+
+class SendBoard:
+    """A fake send_notification whose calls block on conditions the test controls, plus its counts.
+
+    Every count changes under one Condition, so the test waits for "50 sends inside" or "the
+    callers returned" without polling. A send running on a caller's own thread never blocks: a
+    sequential implementation finishes at once and fails on its figures instead of hanging, and
+    after more than LIMIT such sends with none on any other thread the fake stops it with
+    NotConcurrent, so even a large batch costs the original no time.
+    """
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self._deadline = time.monotonic() + DEADLINE
+        self.script: Callable[[Any, Any], Any] = self.hold_then_receipt
+        self.probe: Any = None  # the harness's CallProbe around this fake, set by the fixture
+        self.is_open = False
+        self.active = 0
+        self.max_active = 0
+        self.started = 0
+        self.on_callers = 0
+        self.on_others = 0
+        self.finish_order: list[Any] = []
+        self.fatal_raised = False
+        self.active_at_fatal = 0
+        self.late_starts = 0
+        self.callers: list[Caller] = []
+        self._caller_threads: set[int] = set()
+        self._running_callers = 0
+
+    # -- the fake itself -------------------------------------------------------------------
+
+    def send(self, user_id: Any, payload: Any) -> Any:
+        on_caller = threading.get_ident() in self._caller_threads
+        with self.cond:
+            self.started += 1
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            if self.fatal_raised:
+                self.late_starts += 1
+            if on_caller:
+                self.on_callers += 1
+            else:
+                self.on_others += 1
+            sequential = on_caller and self.on_others == 0 and self.on_callers > LIMIT
+            self.cond.notify_all()
+        try:
+            if sequential:
+                raise NotConcurrent(f"{self.on_callers} sends ran on the calling thread and none elsewhere")
+            return self.script(user_id, payload)
+        finally:
+            with self.cond:
+                self.active -= 1
+                self.finish_order.append(user_id)
+                self.cond.notify_all()
+
+    def block_until(self, predicate: Callable[[], bool]) -> bool:
+        """Inside a send: wait until predicate() holds or the deadline passes; never on a caller's thread."""
+        with self.cond:
+            if threading.get_ident() in self._caller_threads:
+                return predicate()
+            return self.cond.wait_for(predicate, timeout=self._remaining())
+
+    def hold_then_receipt(self, user_id: Any, payload: Any) -> str:
+        self.block_until(lambda: self.is_open)
+        return receipt(user_id, payload)
+
+    def mark_fatal(self) -> None:
+        with self.cond:
+            self.fatal_raised = True
+            self.active_at_fatal = self.active
+            self.cond.notify_all()
+
+    # -- the test's side -------------------------------------------------------------------
+
+    def start(self, user_ids: Iterable[Any], payload: Any) -> Caller:
+        caller = Caller(self, user_ids, payload)
+        with self.cond:
+            self.callers.append(caller)
+            self._running_callers += 1
+        caller.thread.start()
+        return caller
+
+    def release(self) -> None:
+        """Open the gate: held sends return and later ones do not wait."""
+        with self.cond:
+            self.is_open = True
+            self.cond.notify_all()
+
+    def reaches(self, predicate: Callable[[], bool], seconds: float = DEADLINE) -> bool:
+        """Wait until predicate() holds, every caller has returned, or time is up; return predicate()."""
+        with self.cond:
+            self.cond.wait_for(
+                lambda: predicate() or self._running_callers == 0,
+                timeout=min(seconds, self._remaining()),
+            )
+            return predicate()
+
+    def stays_false(self, predicate: Callable[[], bool], seconds: float = SETTLE) -> bool:
+        """Watch for `seconds`: False as soon as predicate() holds, True if it never did."""
+        with self.cond:
+            return not self.cond.wait_for(predicate, timeout=min(seconds, self._remaining()))
+
+    def join(self, seconds: float = DEADLINE) -> bool:
+        """Wait for every caller to return (within `seconds` and the deadline); True if all did."""
+        return self.reaches(lambda: self._running_callers == 0, seconds)
+
+    def figures(self) -> str:
+        outcomes = "; ".join(caller.outcome() for caller in self.callers)
+        return (
+            f"max_active={self.max_active} started={self.started} "
+            f"on caller threads={self.on_callers} on other threads={self.on_others} "
+            f"late_starts={self.late_starts} callers: {outcomes}"
+        )
+
+    def close(self) -> None:
+        """Release everything and let it drain, so the next test starts from an idle service."""
+        self.release()
+        self.join()
+        self.reaches(lambda: self.active == 0)
+
+    def _remaining(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+    def _caller_started(self) -> None:
+        with self.cond:
+            self._caller_threads.add(threading.get_ident())
+
+    def _caller_finished(self, caller: Caller) -> None:
+        with self.cond:
+            caller.done = True
+            self._running_callers -= 1
+            self.cond.notify_all()
+
+
+class FutureCensus:
+    """Counts concurrent.futures.Future objects created and not yet done, whatever executor made them.
+
+    Hooked at class level (Future.__init__), so it sees executor.submit, executor.map and
+    run_in_executor alike; a design without futures simply shows none.
+    """
+
+    def __init__(self, cond: threading.Condition) -> None:
+        self._cond = cond
+        self.live = 0
+        self.peak = 0
+        self.created = 0
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original_init = Future.__init__
+        census = self
+
+        def counting_init(future: Future[Any], *args: Any, **kwargs: Any) -> None:
+            original_init(future, *args, **kwargs)
+            with census._cond:
+                census.created += 1
+                census.live += 1
+                census.peak = max(census.peak, census.live)
+                census._cond.notify_all()
+            future.add_done_callback(census._done)
+
+        monkeypatch.setattr(Future, "__init__", counting_init)
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._cond:
+            self.live -= 1
+
+
+@pytest.fixture
+def board(monkeypatch: pytest.MonkeyPatch, concurrency_probe: Any) -> Iterator[SendBoard]:
+    """A SendBoard installed as notify_service.send_notification, with the harness's probe around it.
+
+    Fixture order matters: the board drains first, then the probe is removed, then monkeypatch
+    puts the real send back.
+    """
+    fake = SendBoard()
+    monkeypatch.setattr(notify_service, "send_notification", fake.send)
+    fake.probe = concurrency_probe(notify_service, "send_notification")
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def census(board: SendBoard, monkeypatch: pytest.MonkeyPatch) -> FutureCensus:
+    counter = FutureCensus(board.cond)
+    counter.install(monkeypatch)
+    return counter
+
+
+def test_limit_is_declared_as_max_workers() -> None:
+    assert getattr(notify_service, "MAX_WORKERS", None) == LIMIT
+
+
+def test_fifty_sends_run_at_once_and_never_more(board: SendBoard) -> None:
+    users = list(range(120))
+
+    def script(user_id: int, payload: str) -> str:
+        board.block_until(lambda: board.is_open)
+        if user_id % 2:  # 60 failures: more than 50, so no failure may cost a slot
+            raise Rejected(f"user {user_id} rejected")
+        return receipt(user_id, payload)
+
+    board.script = script
+    caller = board.start(users, "wave")
+
+    assert board.reaches(lambda: board.active >= LIMIT), f"50 sends never ran at once: {board.figures()}"
+    assert board.stays_false(lambda: board.active > LIMIT), f"more than 50 sends at once: {board.figures()}"
+    board.release()
+    assert board.join(), f"notify_users did not return: {board.figures()}"
+
+    expected = [f"user {user} rejected" if user % 2 else receipt(user, "wave") for user in users]
+    assert caller.error is None and caller.result == expected, board.figures()
+    assert board.probe.max_active == LIMIT
+    assert board.probe.calls == len(users)
+
+
+def test_limit_is_process_wide_across_concurrent_callers(board: SendBoard) -> None:
+    callers = [board.start(range(60), f"caller{number}") for number in range(3)]
+
+    assert board.reaches(lambda: board.active >= LIMIT), f"50 sends never ran at once: {board.figures()}"
+    assert board.stays_false(lambda: board.active > LIMIT), (
+        f"three concurrent callers pushed past 50 sends at once: {board.figures()}"
+    )
+    board.release()
+    assert board.join(), f"notify_users did not return: {board.figures()}"
+
+    for caller in callers:
+        assert caller.error is None and caller.result == [receipt(user, caller.payload) for user in range(60)]
+    assert board.probe.max_active == LIMIT
+    assert board.probe.calls == 3 * 60
+
+
+def test_work_is_streamed_not_all_submitted_up_front(board: SendBoard, census: FutureCensus) -> None:
+    users = range(300)
+    caller = board.start(users, "stream")
+
+    assert board.reaches(lambda: board.active >= LIMIT), f"50 sends never ran at once: {board.figures()}"
+    assert board.stays_false(lambda: census.peak > PENDING_LIMIT), (
+        f"{census.peak} futures pending at once for a batch of 300 (at most {PENDING_LIMIT} expected)"
+    )
+    board.release()
+    assert board.join(), f"notify_users did not return: {board.figures()}"
+
+    assert caller.error is None and caller.result == [receipt(user, "stream") for user in users]
+    assert census.peak <= PENDING_LIMIT, f"{census.peak} futures pending at once"
+
+
+def test_results_keep_input_order_when_sends_finish_in_reverse(board: SendBoard) -> None:
+    """Each send waits for the next user's send to finish, so completions come last-first."""
+    users = list(range(40))
+
+    def script(user_id: int, payload: str) -> str:
+        if user_id != users[-1]:
+            board.block_until(lambda: user_id + 1 in board.finish_order)
+        if user_id % 7 == 3:
+            raise Rejected(f"user {user_id} rejected")
+        return receipt(user_id, payload)
+
+    board.script = script
+    caller = board.start(users, "reverse")
+    assert board.join(), f"notify_users did not return: {board.figures()}"
+
+    assert board.finish_order == users[::-1], (
+        f"sends did not overlap, so they could not finish last-first: {board.figures()}"
+    )
+    expected = [f"user {user} rejected" if user % 7 == 3 else receipt(user, "reverse") for user in users]
+    assert caller.error is None and caller.result == expected, board.figures()
+    assert 2 <= board.probe.max_active <= LIMIT
+
+
+def test_fatal_error_propagates_and_cancels_work_not_started(board: SendBoard) -> None:
+    users = list(range(300))
+    culprit = 10
+
+    def script(user_id: int, payload: str) -> str:
+        if user_id == culprit:
+            board.block_until(lambda: board.active >= LIMIT)
+            board.mark_fatal()
+            raise KeyboardInterrupt(f"fatal at user {culprit}")
+        return board.hold_then_receipt(user_id, payload)
+
+    board.script = script
+    caller = board.start(users, "fatal")
+    # A design may let the sends already running finish before it re-raises. They are held, so
+    # give it GRACE seconds to return, then let them go.
+    board.reaches(lambda: board.fatal_raised)
+    board.join(GRACE)
+    board.release()
+    assert board.join(), f"notify_users did not return: {board.figures()}"
+
+    assert isinstance(caller.error, KeyboardInterrupt), (
+        f"the fatal error did not reach the caller: {board.figures()}"
+    )
+    assert board.active_at_fatal >= LIMIT, (
+        f"the fatal error struck with only {board.active_at_fatal} send(s) in flight"
+    )
+    assert board.stays_false(lambda: board.late_starts > LIMIT), (
+        f"work not yet started went on after the fatal error: {board.figures()}"
+    )
+    assert board.probe.max_active <= LIMIT
+
+
+def test_large_batch_streams_with_bounded_concurrency(board: SendBoard, census: FutureCensus) -> None:
+    """2,000 users with a 1 ms send: concurrency between 2 and 50, bounded pending work, ordered results."""
+    users = list(range(2000))
+
+    def script(user_id: int, payload: str) -> str:
+        time.sleep(0.001)  # the send's own simulated I/O, not a wait for another thread
+        if user_id % 97 == 13:
+            raise Rejected(f"user {user_id} rejected")
+        return receipt(user_id, payload)
+
+    board.script = script
+    caller = board.start(users, "bulk")
+    assert board.join(), f"notify_users did not return: {board.figures()}"
+
+    expected = [f"user {user} rejected" if user % 97 == 13 else receipt(user, "bulk") for user in users]
+    assert caller.error is None and caller.result == expected, board.figures()
+    assert 2 <= board.probe.max_active <= LIMIT
+    assert board.probe.calls == len(users)
+    assert census.peak <= PENDING_LIMIT, f"{census.peak} futures pending at once"
