@@ -11,11 +11,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "evaluation"), str(HERE.parent / "evaluation" / "tests")]
 
+from taskfactory import make_task  # noqa: E402
+
 from concgrade.lint import lint_task  # noqa: E402
 from concgrade.metrics import measure_sources  # noqa: E402
 from concgrade.pysource import _parse_cached  # noqa: E402
 from concgrade.rules import find_issues  # noqa: E402
-from taskfactory import make_task  # noqa: E402
 
 MODULE = '''"""Bounded notification fan-out."""
 import logging

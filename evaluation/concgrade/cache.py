@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from concgrade.bench.cache import default_cache_dir as bench_cache_dir
 from concgrade.hashing import hash_value
 
 OUTCOME_FILE = "outcome.json"
@@ -22,16 +23,12 @@ FILES_FOLDER = "files"
 
 
 def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/concgrade, else ~/.cache/concgrade, else a folder in the temp dir when neither is writable."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    for candidate in (Path(base) / "concgrade", Path(tempfile.gettempdir()) / f"concgrade-cache-{os.getuid()}"):
-        try:
-            candidate.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(candidate, os.W_OK | os.X_OK):
-            return candidate
-    raise OSError("no writable cache folder (set XDG_CACHE_HOME)")
+    """The project's one cache folder (shared with the benchmark timings): $CONCGRADE_CACHE_DIR, else
+    $XDG_CACHE_HOME/concgrade, else ~/.cache/concgrade, else a folder in the temp dir."""
+    folder = bench_cache_dir()
+    if folder is None:
+        raise OSError("no writable cache folder (set CONCGRADE_CACHE_DIR or XDG_CACHE_HOME)")
+    return folder
 
 
 @dataclass(frozen=True)

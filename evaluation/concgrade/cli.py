@@ -10,35 +10,68 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from concgrade import __version__
+from concgrade.bench.measure import prepare_workloads
 from concgrade.dataset_cli import add_bulk_commands, rewrite_dataset_flag, run_bulk
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.pipeline import GradeOptions, grade_task
+from concgrade.report.github import write_github_outputs
 from concgrade.report.html import write_html
+from concgrade.report.junit import write_junit
+from concgrade.report.markdown import write_summary_md
 from concgrade.report.results_json import render_json, write_results_json
-from concgrade.report.terminal import format_summary
+from concgrade.report.terminal import Progress, format_summary
 from concgrade.task import load_task
 
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
 SUBCOMMANDS = ("grade", "check", "dataset", "predictions")
+EXIT_STATUS_HELP = """\
+exit status:
+  0    accepted: every check passed
+  1    rejected: a check failed (the summary names it, and the test)
+  2    error: a malformed task, wrong arguments, a run that could not start, or a check that could not be
+       evaluated (one line on stderr says what and where)
+  130  interrupted (Ctrl-C)
+"""
 
 
 def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="concgrade",
         description="Grade a concurrency-refactor task: run its suites on before and after, isolated and instrumented.",
-        epilog="Exit status: 0 accepted, 1 rejected, 2 error (bad task, bad arguments, or a run that could not start).",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"concgrade {__version__}")
     commands = parser.add_subparsers(dest="command")
-    grade = commands.add_parser("grade", help="grade a task (the default command)")
+    grade = commands.add_parser(
+        "grade",
+        help="grade a task (the default command)",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     grade.add_argument("--task", type=Path, default=default_task, help="the task folder (default: %(default)s)")
     grade.add_argument("--candidate", type=Path, help="a third implementation folder, graded like after")
     grade.add_argument("--output", type=Path, help="where to write the reports (default: TASK/reports)")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest processes at once")
     grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the manifest's, or 20)")
     grade.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)")
+    bench = grade.add_mutually_exclusive_group()
+    bench.add_argument(
+        "--bench",
+        action="store_true",
+        help="time the task's declared workloads on every implementation (docs/bench.md)",
+    )
+    bench.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="skip the benchmark even in the gate, where a declared min_speedup runs it",
+    )
+    grade.add_argument("--no-cache", action="store_true", help="re-time workloads even if this code was timed before")
+    grade.add_argument("--junit-xml", type=Path, metavar="PATH", help="also write JUnit XML (Jenkins schema) here")
+    grade.add_argument("--summary-md", type=Path, metavar="PATH", help="also write a Markdown summary (a PR comment)")
     grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
-    grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+    grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict, and no progress")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
     commands.add_parser("check", help="lint a task folder without running it (see `concgrade check --help`)")
     add_bulk_commands(commands)
@@ -47,6 +80,7 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, default_task: Path | None = None) -> int:
     argv = rewrite_dataset_flag(list(sys.argv[1:] if argv is None else argv))
+    typed = invocation(argv)
     if argv and argv[0] == "check":  # the linter parses its own arguments (options may come first)
         from concgrade.lint import main as check_main
 
@@ -54,6 +88,7 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "grade")
     args = build_parser(default_task or Path.cwd()).parse_args(argv)
+    args.invocation = typed
     try:
         if args.command in ("dataset", "predictions"):
             return run_bulk(args)
@@ -63,7 +98,7 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("concgrade: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug of concgrade: say so in one line, trace on request
         if args.debug:
             traceback.print_exc()
@@ -81,25 +116,67 @@ def run_grade(args: argparse.Namespace) -> int:
     task = load_task(args.task).with_limits(args.test_timeout, args.run_timeout)
     if args.candidate:
         task = task.with_candidate(args.candidate)
+    prepare_workloads(task)  # a bad workload declaration is an error before anything starts
     output = (args.output or task.root / "reports").resolve()
-    progress = None if (args.quiet or args.json) else _print_progress
-    results = grade_task(task, GradeOptions(jobs=args.jobs), progress)
-    write_results_json(results, output / "results.json")
-    write_html(results, output / "report.html")
+    progress = None
+    if not (args.quiet or args.json):
+        progress = Progress([impl.name for impl in task.implementations], args.jobs)
+        progress.start(task.name)
+    bench_progress = None if (args.quiet or args.json) else _print_line
+    try:
+        options = GradeOptions(
+            jobs=args.jobs,
+            command=tuple(args.invocation),
+            bench=bench_mode_of(args),
+            bench_cache=not args.no_cache,
+        )
+        results = grade_task(task, options, progress.run_done if progress else None, bench_progress)
+    finally:
+        if progress:
+            progress.stop()
+    written = [output / "results.json", output / "report.html"]
+    write_results_json(results, written[0])
+    write_html(results, written[1])
+    if args.junit_xml:
+        write_junit(results, args.junit_xml)
+        written.append(args.junit_xml.resolve())
+    if args.summary_md:
+        write_summary_md(results, args.summary_md)
+        written.append(args.summary_md.resolve())
+    # Annotations are workflow commands read from the output; with --json, stdout is kept for the JSON alone.
+    write_github_outputs(results, os.environ, sys.stderr if args.json else sys.stdout)
     if args.json:
         sys.stdout.write(render_json(results))
     elif args.quiet:
         print(results.verdict)
     else:
         print(format_summary(results))
-        print(f"reports: {output / 'results.json'}, {output / 'report.html'}")
+        print("reports: " + ", ".join(str(path) for path in written))
     return results.exit_code
 
 
-def _print_progress(output: object) -> None:
-    name = getattr(output, "name", "?")
-    duration = getattr(output, "duration", 0.0)
-    print(f"  ran {name} in {duration:.1f}s", file=sys.stderr, flush=True)
+def _print_line(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def bench_mode_of(args: argparse.Namespace) -> str:
+    """--bench times the workloads; the gate times them where the manifest demands a speedup; else none.
+
+    Timing a sequential before takes a minute, so an author's plain grade stays the fast path.
+    """
+    if args.bench:
+        return "on"
+    if getattr(args, "gate", False) and not args.no_bench:
+        return "auto"
+    return "off"
+
+
+def invocation(argv: Sequence[str]) -> list[str]:
+    """The command line as the user typed it, to record how to reproduce the grade."""
+    program = sys.argv[0] if sys.argv and sys.argv[0] else "concgrade"
+    if program.endswith(".py"):
+        return ["python", program, *argv]
+    return [Path(program).name if Path(program).name == "concgrade" else "concgrade", *argv]
 
 
 if __name__ == "__main__":

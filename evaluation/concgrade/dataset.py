@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +28,7 @@ from concgrade.hashing import harness_version, hash_tree
 from concgrade.report.dataset_html import write_dataset_html
 from concgrade.services import detect_services, service_environment, unmet_services
 from concgrade.task import load_task
-from concgrade.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, TaskOutcome, task_summary
+from concgrade.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, TaskOutcome, task_summary, wants_bench
 
 DATASET_SCHEMA_VERSION = "1.0"
 CACHEABLE = (ACCEPTED, REJECTED)
@@ -99,9 +99,8 @@ def grade_requests(
         candidate = str(request.candidate) if request.candidate else None
         jobs.append(TaskJob(request.label, str(request.root), settings.options, candidate, environment))
 
-    executor = make_executor(settings.executor, settings.jobs, settings.scheduler)
     here = harness_version()
-    for outcome in executor.run(jobs):
+    for outcome in run_jobs(jobs, settings):
         if outcome.harness and outcome.harness != here:
             print(
                 f"concgrade: warning: {outcome.label} was graded by concgrade {outcome.harness}, not {here}; "
@@ -112,6 +111,21 @@ def grade_requests(
             cache.store(keys[outcome.label], outcome.to_dict(), outcome.files)
         finish(outcome)
     return [outcomes[request.label] for request in requests]
+
+
+def run_jobs(jobs: list[TaskJob], settings: DatasetSettings) -> Iterator[TaskOutcome]:
+    """Grade the jobs; locally, tasks that time a benchmark go last and one at a time.
+
+    A benchmark measures speedups, which tasks graded beside it would bend, so those grades get the
+    machine to themselves (on a Dask cluster, give each worker one grade at a time: docs/dataset.md).
+    """
+    if settings.executor != "local":
+        yield from make_executor(settings.executor, settings.jobs, settings.scheduler).run(jobs)
+        return
+    alone = [job for job in jobs if wants_bench(Path(job.root), job.options.bench)]
+    shared = [job for job in jobs if job not in alone]
+    yield from make_executor("local", settings.jobs, None).run(shared)
+    yield from make_executor("local", 1, None).run(alone)
 
 
 def _open_cache() -> GradeCache | None:

@@ -42,7 +42,10 @@ def add_bulk_commands(commands: Any) -> None:
 def _add_common(parser: argparse.ArgumentParser, default_output: str) -> None:
     parser.add_argument("--output", type=Path, help=f"where to write the reports (default: {default_output})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="tasks graded at once (default: cores)")
-    parser.add_argument("--no-cache", action="store_true", help="regrade even when a cached grade exists")
+    parser.add_argument("--no-cache", action="store_true", help="regrade (and re-time) even what is cached")
+    bench = parser.add_mutually_exclusive_group()
+    bench.add_argument("--bench", action="store_true", help="time every task's workloads (tasks that do go last)")
+    bench.add_argument("--no-bench", action="store_true", help="time none, even where min_speedup is declared")
     parser.add_argument("--install", action="store_true", help="run each task in a virtualenv of its requirements")
     parser.add_argument(
         "--service", action="append", default=[], metavar="NAME=HOST:PORT", help="a service tasks need, e.g. redis"
@@ -84,7 +87,13 @@ def settings_from(args: argparse.Namespace) -> Any:
         executor=args.executor,
         scheduler=args.scheduler,
         services=dict(parse_service_flag(text) for text in args.service),
-        options=JobOptions(test_timeout=args.test_timeout, run_timeout=args.run_timeout, install=args.install),
+        options=JobOptions(
+            test_timeout=args.test_timeout,
+            run_timeout=args.run_timeout,
+            install=args.install,
+            bench="on" if args.bench else "off" if args.no_bench else "auto",
+            bench_cache=not args.no_cache,
+        ),
     )
 
 

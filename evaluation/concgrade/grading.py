@@ -103,6 +103,12 @@ def grade_runs(
     return Grade(tuple(checks), verdict_of(checks), suites, inferred)
 
 
+def with_checks(grade: Grade, checks: Sequence[Check]) -> Grade:
+    """The grade with more checks (from a later phase, e.g. the benchmark) appended and the verdict recomputed."""
+    combined = (*grade.checks, *checks)
+    return Grade(combined, verdict_of(combined), grade.suites, grade.suites_inferred, grade.notes)
+
+
 def verdict_of(checks: Sequence[Check]) -> str:
     if any(check.status == "error" for check in checks):
         return ERROR

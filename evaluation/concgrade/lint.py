@@ -31,7 +31,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 MANIFEST = f"evaluation/{MANIFEST_NAME}"
-MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints"}
+MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints", "workloads"}
 _SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", ".nox"}
 _PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
-from concgrade.grading import check_constraints_met, check_task_lint, grade_runs
+from concgrade.bench.gate import speedup_checks
+from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
+from concgrade.diffs import diff_sources
+from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
 from concgrade.instances import audit_instances, runtime_lint_findings
 from concgrade.lint import lint_task
 from concgrade.observations import RunObservation, observe_run
@@ -18,18 +24,30 @@ from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all
 from concgrade.selection import canonical_run
 from concgrade.structure import analyze_task
-from concgrade.task import Task
+from concgrade.task import Task, implementation_sources
+from concgrade.trajectory import read_trajectory
 
 
 @dataclass(frozen=True)
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
+    bench: str = "auto"  # "on" (--bench), "off" (--no-bench), "auto": when a workload declares min_speedup
+    bench_cache: bool = True  # False (--no-cache): re-time unchanged code
+    bench_cache_dir: Path | None = None
+    command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
 
 
-def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutput], None] | None = None) -> Results:
-    """Run every implementation of `task` and grade what the runs show."""
+def grade_task(
+    task: Task,
+    options: GradeOptions,
+    on_run_done: Callable[[RunOutput], None] | None = None,
+    on_bench_progress: Callable[[str], None] | None = None,
+) -> Results:
+    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked)."""
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
+    workloads = prepare_workloads(task)  # a bad declaration fails before anything runs
+    bench_reason = requested_by(options.bench, workloads)
 
     mark = time.monotonic()
     lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
@@ -44,6 +62,14 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
 
     runs = [canonical_run(observe_run(output), task.toggle) for output in outputs]
     grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", source_checks=source_checks)
+
+    bench = None
+    if bench_reason:  # after the test runs, never beside them: timings need the machine to themselves
+        mark = time.monotonic()
+        bench_options = BenchOptions(bench_reason, options.bench_cache, options.bench_cache_dir)
+        bench = run_bench(task, workloads, bench_options, on_bench_progress)
+        grade = with_checks(grade, speedup_checks(bench))
+        timings["bench"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
     results = build_results(
         run_id=uuid.uuid4().hex[:12],
@@ -56,7 +82,11 @@ def grade_task(task: Task, options: GradeOptions, on_run_done: Callable[[RunOutp
         lint=lint_findings,
         environment=environment_info(),
         timings=timings,
+        trajectory=read_trajectory(task.root),
+        diffs=implementation_diffs(task),
+        reproduce=reproduce_info(options.command),
     )
+    results.bench = bench
     results.instances = audit_instances(task.instances, *outcomes_by_role(runs))
     results.lint += runtime_lint_findings(results.instances)
     return results
@@ -69,6 +99,23 @@ def outcomes_by_role(runs: list[RunObservation]) -> tuple[dict[str, bool] | None
         if run.name in found and run.started:
             found[run.name] = {nodeid: test.passed for nodeid, test in run.tests.items()}
     return found["before"], found["after"]
+
+
+def implementation_diffs(task: Task) -> list[dict[str, Any]]:
+    """before → after, and for a candidate before → candidate and after → candidate."""
+    sources = {impl.name: implementation_sources(impl.folder) for impl in task.implementations}
+    pairs = [("before", "after")]
+    if "candidate" in sources:
+        pairs += [("before", "candidate"), ("after", "candidate")]
+    return [diff_sources(sources[old], sources[new], old, new) for old, new in pairs]
+
+
+def reproduce_info(command: tuple[str, ...]) -> dict[str, Any]:
+    """The command line and folder that started this grade (empty when the library was called directly)."""
+    if not command:
+        return {}
+    cwd = os.getcwd()
+    return {"argv": list(command), "cwd": cwd, "shell": f"cd {shlex.quote(cwd)} && {shlex.join(command)}"}
 
 
 def now_iso() -> str:

@@ -21,6 +21,16 @@ from concgrade.task import Task
 
 SCHEMA_VERSION = "1.0"
 
+# concgrade's outcomes in the template's four words, as `summarize` counts them.
+TEMPLATE_OUTCOME = {
+    "passed": "passed",
+    "xfailed": "passed",
+    "failed": "failed",
+    "xpassed": "failed",
+    "timeout": "failed",
+    "skipped": "skipped",
+}
+
 
 @dataclass
 class TestResult:
@@ -76,9 +86,16 @@ class Results:
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
     lint: list[dict[str, Any]] = field(default_factory=list)
+    bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
     error: str | None = None
     # instances/*.json audited against the runs (tasks without a manifest): status, corrected lists, findings.
     instances: dict[str, Any] | None = None
+    # The task author's notes, as {path, text, truncated, binary}, for the report to render.
+    trajectory: list[dict[str, Any]] = field(default_factory=list)
+    # Implementation diffs: {from, to, files: [{path, status, added, removed, diff, truncated}], unchanged}.
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+    # How to run this grade again: {argv, cwd, shell}.
+    reproduce: dict[str, Any] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})
 
@@ -123,6 +140,9 @@ def build_results(
     lint: list[dict[str, Any]],
     environment: dict[str, Any],
     timings: dict[str, float],
+    trajectory: list[dict[str, Any]] | None = None,
+    diffs: list[dict[str, Any]] | None = None,
+    reproduce: dict[str, Any] | None = None,
 ) -> Results:
     suite_of = {nodeid: suite for suite, ids in grade.suites.items() for nodeid in ids}
     implementations = {}
@@ -147,7 +167,17 @@ def build_results(
         timings={key: round(value, 3) for key, value in timings.items()},
         metrics_delta=structure.deltas,
         lint=lint,
+        error=first_error(grade),
+        trajectory=trajectory or [],
+        diffs=diffs or [],
+        reproduce=reproduce or {},
     )
+
+
+def first_error(grade: Grade) -> str | None:
+    """The template's `error`: why the grade could not be made (a check that errored), else None."""
+    errored = [check for check in grade.checks if check.status == "error"]
+    return f"{errored[0].id}: {errored[0].message}" if errored else None
 
 
 def task_info(task: Task, grade: Grade) -> dict[str, Any]:
@@ -207,28 +237,39 @@ def test_result(test: TestObservation, suite: str | None) -> TestResult:
 
 
 def summarize(tests: Any) -> dict[str, int]:
-    """Counts in the template's terms: anything not passed, failed or skipped counts as an error."""
+    """Counts in the template's terms (see TEMPLATE_OUTCOME), then each concgrade outcome's own count."""
     counts = Counter(test.outcome for test in tests)
-    total = sum(counts.values())
-    passed = counts["passed"] + counts["xfailed"]
-    failed = counts["failed"] + counts["timeout"] + counts["xpassed"]
-    skipped = counts["skipped"]
+    template = Counter()
+    for outcome, count in counts.items():
+        template[TEMPLATE_OUTCOME.get(outcome, "error")] += count
     return {
-        "total": total,
-        "passed": passed,
-        "failed": failed,
-        "errors": total - passed - failed - skipped,
-        "skipped": skipped,
+        "total": sum(counts.values()),
+        "passed": template["passed"],
+        "failed": template["failed"],
+        "errors": template["error"],
+        "skipped": template["skipped"],
         **{f"outcome_{name}": count for name, count in sorted(counts.items())},
     }
 
 
 def template_result(impl: ImplementationResult) -> dict[str, Any]:
-    """One implementation in the common evaluation-report template's shape."""
+    """One implementation in the common evaluation-report template's shape.
+
+    The template knows four outcomes (passed, failed, error, skipped): counting them in `tests` gives
+    `summary`; concgrade's own outcome (timeout, crashed, ...) is kept beside it.
+    """
     return {
         "success": impl.finished and impl.summary["total"] == impl.summary["passed"],
         "exit_code": impl.exit_code,
-        "tests": [{"nodeid": t.nodeid, "name": t.name, "outcome": t.outcome} for t in impl.tests],
+        "tests": [
+            {
+                "nodeid": t.nodeid,
+                "name": t.name,
+                "outcome": TEMPLATE_OUTCOME.get(t.outcome, "error"),
+                "concgrade_outcome": t.outcome,
+            }
+            for t in impl.tests
+        ],
         "summary": {key: impl.summary[key] for key in ("total", "passed", "failed", "errors", "skipped")},
     }
 
@@ -245,8 +286,12 @@ def comparison(results: Results) -> dict[str, Any]:
     return {
         "before_tests_passed": bool(before and before.summary["passed"] == before.summary["total"]),
         "after_tests_passed": bool(after and after.summary["passed"] == after.summary["total"]),
+        "before_total": before.summary["total"] if before else 0,
         "before_passed": before.summary["passed"] if before else 0,
+        "before_failed": before.summary["total"] - before.summary["passed"] if before else 0,
+        "after_total": after.summary["total"] if after else 0,
         "after_passed": after.summary["passed"] if after else 0,
+        "after_failed": after.summary["total"] - after.summary["passed"] if after else 0,
         "fail_to_pass": {name: passed_in(name, F2P) for name in impls},
         "pass_to_pass": {name: passed_in(name, P2P) for name in impls},
         "fail_to_pass_total": len(results.suites.get(F2P, [])),

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,17 +51,28 @@ def run_all(
     """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`."""
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(run_one, task, spec) for spec in specs]
-        outputs = []
-        for future in futures:
-            output = future.result()
-            if on_done:
-                on_done(output)
-            outputs.append(output)
-    return outputs
+        # Report each run as it finishes (progress), but return them in the order of the specs.
+        for future in as_completed(futures):
+            if on_done and future.exception() is None:
+                on_done(future.result())
+        return [future.result() for future in futures]
 
 
-def run_one(task: Task, spec: RunSpec) -> RunOutput:
-    """One pytest process in its own scratch copy; the scratch folder is removed afterwards."""
+@dataclass(frozen=True)
+class ScratchRun:
+    """A prepared scratch copy of the task for one implementation: where to run, and with which environment."""
+
+    scratch: Path  # private to the harness: records and results go here, outside the task copy
+    task_copy: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def scratch_run(task: Task, spec: RunSpec) -> Iterator[ScratchRun]:
+    """Copy the task (the candidate in place of after), add the shim and a private home; removed afterwards.
+
+    Every process that runs code of an implementation (pytest runs, benchmark repeats) starts from here.
+    """
     scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-"))
     try:
         task_copy = scratch / "task"
@@ -70,6 +82,15 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
         shim = make_shim(scratch / "shim")
         home = scratch / "home"
         (home / "tmp").mkdir(parents=True)
+        yield ScratchRun(scratch, task_copy, run_environment(dict(os.environ), spec, task_copy, shim, home))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_one(task: Task, spec: RunSpec) -> RunOutput:
+    """One pytest process in its own scratch copy; the scratch folder is removed afterwards."""
+    with scratch_run(task, spec) as prepared:
+        scratch, task_copy, env = prepared.scratch, prepared.task_copy, prepared.env
         records, json_report = scratch / "records.jsonl", scratch / "report.json"
         command = [
             spec.interpreter or sys.executable,
@@ -77,7 +98,6 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
             "pytest",
             *pytest_arguments(spec, records, json_report, task_copy),
         ]
-        env = run_environment(dict(os.environ), spec, task_copy, shim, home)
         exit_code, timed_out, duration, stdout, stderr = run_process(command, task_copy, env, spec.run_timeout)
         return RunOutput(
             name=spec.name,
@@ -94,8 +114,6 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
             expected_folder=str((task_copy / spec.folder_in_task).resolve()),
             expected_hashes=hash_folder(spec.implementation.folder),
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def copy_task(source: Path, target: Path) -> None:

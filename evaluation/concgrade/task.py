@@ -112,6 +112,8 @@ class Task:
     interpreter: str | None = None  # the Python that runs the tests (a per-task virtualenv), else the harness's
     environment: dict[str, str] = field(default_factory=dict)  # extra variables for every run (e.g. services)
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
+    # The manifest as read (empty without one), so other modules can read their own sections.
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -187,6 +189,7 @@ def load_task(root: Path) -> Task:
         toggle_source=toggle_source,
         instances=instances,
         constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
+        manifest=manifest,
     )
 
 

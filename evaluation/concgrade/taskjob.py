@@ -34,6 +34,8 @@ class JobOptions:
     test_timeout: float | None = None
     run_timeout: float | None = None
     install: bool = False
+    bench: str = "auto"  # the benchmark phase: "on" (--bench), "off" (--no-bench), "auto" (a declared min_speedup)
+    bench_cache: bool = True  # reuse timings of unchanged code (off with --no-cache)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,7 +141,8 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
     if job.environment:
         task = task.with_environment(task.interpreter, job.environment)
     # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
-    results = grade_task(task, GradeOptions(jobs=1))
+    options = GradeOptions(jobs=1, bench=job.options.bench, bench_cache=job.options.bench_cache)
+    results = grade_task(task, options)
     files = {
         "results.json": render_json(results).encode("utf-8"),
         "report.html": render_html(results).encode("utf-8"),
@@ -159,6 +162,17 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         resolution=candidate_resolution(results.to_dict()) if candidate is not None else None,
         files=files,
     )
+
+
+def wants_bench(root: Path, mode: str) -> bool:
+    """Whether grading the task runs its benchmark phase (which needs the machine to itself)."""
+    from concgrade.bench.measure import prepare_workloads, requested_by
+    from concgrade.task import load_task
+
+    try:
+        return requested_by(mode, prepare_workloads(load_task(root))) is not None
+    except ConcgradeError:
+        return False  # the grade itself reports what is wrong with the task
 
 
 def task_summary(task: Any) -> dict[str, Any]:

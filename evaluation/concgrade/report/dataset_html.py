@@ -49,7 +49,7 @@ def task_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
                     [
                         task["label"],
                         task["verdict"],
-                        *(c["id"] for c in task["failing_checks"]),
+                        *(f"{c['id']} {c['message']}" for c in task["failing_checks"]),
                         task.get("error") or "",
                     ]
                 ).lower(),

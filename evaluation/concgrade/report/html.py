@@ -1,17 +1,25 @@
-"""Renders report.html: one self-contained page (inline CSS and SVG, no external assets) from the results model."""
+"""Renders report.html: one self-contained page (CSS, script and SVG inline, no external assets) from the view model."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
+from concgrade.report.bench_view import bench_view
+from concgrade.report.view import build_view
 from concgrade.results import Results
 
-TEMPLATES = Path(__file__).parent / "templates"
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+ASSETS = HERE / "assets"
 
 
+@lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -22,33 +30,36 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def matrix_rows(results: Results) -> list[dict[str, Any]]:
-    """One row per test: its suite, and per implementation the outcome and peak probe figures."""
-    rows: dict[str, dict[str, Any]] = {}
-    for name, impl in results.implementations.items():
-        for test in impl.tests:
-            row = rows.setdefault(test.nodeid, {"nodeid": test.nodeid, "suite": test.suite, "cells": {}})
-            row["suite"] = row["suite"] or test.suite
-            peak = max((p.get("max_active", 0) for p in test.probes), default=None)
-            row["cells"][name] = {
-                "outcome": test.outcome,
-                "passed": test.passed,
-                "duration": test.duration,
-                "message": test.message,
-                "peak": peak,
-                "probes": test.probes,
-            }
-    order = {"FAIL_TO_PASS": 0, "PASS_TO_PASS": 1, None: 2}
-    return sorted(rows.values(), key=lambda row: (order.get(row["suite"], 2), row["nodeid"]))
+def asset(name: str) -> Markup:
+    """An asset's text, to be inlined as is (it is ours, so it is trusted; it must not close its own tag)."""
+    text = (ASSETS / name).read_text(encoding="utf-8")
+    if "</" in text:
+        raise ValueError(f"{name}: an inlined asset must not contain '</'")
+    return Markup(text)
+
+
+def csp_hash(text: str) -> str:
+    """The Content-Security-Policy source that allows exactly this inline style or script and nothing else.
+
+    With it, nothing injected into the page (a test name, a trajectory, captured output) could run
+    even if escaping failed somewhere.
+    """
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
 def render_html(results: Results) -> str:
-    template = _environment().get_template("report.html.j2")
-    return template.render(
-        results=results,
-        names=list(results.implementations),
-        rows=matrix_rows(results),
-        failing=[check for check in results.checks if check["status"] != "pass"],
+    css, script = asset("report.css"), asset("report.js")
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            v=build_view(results),
+            bench=bench_view(results),
+            css=css,
+            script=script,
+            style_hash=csp_hash(css),
+            script_hash=csp_hash(script),
+        )
     )
 
 

@@ -1,28 +1,89 @@
-"""The short summary printed on the terminal after a grade."""
+"""What a grade prints on the terminal: progress while runs are in flight (stderr), then a compact summary table."""
 
 from __future__ import annotations
 
-from concgrade.results import Results
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, TextIO
 
-VERDICT_MARK = {"accepted": "ACCEPTED", "rejected": "REJECTED", "error": "ERROR"}
+from concgrade.observations import observe_run
+from concgrade.report.bench_terminal import bench_lines
+from concgrade.report.view import summary_rows
+from concgrade.results import Results
 
 
 def format_summary(results: Results) -> str:
-    lines = [f"concgrade {results.tool['version']} · task {results.task['name']}"]
-    width = max(len(name) for name in results.implementations) if results.implementations else 0
-    for name, impl in results.implementations.items():
-        by_suite = {}
-        for test in impl.tests:
-            passed, total = by_suite.get(test.suite, (0, 0))
-            by_suite[test.suite] = (passed + test.passed, total + 1)
-        cells = "  ".join(
-            f"{suite or 'other'} {passed}/{total}" for suite, (passed, total) in sorted(by_suite.items(), key=str)
-        )
-        peak = max((p.get("max_active", 0) for t in impl.tests for p in t.probes), default=None)
-        probe = f"  max_active {peak}" if peak is not None else ""
-        lines.append(f"  {name:<{width}}  {cells}{probe}  ({impl.duration_seconds:.1f}s)")
+    """A table of implementations × suites (passed/total, and whether that is what the suite asks), then the checks."""
+    rows = summary_rows(results)
+    suites = [count.suite for count in rows[0].suites] if rows else []
+    header = ["implementation", "role", *suites, "peak", "exit", "time"]
+    table = [header]
+    for row in rows:
+        cells = [f"{c.passed}/{c.total} {'ok' if c.met else 'NOT OK'}" for c in row.suites]
+        peak = "" if row.peak is None else str(row.peak)
+        table.append([row.implementation, row.role, *cells, peak, row.exit_code, row.duration])
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = [
+        f"concgrade {results.tool['version']} · task {results.task['name']} · "
+        f"{len(results.implementations)} runs in {results.duration_seconds:.1f} s"
+    ]
+    lines += [
+        "  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in table
+    ]
+    lines.append(
+        "  (passed/total; FAIL_TO_PASS should fail on before and pass on the others, PASS_TO_PASS pass on all)"
+    )
+    lines += bench_lines(results)
     for check in results.checks:
         if check["status"] != "pass":
             lines.append(f"  ✗ {check['id']}: {check['message']}")
-    lines.append(f"verdict: {results.verdict} ({VERDICT_MARK[results.verdict]})")
+    lines.append(f"verdict: {results.verdict} (exit {results.exit_code})")
     return "\n".join(lines)
+
+
+class Progress:
+    """Reports runs as they finish, and every `interval` seconds which ones are still running, on stderr."""
+
+    def __init__(self, names: Sequence[str], jobs: int, stream: TextIO = sys.stderr, interval: float = 15.0) -> None:
+        self.names = list(names)
+        self.jobs = jobs
+        self.stream = stream
+        self.interval = interval
+        self.done: list[str] = []
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def start(self, task_name: str) -> None:
+        at_once = min(self.jobs, len(self.names))
+        self._print(f"grading {task_name}: {len(self.names)} runs ({', '.join(self.names)}), {at_once} at a time")
+        self._ticker = threading.Thread(target=self._tick, name="concgrade-progress", daemon=True)
+        self._ticker.start()
+
+    def run_done(self, output: Any) -> None:
+        """The runner's callback: one line per finished run, with its outcome counts."""
+        with self._lock:
+            self.done.append(output.name)
+            position = len(self.done)
+        counts = Counter(test.outcome for test in observe_run(output).tests.values())
+        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no test ran"
+        note = " (killed at the run's time limit)" if output.timed_out else ""
+        self._print(f"  [{position}/{len(self.names)}] {output.name}: {text} in {output.duration:.1f}s{note}")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                running = [name for name in self.names if name not in self.done]
+            if running:
+                elapsed = time.monotonic() - self.started
+                self._print(f"  … {elapsed:.0f}s, not finished yet: {', '.join(running)}")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)

@@ -1,0 +1,131 @@
+"""The harness's overhead: `python evaluation/run.py` against the same tests run by hand, side by side.
+
+What "by hand" (raw) includes, so that the ratio is the price of grading and nothing else:
+- the same interpreter, the same suite files, in a copy of the task made once, untimed (the harness's
+  copy per run is charged to the harness);
+- the implementation on PYTHONPATH, before then after, back to back (the harness runs them one after
+  the other too: it is given --jobs 1 here; its default runs both at once, shown as a second figure);
+- the concgrade pytest plugin, because the tests use its `concurrency_probe` fixture; without
+  --concgrade-records it streams nothing, so it costs what any fixture plugin costs;
+- `-p no:cacheprovider`, as in the graded runs (pytest would otherwise write .pytest_cache into the task).
+What only the harness pays, and this benchmark charges it: the CLI's start, the task lint and metrics,
+the scratch copy and shim, streamed records, the JSON report, pytest-timeout's alarms, grading, and
+writing results.json and report.html. The benchmark phase is left out (--no-bench): it measures
+workloads the raw runs do not.
+
+Each repeat runs the harness and the raw pair back to back, the order flipping every repeat so that
+machine drift hits both; the figure is the median of the per-repeat ratios, with their range.
+
+    python benchmarks/overhead.py [--task .] [--repeats 5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EVALUATION = ROOT / "evaluation"
+GOAL = 1.2
+
+sys.path.insert(0, str(EVALUATION))
+from concgrade.task import IGNORED_DIRS, load_task  # noqa: E402
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def raw_pair(task_root: Path, test_files: list[str], folders: list[Path]) -> float:
+    """Both implementations' suites, plain pytest, one after the other."""
+    total = 0.0
+    for folder in folders:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+        env["PYTHONPATH"] = os.pathsep.join([str(folder), str(EVALUATION)])
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "concgrade.plugin", "-q"]
+        total += timed([*command, *test_files], env, task_root)
+    return total
+
+
+def harness(task_root: Path, output: Path, jobs: int | None) -> float:
+    command = [sys.executable, str(EVALUATION / "run.py"), "--task", str(task_root), "--output", str(output)]
+    command += ["--no-bench", "--quiet"] + (["--jobs", str(jobs)] if jobs else [])
+    return timed(command, dict(os.environ), ROOT)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", type=Path, default=ROOT, help="the task folder (default: the reference task)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    task = load_task(args.task)
+    folders = [task.implementation("before").folder, task.implementation("after").folder]
+    test_files = list(task.test_files)
+    raws, sequential, parallel = [], [], []
+    with tempfile.TemporaryDirectory(prefix="concgrade-overhead-") as scratch:
+        output = Path(scratch)
+        # The raw runs get a copy made once, untimed: plugins write into the folder pytest runs in
+        # (.benchmarks/, for one), and the user's task is never modified.
+        raw_root = output / "task"
+        shutil.copytree(task.root, raw_root, ignore=shutil.ignore_patterns(*IGNORED_DIRS))
+        raw_folders = [raw_root / folder.relative_to(task.root) for folder in folders]
+        raw_pair(raw_root, test_files, raw_folders)  # warm-up: file caches, imports compiled in memory
+        for repeat in range(args.repeats):
+            steps = [
+                ("raw", lambda: raw_pair(raw_root, test_files, raw_folders)),
+                ("sequential", lambda: harness(task.root, output / "seq", 1)),
+                ("parallel", lambda: harness(task.root, output / "par", None)),
+            ]
+            for name, step in steps if repeat % 2 == 0 else steps[::-1]:
+                {"raw": raws, "sequential": sequential, "parallel": parallel}[name].append(step())
+
+    def ratios(values: list[float]) -> list[float]:
+        return [value / raw for value, raw in zip(values, raws, strict=True)]
+
+    figures = {
+        "task": str(task.root),
+        "repeats": args.repeats,
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "raw_seconds": {"median": statistics.median(raws), "min": min(raws), "max": max(raws)},
+        "harness_jobs_1_seconds": {"median": statistics.median(sequential), "min": min(sequential)},
+        "harness_default_jobs_seconds": {"median": statistics.median(parallel), "min": min(parallel)},
+        "ratio_jobs_1": _spread(ratios(sequential)),
+        "ratio_default_jobs": _spread(ratios(parallel)),
+        "goal": GOAL,
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        r = figures["ratio_jobs_1"]
+        p = figures["ratio_default_jobs"]
+        print(f"raw pytest, before then after: median {figures['raw_seconds']['median']:.2f}s")
+        print(f"run.py --jobs 1 / raw: median {r['median']:.3f} (range {r['min']:.3f}-{r['max']:.3f}), goal <= {GOAL}")
+        print(f"run.py (default jobs) / raw: median {p['median']:.3f} (range {p['min']:.3f}-{p['max']:.3f})")
+        print(f"load average {figures['load_average']} on {figures['cpus']} cores; {args.repeats} alternating repeats")
+    return 0 if figures["ratio_jobs_1"]["median"] <= GOAL else 1
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The benchmark results cache: timings of unchanged code on this machine are reused instead of re-measured.
+
+An entry is keyed by the content hash of everything that decides the measurement: the implementation's
+files, the workload (and its hook files), the harness's measuring code and version, the interpreter and
+the machine. Change any of them and the key changes; nothing is ever invalidated by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import concgrade
+
+CACHE_FORMAT = 1
+# The files whose code takes the measurement: a change to them must not reuse old numbers.
+MEASURING_CODE = ("bench/child.py", "probe.py")
+
+
+def default_cache_dir(environ: dict[str, str] | None = None) -> Path | None:
+    """$CONCGRADE_CACHE_DIR, else $XDG_CACHE_HOME/concgrade, else ~/.cache/concgrade; a temp folder if none is writable."""
+    environ = dict(os.environ if environ is None else environ)
+    candidates = []
+    if environ.get("CONCGRADE_CACHE_DIR"):
+        candidates.append(Path(environ["CONCGRADE_CACHE_DIR"]))
+    else:
+        if environ.get("XDG_CACHE_HOME"):
+            candidates.append(Path(environ["XDG_CACHE_HOME"]) / "concgrade")
+        candidates.append(Path.home() / ".cache" / "concgrade")
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        candidates.append(Path(tempfile.gettempdir()) / f"concgrade-cache-{uid}")
+    for folder in candidates:
+        if _writable(folder / "bench"):
+            return folder
+    return None
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
+        probe.close()
+        return True
+    except OSError:
+        return False
+
+
+def machine_fingerprint() -> dict[str, Any]:
+    """What ties timings to this machine and interpreter: numbers from elsewhere are never reused."""
+    return {
+        "node": platform.node(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": sys.version,
+        "executable": sys.executable,
+    }
+
+
+def measuring_code_hash() -> str:
+    digest = hashlib.sha256(concgrade.__version__.encode())
+    root = Path(concgrade.__file__).parent
+    for relative in MEASURING_CODE:
+        digest.update((root / relative).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(parts: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of `parts`, with the harness and machine added."""
+    material = {
+        "format": CACHE_FORMAT,
+        "harness": measuring_code_hash(),
+        "machine": machine_fingerprint(),
+        **parts,
+    }
+    text = json.dumps(material, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_entry(folder: Path | None, key: str) -> dict[str, Any] | None:
+    """The cached entry for `key`, or None (missing, unreadable, or of another format)."""
+    if folder is None:
+        return None
+    try:
+        data = json.loads((folder / "bench" / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != key:
+        return None
+    return data
+
+
+def store_entry(folder: Path | None, key: str, entry: dict[str, Any]) -> bool:
+    """Write an entry atomically (a reader never sees half of one); False if the cache is not writable."""
+    if folder is None:
+        return False
+    target = folder / "bench" / f"{key}.json"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+            json.dump({"format": CACHE_FORMAT, "key": key, **entry}, f, default=str)
+        os.replace(f.name, target)
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,286 @@
+"""Runs the benchmark phase: times each workload on each implementation, one fresh process per repeat.
+
+Each implementation gets the scratch copy and environment its pytest run gets (runner.scratch_run), so
+the toggle, the shim and the private home are the same; repeats run one at a time, never beside each
+other or beside a test run, in rounds whose order flips every round so that machine drift hits every
+implementation alike. Each process warms up (untimed calls) before its one timed call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from concgrade.bench.cache import cache_key, default_cache_dir, load_entry, store_entry
+from concgrade.bench.model import (
+    ERROR,
+    OK,
+    TIMEOUT,
+    BenchResults,
+    ImplementationBench,
+    implementation_bench,
+    workload_bench,
+)
+from concgrade.bench.workloads import Workload, parse_workloads
+from concgrade.errors import TaskError, UsageError
+from concgrade.plan import RunSpec, plan_runs
+from concgrade.runner import ScratchRun, hash_folder, read_json, run_process, scratch_run
+from concgrade.task import IGNORED_DIRS, Task
+
+# Task folders where a workload's hooks (setup, args_factory) may live, searched in this order.
+HOOK_FOLDERS = ("tests", "evaluation")
+# How far the child's own clock may disagree with the length of its reported window.
+CLOCK_TOLERANCE = 0.01
+
+Progress = Callable[[str], None]
+Failure = tuple[str, str]  # (status, message): why an implementation has no timing
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    requested_by: str = "flag"  # "flag" (--bench) or "manifest" (a declared min_speedup)
+    use_cache: bool = True  # False: re-time everything (fresh figures are still stored)
+    cache_dir: Path | None = None  # None: the default location (see cache.default_cache_dir)
+
+
+def prepare_workloads(task: Task) -> tuple[Workload, ...]:
+    """The task's workloads, validated, with every hook found: a bad declaration fails before anything runs."""
+    workloads = parse_workloads(task.manifest, task.manifest_path)
+    for workload in workloads:
+        for key in ("setup", "args_factory"):
+            reference = getattr(workload, key)
+            if reference and not hook_files(task.root, reference):
+                raise TaskError(
+                    f"{task.manifest_path}: workload {workload.name}: {key} = {reference!r}: no module "
+                    f"{reference.split(':')[0].split('.')[0]} in {' or '.join(f + '/' for f in HOOK_FOLDERS)}"
+                )
+    return workloads
+
+
+def hook_files(root: Path, reference: str) -> list[Path]:
+    """The files of the module a hook reference names (its top-level module or package), in the hook folders."""
+    top = reference.split(":")[0].split(".")[0]
+    for folder in HOOK_FOLDERS:
+        module, package = root / folder / f"{top}.py", root / folder / top
+        if module.is_file():
+            return [module]
+        if (package / "__init__.py").is_file():
+            return sorted(p for p in package.rglob("*.py") if not IGNORED_DIRS.intersection(p.parts))
+    return []
+
+
+def run_bench(
+    task: Task, workloads: tuple[Workload, ...], options: BenchOptions, progress: Progress | None = None
+) -> BenchResults:
+    """Time every workload on every implementation of `task` (reusing cached timings of unchanged code)."""
+    started, load_at_start = time.monotonic(), load_average()
+    folder = options.cache_dir or default_cache_dir()
+    hits = misses = 0
+    notes = [] if folder else ["no writable cache folder: timings are not kept for the next grade"]
+    specs = plan_runs(task)
+    results = []
+    for workload in workloads:
+        keys = {spec.name: cache_key(key_parts(task, workload, spec)) for spec in specs}
+        entries = {name: load_entry(folder, key) if options.use_cache else None for name, key in keys.items()}
+        to_time = [spec for spec in specs if entries[spec.name] is None]
+        measured = time_workload(task, workload, to_time, progress) if to_time else {}
+        implementations = {}
+        for spec in specs:
+            entry = entries[spec.name]
+            if entry is not None:
+                hits += 1
+                implementations[spec.name] = from_cache(entry, spec, keys[spec.name])
+                _say(progress, f"bench {workload.name}: {spec.name} from the cache ({entry.get('stored_at')})")
+                continue
+            misses += 1
+            impl = measured[spec.name]
+            impl.cache_key = keys[spec.name]
+            if impl.status == OK:
+                store_entry(folder, keys[spec.name], {"stored_at": now_iso(), "implementation": asdict(impl)})
+            implementations[spec.name] = impl
+        results.append(workload_bench(workload, implementations))
+    load = {"start": load_at_start, "end": load_average(), "cpus": os.cpu_count()}
+    if load["start"] is None or load["end"] is None:
+        load = None
+    elif misses and max(load["start"], load["end"]) > (os.cpu_count() or 1):
+        notes.append(
+            f"the machine was busy (load {max(load['start'], load['end']):.1f} on {os.cpu_count()} cores): "
+            "expect wide intervals"
+        )
+    return BenchResults(
+        requested_by=options.requested_by,
+        workloads=results,
+        cache={"dir": str(folder) if folder else None, "enabled": options.use_cache, "hits": hits, "misses": misses},
+        seconds=round(time.monotonic() - started, 3),
+        notes=notes,
+        load_average=load,
+    )
+
+
+def key_parts(task: Task, workload: Workload, spec: RunSpec) -> dict[str, Any]:
+    """What decides one implementation's timing of one workload (the machine and harness are added by the cache)."""
+    hooks = {}
+    for reference in workload.hooks:
+        for path in hook_files(task.root, reference):
+            hooks[path.relative_to(task.root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {
+        "implementation": hash_folder(spec.implementation.folder),
+        "role": spec.implementation.role,
+        "toggle": spec.toggle_env,
+        "workload": workload.identity(),
+        "hooks": hooks,
+        "timeout": workload.timeout or spec.run_timeout,
+    }
+
+
+def from_cache(entry: dict[str, Any], spec: RunSpec, key: str) -> ImplementationBench:
+    data = dict(entry.get("implementation", {}))
+    impl = ImplementationBench(**{k: v for k, v in data.items() if k in ImplementationBench.__dataclass_fields__})
+    impl.name, impl.role = spec.name, spec.implementation.role  # identical code may be cached under another name
+    impl.cached, impl.cached_at, impl.cache_key = True, entry.get("stored_at"), key
+    return impl
+
+
+def time_workload(
+    task: Task, workload: Workload, specs: list[RunSpec], progress: Progress | None
+) -> dict[str, ImplementationBench]:
+    """Timed rounds, the order flipped each round; an implementation whose repeat fails is not run again."""
+    timed: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
+    failures: dict[str, Failure] = {}
+    with ExitStack() as stack:
+        prepared = {spec.name: stack.enter_context(scratch_run(task, spec)) for spec in specs}
+        spec_files = {name: write_child_spec(run, workload) for name, run in prepared.items()}
+        order = [spec.name for spec in specs]
+        for number in range(workload.repeats):
+            for name in order if number % 2 == 0 else order[::-1]:
+                if name in failures:
+                    continue
+                spec = next(s for s in specs if s.name == name)
+                record, failure = time_once(prepared[name], spec_files[name], workload.timeout or spec.run_timeout)
+                if failure:
+                    failures[name] = failure
+                    _say(progress, f"bench {workload.name}: {name} {failure[0]}: {failure[1]}")
+                    continue
+                record["imported"] = prove_import(record.get("imported"), prepared[name], spec)
+                timed[name].append(record)
+                _say(
+                    progress, f"bench {workload.name}: {name} {number + 1}/{workload.repeats} {record['seconds']:.3f}s"
+                )
+    return {
+        spec.name: implementation_bench(
+            spec.name,
+            spec.implementation.role,
+            timed[spec.name],
+            workload.ideal_seconds,
+            failures.get(spec.name),
+        )
+        for spec in specs
+    }
+
+
+def write_child_spec(run: ScratchRun, workload: Workload) -> Path:
+    """The workload as the child reads it, with the hook folders of this scratch copy."""
+    path = run.scratch / f"workload-{workload.name}.json"
+    spec = {
+        "callable": workload.callable,
+        "args": workload.args,
+        "kwargs": workload.kwargs,
+        "args_factory": workload.args_factory,
+        "setup": workload.setup,
+        "probe": workload.probe,
+        "params": workload.params,
+        "warmup": workload.warmup,
+        "warmup_params": workload.warmup_params,
+        "hook_paths": [str(run.task_copy / folder) for folder in HOOK_FOLDERS],
+    }
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return path
+
+
+def time_once(run: ScratchRun, spec_file: Path, timeout: float) -> tuple[dict[str, Any] | None, Failure | None]:
+    """One fresh process timing one call: (the child's record, None) or (None, (status, message))."""
+    result = run.scratch / "measurement.json"
+    result.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "concgrade.bench.child", str(spec_file), str(result)]
+    opened = time.monotonic()
+    exit_code, timed_out, _, _, stderr = run_process(command, run.task_copy, run.env, timeout)
+    closed = time.monotonic()
+    if timed_out:
+        return None, (TIMEOUT, f"a repeat ran past {timeout:g}s and was killed")
+    record = read_json(result)
+    if record is None:
+        last = (stderr.strip().splitlines() or [""])[-1]
+        return None, (ERROR, f"the process exited {exit_code} without a measurement: {last}".rstrip(": "))
+    if not record.get("ok"):
+        return None, (ERROR, f"{record.get('error', 'no error given')} (during {record.get('phase', '?')})")
+    problem = implausible(record, opened, closed)
+    if problem:
+        return None, (ERROR, problem)
+    return record, None
+
+
+def implausible(record: dict[str, Any], opened: float, closed: float) -> str | None:
+    """A measurement whose window is not inside the process's life as the harness saw it was not taken by us."""
+    window, seconds = record.get("window"), record.get("seconds")
+    try:
+        begin, end, seconds = float(window[0]), float(window[1]), float(seconds)  # type: ignore[index]
+    except (TypeError, ValueError, IndexError):
+        return "the measurement has no valid time window"
+    if not (opened <= begin <= end <= closed) or abs((end - begin) - seconds) > CLOCK_TOLERANCE + 0.01 * seconds:
+        return "the measurement does not fit inside the process's lifetime (altered by the code under test?)"
+    if seconds <= 0:
+        return "the measurement is not a positive time"
+    return None
+
+
+def prove_import(imported: dict[str, Any] | None, run: ScratchRun, spec: RunSpec) -> dict[str, Any] | None:
+    """Mark whether the timed callable came from this implementation's folder, with its graded content."""
+    if not imported:
+        return None
+    folder = (run.task_copy / spec.folder_in_task).resolve()
+    file = Path(str(imported.get("file", "")))
+    inside = file.is_relative_to(folder)
+    hashes = hash_folder(spec.implementation.folder)
+    matches = inside and hashes.get(file.relative_to(folder).as_posix()) == imported.get("sha256")
+    return {
+        **imported,
+        "file": file.relative_to(run.task_copy).as_posix() if inside else str(file),
+        "expected": matches,
+    }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress:
+        progress(message)
+
+
+def requested_by(mode: str, workloads: tuple[Workload, ...]) -> str | None:
+    """Whether the phase runs: "flag" (--bench), "manifest" (a declared min_speedup, outside --no-bench), or None."""
+    if mode == "on":
+        if not workloads:
+            raise UsageError("--bench: the task declares no [[workloads]] to time (see docs/bench.md)")
+        return "flag"
+    if mode == "auto" and any(workload.min_speedup is not None for workload in workloads):
+        return "manifest"
+    return None

@@ -1,0 +1,30 @@
+"""Renders trajectory Markdown to HTML safely: trajectories are untrusted, so raw HTML is escaped, never passed on."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+
+@lru_cache(maxsize=1)
+def _renderer() -> MarkdownIt:
+    # html=False escapes raw HTML blocks and inline tags; markdown-it refuses javascript:, vbscript:,
+    # file: and data: links by itself. Images would load from the network, so they become links.
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    md.add_render_rule("image", _image_as_link)
+    return md
+
+
+def _image_as_link(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    alt = "".join(child.content for child in token.children or [])
+    src = token.attrGet("src") or ""
+    return f'<a href="{escape(src)}">[image: {escape(alt or src)}]</a>'
+
+
+def render_markdown(text: str) -> Markup:
+    """HTML of a Markdown text; safe to place in the page as is."""
+    return Markup(_renderer().render(text))
