@@ -147,7 +147,7 @@ def grade_key(request: GradeRequest, options: JobOptions, environment: dict[str,
             "task": hash_tree(request.root),
             "candidate": hash_tree(request.candidate) if request.candidate else None,
             "harness": harness_version(),
-            "options": options.to_dict(),
+            "options": options.key(),
             "environment": environment,
             "python": sys.version,
         }

@@ -40,6 +40,10 @@ class JobOptions:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def key(self) -> dict[str, Any]:
+        """The options in the grade cache's key: reusing benchmark timings or not gives the same grade."""
+        return {name: value for name, value in asdict(self).items() if name != "bench_cache"}
+
 
 @dataclass
 class TaskJob:

@@ -41,6 +41,7 @@ def test_the_cache_key_follows_content_options_and_candidate_but_not_reports(tmp
     write_files(tmp_path / "t", {"reports/results.json": "{}", "tests/__pycache__/x.pyc": "x"})
     assert grade_key(request, JobOptions(), {}) == key
     assert grade_key(request, JobOptions(test_timeout=7), {}) != key
+    assert grade_key(request, JobOptions(bench_cache=False), {}) == key  # --no-cache regrades, then is reused
     assert grade_key(request, JobOptions(), {"REDIS_HOST": "h"}) != key
     write_files(tmp_path / "copy", TASK)  # the same content elsewhere: its reports name another task
     assert grade_key(GradeRequest("copy", tmp_path / "copy"), JobOptions(), {}) != key
