@@ -13,7 +13,7 @@ def user_ids(users):
 def short_io(send_seconds, lookup_seconds):
     """Replace the simulated network send and user lookup with shorter ones of the same contract.
 
-    The real send blocks 20 ms: a sequential before over 1,000 users would take over 20 s a repeat.
+    The reference workload keeps the real latencies; a workload may shorten them to time more users.
     The functions are replaced (not their latency constants), so an implementation that drops or
     renames the constants is timed on the same I/O as the others.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import traceback
@@ -14,6 +15,7 @@ from concgrade.bench.measure import prepare_workloads
 from concgrade.dataset_cli import add_bulk_commands, rewrite_dataset_flag, run_bulk
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.pipeline import GradeOptions, grade_task
+from concgrade.repeats import GATE_REPEAT
 from concgrade.report.github import write_github_outputs
 from concgrade.report.html import write_html
 from concgrade.report.junit import write_junit
@@ -56,6 +58,19 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest processes at once")
     grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the manifest's, or 20)")
     grade.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)")
+    grade.add_argument("--repeat", type=int, help="run each implementation N times; any disagreement is flaky")
+    grade.add_argument(
+        "--stress", action="store_true", help="tiny switch interval and seeded yields at locks and sleeps"
+    )
+    grade.add_argument("--seed", type=int, help="the stress seed to replay (results.json gives it); implies --stress")
+    grade.add_argument(
+        "--gate",
+        action="store_true",
+        help=f"CI gate: --repeat {GATE_REPEAT} (unless given) with --stress; stops an implementation at its first contradiction",
+    )
+    grade.add_argument(
+        "--no-early-exit", action="store_true", help="run every repeat even after one contradicts the expectation"
+    )
     bench = grade.add_mutually_exclusive_group()
     bench.add_argument(
         "--bench",
@@ -113,6 +128,18 @@ def run_grade(args: argparse.Namespace) -> int:
         value = getattr(args, flag)
         if value is not None and value <= 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be a positive number of seconds")
+    if args.repeat is not None and args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError("--seed must be a non-negative integer")
+    options = GradeOptions(
+        jobs=args.jobs,
+        repeat=args.repeat or (GATE_REPEAT if args.gate else 1),
+        stress=args.stress or args.gate or args.seed is not None,
+        seed=args.seed,
+        early_exit=not args.no_early_exit,
+        gate=args.gate,
+    )
     task = load_task(args.task).with_limits(args.test_timeout, args.run_timeout)
     if args.candidate:
         task = task.with_candidate(args.candidate)
@@ -120,15 +147,12 @@ def run_grade(args: argparse.Namespace) -> int:
     output = (args.output or task.root / "reports").resolve()
     progress = None
     if not (args.quiet or args.json):
-        progress = Progress([impl.name for impl in task.implementations], args.jobs)
+        progress = Progress([impl.name for impl in task.implementations], args.jobs, repeat=options.repeat)
         progress.start(task.name)
     bench_progress = None if (args.quiet or args.json) else _print_line
     try:
-        options = GradeOptions(
-            jobs=args.jobs,
-            command=tuple(args.invocation),
-            bench=bench_mode_of(args),
-            bench_cache=not args.no_cache,
+        options = dataclasses.replace(
+            options, command=tuple(args.invocation), bench=bench_mode_of(args), bench_cache=not args.no_cache
         )
         results = grade_task(task, options, progress.run_done if progress else None, bench_progress)
     finally:

@@ -43,6 +43,8 @@ def _add_common(parser: argparse.ArgumentParser, default_output: str) -> None:
     parser.add_argument("--output", type=Path, help=f"where to write the reports (default: {default_output})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="tasks graded at once (default: cores)")
     parser.add_argument("--no-cache", action="store_true", help="regrade (and re-time) even what is cached")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per implementation (a pass must hold in each)")
+    parser.add_argument("--stress", action="store_true", help="stress the runs (see docs/concurrency.md)")
     bench = parser.add_mutually_exclusive_group()
     bench.add_argument("--bench", action="store_true", help="time every task's workloads (tasks that do go last)")
     bench.add_argument("--no-bench", action="store_true", help="time none, even where min_speedup is declared")
@@ -73,6 +75,8 @@ def settings_from(args: argparse.Namespace) -> Any:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
     for flag in ("test_timeout", "run_timeout"):
         value = getattr(args, flag)
         if value is not None and value <= 0:
@@ -93,6 +97,8 @@ def settings_from(args: argparse.Namespace) -> Any:
             install=args.install,
             bench="on" if args.bench else "off" if args.no_bench else "auto",
             bench_cache=not args.no_cache,
+            repeat=args.repeat,
+            stress=args.stress,
         ),
     )
 

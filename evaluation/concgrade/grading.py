@@ -16,6 +16,9 @@ P2P, F2P = "PASS_TO_PASS", "FAIL_TO_PASS"
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
 EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
 
+# The outcome of a test whose repeats disagree: never a pass, and never the expected failure either.
+FLAKY = "flaky"
+
 # How many test names a check message lists before it says "and N more".
 NAMES_SHOWN = 5
 
@@ -99,6 +102,9 @@ def grade_runs(
         *source_checks,
     ]
     for run in runs:
+        if run.repeats and len(run.repeats) > 1:
+            checks.append(check_repeats_agree(run))
+    for run in runs:
         checks += expectation_checks(run, suites)
     return Grade(tuple(checks), verdict_of(checks), suites, inferred)
 
@@ -180,6 +186,17 @@ def check_implementation_proved(run: RunObservation) -> Check:
     return Check(check_id, "pass", f"{run.name}: imported {modules} from its own folder", run.name)
 
 
+def check_repeats_agree(run: RunObservation) -> Check:
+    """Every repeat of an implementation gave each test the same pass or fail: a flaky test rejects."""
+    check_id = f"repeats.agree_on_{run.name}"
+    flaky = [test for test in run.tests.values() if test.outcome == FLAKY]
+    if flaky:
+        listed = _names([f"{test.nodeid} (passed {test.passes} of {test.runs})" for test in flaky])
+        message = f"{len(flaky)} tests changed outcome between repeats on {run.name} (flaky): {listed}"
+        return Check(check_id, "fail", message, run.name, tuple(test.nodeid for test in flaky))
+    return Check(check_id, "pass", f"{len(run.repeats)} repeats on {run.name} agree on every test", run.name)
+
+
 def expectation_checks(run: RunObservation, suites: dict[str, list[str]]) -> list[Check]:
     """before: FAIL_TO_PASS fails and PASS_TO_PASS passes; after (and a candidate): both pass."""
     if run.role == "before":
@@ -201,7 +218,7 @@ def _suite_check(run: RunObservation, nodeids: list[str], suite: str, want_pass:
     for nodeid in nodeids:
         test = run.tests.get(nodeid)
         passed = test is not None and test.passed
-        if passed != want_pass:
+        if passed != want_pass or (test is not None and test.outcome == FLAKY):
             wrong.append(nodeid)
     if wrong:
         outcomes = {nodeid: (run.tests[nodeid].outcome if nodeid in run.tests else "missing") for nodeid in wrong}

@@ -36,6 +36,16 @@ class TestObservation:
     stdout: str = ""
     stderr: str = ""
     probes: list[dict[str, Any]] = field(default_factory=list)
+    # Over repeated runs (see repeats.py): how many ran, how many passed, each one's outcome.
+    runs: int = 1
+    passes: int = -1
+    outcomes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.passes < 0:
+            self.passes = int(self.passed)
+        if not self.outcomes:
+            self.outcomes = [self.outcome]
 
     @property
     def passed(self) -> bool:
@@ -69,6 +79,9 @@ class RunObservation:
     toggle_env: dict[str, str]
     stdout_tail: str
     stderr_tail: str
+    repeat: int = 0
+    stress: dict[str, Any] | None = None  # the stress mode's seed and figures, if the run was stressed
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat (see repeats.py)
 
 
 def observe_run(output: Any) -> RunObservation:
@@ -106,6 +119,15 @@ def observe_run(output: Any) -> RunObservation:
         toggle_env=output.toggle_env,
         stdout_tail=output.stdout_tail,
         stderr_tail=output.stderr_tail,
+        repeat=getattr(output, "repeat", 0),
+        stress=next(
+            (
+                r["stress"]
+                for r in reversed(records)
+                if r.get("type") in ("session_start", "session_finish") and r.get("stress")
+            ),
+            None,
+        ),
     )
 
 

@@ -20,8 +20,9 @@ from concgrade.instances import audit_instances, runtime_lint_findings
 from concgrade.lint import lint_task
 from concgrade.observations import RunObservation, observe_run
 from concgrade.plan import plan_runs
+from concgrade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results import Results, build_results, environment_info
-from concgrade.runner import RunOutput, run_all
+from concgrade.runner import RunOutput, run_all, run_until_contradicted
 from concgrade.selection import canonical_run
 from concgrade.structure import analyze_task
 from concgrade.task import Task, implementation_sources
@@ -31,10 +32,24 @@ from concgrade.trajectory import read_trajectory
 @dataclass(frozen=True)
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
+    repeat: int = 1  # runs per implementation
+    stress: bool = False  # tiny switch interval and seeded yields at synchronization points
+    seed: int | None = None  # the stress seed to replay; a new one is drawn when None
+    early_exit: bool = True  # skip an implementation's remaining repeats once one contradicts the expectation
+    gate: bool = False  # the CI gate's defaults (repeats and stress); recorded in results.json
+
     bench: str = "auto"  # "on" (--bench), "off" (--no-bench), "auto": when a workload declares min_speedup
     bench_cache: bool = True  # False (--no-cache): re-time unchanged code
     bench_cache_dir: Path | None = None
     command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
+
+    def repeat_plan(self) -> RepeatPlan:
+        seed = self.seed
+        if self.stress and seed is None:
+            import secrets
+
+            seed = secrets.randbelow(1_000_000)
+        return RepeatPlan(repeat=self.repeat, stress=self.stress, seed=seed, early_exit=self.early_exit)
 
 
 def grade_task(
@@ -57,10 +72,21 @@ def grade_task(
     timings["static_checks"] = time.monotonic() - mark
 
     mark = time.monotonic()
-    outputs = run_all(task, plan_runs(task), options.jobs, on_run_done)
+    plan = options.repeat_plan()
+    specs = expand_repeats(plan_runs(task), plan)
+    if plan.repeat > 1 and plan.early_exit:
+        outputs = run_until_contradicted(
+            task,
+            specs,
+            options.jobs,
+            lambda output: contradicts(canonical_run(observe_run(output), task.toggle), task.suites),
+            on_run_done,
+        )
+    else:
+        outputs = run_all(task, specs, options.jobs, on_run_done)
     timings["runs"] = time.monotonic() - mark
 
-    runs = [canonical_run(observe_run(output), task.toggle) for output in outputs]
+    runs = combine_by_implementation([canonical_run(observe_run(output), task.toggle) for output in outputs])
     grade = grade_runs(task.suites, runs, inferred=task.source == "inferred", source_checks=source_checks)
 
     bench = None
@@ -85,6 +111,7 @@ def grade_task(
         trajectory=read_trajectory(task.root),
         diffs=implementation_diffs(task),
         reproduce=reproduce_info(options.command),
+        nondeterminism=nondeterminism_info(plan, options.gate, runs),
     )
     results.bench = bench
     results.instances = audit_instances(task.instances, *outcomes_by_role(runs))
@@ -116,6 +143,24 @@ def reproduce_info(command: tuple[str, ...]) -> dict[str, Any]:
         return {}
     cwd = os.getcwd()
     return {"argv": list(command), "cwd": cwd, "shell": f"cd {shlex.quote(cwd)} && {shlex.join(command)}"}
+
+
+def combine_by_implementation(observations: list[RunObservation]) -> list[RunObservation]:
+    """One observation per implementation, in the order they first ran, from all of its repeats."""
+    names = list(dict.fromkeys(run.name for run in observations))
+    return [combine_repeats([run for run in observations if run.name == name]) for name in names]
+
+
+def nondeterminism_info(plan: RepeatPlan, gate: bool, runs: list[RunObservation]) -> dict[str, Any]:
+    """How hard the grade looked for races: repeats asked and run, stress and its seed (a --seed replays it)."""
+    return {
+        "gate": gate,
+        "repeat": plan.repeat,
+        "stress": plan.stress,
+        "seed": plan.seed if plan.stress else None,
+        "early_exit": plan.early_exit,
+        "runs": {run.name: max(1, len(run.repeats)) for run in runs},
+    }
 
 
 def now_iso() -> str:

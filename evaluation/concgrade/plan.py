@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from concgrade.selection import split_arguments
 from concgrade.task import Implementation, Task
+
+PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"  # the same name as process_probe.ENV_VAR
 
 # Variables of the caller's environment that would change what a graded process runs.
 SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
@@ -30,6 +33,14 @@ class RunSpec:
     substitute: bool = False  # copy the implementation into folder_in_task of the scratch copy
     interpreter: str | None = None  # the Python that runs pytest (a per-task virtualenv), else the harness's
     extra_env: dict[str, str] = field(default_factory=dict)  # further variables of every run (e.g. services)
+    probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
+    repeat: int = 0  # which repeat of this implementation (see repeats.py)
+    stress_seed: int | None = None  # stress mode with this seed, or a plain run
+
+    @property
+    def process_targets(self) -> tuple[str, ...]:
+        """Targets of the cross-process probe: switched on in every interpreter of the run."""
+        return tuple(option.split("=", 1)[1] for option in self.probes if option.startswith("processes="))
 
     @property
     def name(self) -> str:
@@ -65,6 +76,7 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 substitute=substitute,
                 interpreter=task.interpreter,
                 extra_env=dict(task.environment),
+                probes=tuple(probe.option() for probe in task.probes),
             )
         )
     return specs
@@ -113,10 +125,21 @@ def pytest_arguments(spec: RunSpec, records: Path, json_report: Path, task_copy:
     ]
     for module in spec.modules:
         args += ["--concgrade-module", module]
+    for option in spec.probes:
+        args += ["--concgrade-probe", option]
+    if spec.stress_seed is not None:
+        args += ["--concgrade-stress", str(spec.stress_seed)]
     return args
 
 
-def run_environment(base: dict[str, str], spec: RunSpec, task_copy: Path, shim: Path, home: Path) -> dict[str, str]:
+def run_environment(
+    base: dict[str, str],
+    spec: RunSpec,
+    task_copy: Path,
+    shim: Path,
+    home: Path,
+    process_events: Path | None = None,
+) -> dict[str, str]:
     """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
     env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
     env.update(spec.extra_env)
@@ -127,4 +150,8 @@ def run_environment(base: dict[str, str], spec: RunSpec, task_copy: Path, shim: 
     env["HOME"] = str(home)
     env["TMPDIR"] = str(home / "tmp")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop(PROCESS_PROBE_VARIABLE, None)
+    if spec.process_targets and process_events is not None:
+        # Read by the shim's sitecustomize in every interpreter of the run (see process_probe.py).
+        env[PROCESS_PROBE_VARIABLE] = json.dumps({"events": str(process_events), "targets": list(spec.process_targets)})
     return env

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from concgrade.probe import CallProbe, install_probe
+from concgrade.probe_kinds import RunningProbe, parse_declared, start_declared, start_probe
 
 # Captured output and error text kept per phase; the rest is cut and the cut is stated.
 TEXT_LIMIT = 64 * 1024
@@ -69,10 +69,11 @@ def file_sha256(path: str) -> str:
 class GradedSession:
     """The plugin's state for one graded pytest process."""
 
-    def __init__(self, stream: RecordStream, modules: list[str]) -> None:
+    def __init__(self, stream: RecordStream, modules: list[str], declared: list[tuple[str, str]] | None = None) -> None:
         self.stream = stream
         self.modules = modules
         self.seen_files: set[tuple[str, str]] = set()
+        self.declared = declared or []  # (kind, target) of the manifest's probes, around every test
 
     def prove_imports(self) -> None:
         """Record each implementation module's file and hash the first time (and each new file) it is seen."""
@@ -101,23 +102,34 @@ class GradedSession:
             self.prove_imports()
         self.stream.write(serialize_phase(report))
 
-    def publish_probes(self, nodeid: str, probes: list[CallProbe]) -> None:
+    def publish_probes(self, nodeid: str, probes: list[RunningProbe], declared: bool = False) -> None:
         for probe in probes:
-            self.stream.write({"type": "probe", "nodeid": nodeid, "figures": probe.figures()})
+            figures = {**probe.figures(), "declared": declared}
+            self.stream.write({"type": "probe", "nodeid": nodeid, "figures": figures})
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
+        """Declared probes watch the whole test (setup, call, teardown) without the test asking."""
+        probes = [start_declared(kind, target) for kind, target in self.declared]
+        try:
+            yield
+        finally:
+            for probe in reversed(probes):
+                probe.stop()
+            self.publish_probes(item.nodeid, probes, declared=True)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.prove_imports()
-        self.stream.write(
-            {
-                "type": "session_finish",
-                "exitstatus": int(exitstatus),
-                "testscollected": session.testscollected,
-            }
-        )
+        record = {"type": "session_finish", "exitstatus": int(exitstatus), "testscollected": session.testscollected}
+        stress = session.config.stash.get(STRESS_KEY, None)
+        if stress is not None:
+            record["stress"] = stress.figures()  # with the number of yields it made
+        self.stream.write(record)
 
 
 _graded: GradedSession | None = None
+STRESS_KEY = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -129,6 +141,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="an implementation module whose imported file is recorded (repeatable)",
     )
+    group.addoption(
+        "--concgrade-probe",
+        action="append",
+        default=[],
+        help="KIND=TARGET: probe TARGET around every test (kinds: threads, asyncio, processes, pending; repeatable)",
+    )
+    group.addoption(
+        "--concgrade-stress",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="stress mode: a tiny switch interval and yields seeded with SEED at synchronization points",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -137,8 +162,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if not path:
         return
     stream = RecordStream(path)
-    stream.write({"type": "session_start", "pid": os.getpid(), "python": sys.version.split()[0]})
-    _graded = GradedSession(stream, list(config.getoption("--concgrade-module")))
+    start: dict[str, Any] = {"type": "session_start", "pid": os.getpid(), "python": sys.version.split()[0]}
+    seed = config.getoption("--concgrade-stress")
+    if seed is not None:
+        from concgrade.stress import Stress
+
+        stress = Stress(seed)
+        stress.activate()
+        start["stress"] = stress.figures()
+        config.stash[STRESS_KEY] = stress
+    stream.write(start)
+    try:
+        declared = [parse_declared(option) for option in config.getoption("--concgrade-probe")]
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    _graded = GradedSession(stream, list(config.getoption("--concgrade-module")), declared)
     config.pluginmanager.register(_graded, "concgrade-graded-session")
     # A KeyboardInterrupt (or any exception) dying in a worker thread only warns by default; in a
     # graded run it must fail the test that caused it.
@@ -149,21 +187,26 @@ def pytest_configure(config: pytest.Config) -> None:
 def concurrency_probe(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Factory fixture: `probe = concurrency_probe(module, "function")` counts that function's active calls.
 
-    The function is replaced in its module and wherever it was imported by name, and restored after
-    the test; `probe.max_active`, `probe.calls` and `probe.timeline` are live figures. In a graded
-    run every probe's figures are recorded with the test.
+    kind="auto" (the default) probes threads, or asyncio for a coroutine function; "processes"
+    counts calls across every process and live multiprocessing children (any start method);
+    "pending" needs no target and counts submitted executor and pool work not yet done. The
+    function is replaced in its module and wherever it was imported by name, and restored after
+    the test; the probe's figures (`max_active`, `calls`, `timeline`, `max_pending`,
+    `max_live_tasks`, `max_processes`, ...) are live. In a graded run they are recorded with the test.
     """
-    installed: list[tuple[CallProbe, Any]] = []
+    started: list[RunningProbe] = []
 
-    def factory(target: Any, attribute: str | None = None, *, label: str | None = None) -> CallProbe:
-        probe, patch = install_probe(target, attribute, label)
-        installed.append((probe, patch))
-        return probe
+    def factory(
+        target: Any = None, attribute: str | None = None, *, label: str | None = None, kind: str = "auto"
+    ) -> Any:
+        running = start_probe(target, attribute, kind=kind, label=label)
+        started.append(running)
+        return running.probe
 
     try:
         yield factory
     finally:
-        for _, patch in reversed(installed):
-            patch.undo()
+        for running in reversed(started):
+            running.stop()
         if _graded is not None:
-            _graded.publish_probes(request.node.nodeid, [probe for probe, _ in installed])
+            _graded.publish_probes(request.node.nodeid, started)

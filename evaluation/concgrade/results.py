@@ -29,6 +29,7 @@ TEMPLATE_OUTCOME = {
     "xpassed": "failed",
     "timeout": "failed",
     "skipped": "skipped",
+    "flaky": "failed",  # passed in some repeats only: never a pass
 }
 
 
@@ -45,6 +46,9 @@ class TestResult:
     stdout: str
     stderr: str
     probes: list[dict[str, Any]]
+    runs: int = 1  # repeats that ran this test
+    passes: int = 0  # of which passed
+    outcomes: list[str] = field(default_factory=list)  # the outcome of each repeat
 
 
 @dataclass
@@ -68,6 +72,7 @@ class ImplementationResult:
     violations: list[dict[str, Any]] = field(default_factory=list)
     stdout_tail: str = ""
     stderr_tail: str = ""
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat: exit, stress seed, counts
 
 
 @dataclass
@@ -85,6 +90,7 @@ class Results:
     exit_code: int
     timings: dict[str, float]
     metrics_delta: dict[str, Any] = field(default_factory=dict)
+    nondeterminism: dict[str, Any] = field(default_factory=dict)  # repeats, stress and its seed, gate mode
     lint: list[dict[str, Any]] = field(default_factory=list)
     bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
     error: str | None = None
@@ -140,6 +146,7 @@ def build_results(
     lint: list[dict[str, Any]],
     environment: dict[str, Any],
     timings: dict[str, float],
+    nondeterminism: dict[str, Any] | None = None,
     trajectory: list[dict[str, Any]] | None = None,
     diffs: list[dict[str, Any]] | None = None,
     reproduce: dict[str, Any] | None = None,
@@ -167,6 +174,7 @@ def build_results(
         timings={key: round(value, 3) for key, value in timings.items()},
         metrics_delta=structure.deltas,
         lint=lint,
+        nondeterminism=nondeterminism or {},
         error=first_error(grade),
         trajectory=trajectory or [],
         diffs=diffs or [],
@@ -193,6 +201,7 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
         "interpreter": task.interpreter,
         "limits": asdict(task.limits),
         "test_files": list(task.test_files),
+        "probes": [asdict(probe) for probe in task.probes],
     }
 
 
@@ -218,6 +227,7 @@ def implementation_result(
         metrics=metrics,
         stdout_tail=run.stdout_tail,
         stderr_tail=run.stderr_tail,
+        repeats=run.repeats,
     )
 
 
@@ -233,6 +243,9 @@ def test_result(test: TestObservation, suite: str | None) -> TestResult:
         stdout=test.stdout,
         stderr=test.stderr,
         probes=test.probes,
+        runs=test.runs,
+        passes=test.passes,
+        outcomes=list(test.outcomes),
     )
 
 

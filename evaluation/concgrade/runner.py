@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -43,6 +44,7 @@ class RunOutput:
     stderr_tail: str
     expected_folder: str  # where the implementation should be imported from (inside the scratch copy)
     expected_hashes: dict[str, str] = field(default_factory=dict)  # task-relative file -> sha256 of the source
+    repeat: int = 0
 
 
 def run_all(
@@ -56,6 +58,35 @@ def run_all(
             if on_done and future.exception() is None:
                 on_done(future.result())
         return [future.result() for future in futures]
+
+
+def run_until_contradicted(
+    task: Task,
+    specs: Sequence[RunSpec],
+    jobs: int,
+    contradicted: Callable[[RunOutput], bool],
+    on_done: Callable[[RunOutput], None] | None = None,
+) -> list[RunOutput]:
+    """Run every spec like run_all, but once a run of an implementation is `contradicted`, its repeats not
+    yet started are skipped: they cannot change the verdict. Outputs come back in the order of `specs`."""
+    stopped: set[str] = set()
+    lock = threading.Lock()
+
+    def run_unless_stopped(spec: RunSpec) -> RunOutput | None:
+        with lock:
+            if spec.name in stopped:
+                return None
+        output = run_one(task, spec)
+        if contradicted(output):
+            with lock:
+                stopped.add(spec.name)
+        if on_done:
+            on_done(output)
+        return output
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(run_unless_stopped, specs))
+    return [output for output in results if output is not None]
 
 
 @dataclass(frozen=True)
@@ -73,7 +104,7 @@ def scratch_run(task: Task, spec: RunSpec) -> Iterator[ScratchRun]:
 
     Every process that runs code of an implementation (pytest runs, benchmark repeats) starts from here.
     """
-    scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-{spec.repeat}-"))
     try:
         task_copy = scratch / "task"
         copy_task(task.root, task_copy)
@@ -82,7 +113,10 @@ def scratch_run(task: Task, spec: RunSpec) -> Iterator[ScratchRun]:
         shim = make_shim(scratch / "shim")
         home = scratch / "home"
         (home / "tmp").mkdir(parents=True)
-        yield ScratchRun(scratch, task_copy, run_environment(dict(os.environ), spec, task_copy, shim, home))
+        events = scratch / "probe-events"  # the cross-process probe's event files, when the manifest declares one
+        events.mkdir()
+        env = run_environment(dict(os.environ), spec, task_copy, shim, home, process_events=events)
+        yield ScratchRun(scratch, task_copy, env)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -113,6 +147,7 @@ def run_one(task: Task, spec: RunSpec) -> RunOutput:
             stderr_tail=stderr,
             expected_folder=str((task_copy / spec.folder_in_task).resolve()),
             expected_hashes=hash_folder(spec.implementation.folder),
+            repeat=spec.repeat,
         )
 
 
@@ -132,9 +167,15 @@ def replace_folder(source: Path, target: Path) -> None:
 
 
 def make_shim(folder: Path) -> Path:
-    """A folder holding only the `concgrade` package, put first on the test process's path."""
+    """A folder holding only the `concgrade` package and its start-up hook, put first on the test process's path.
+
+    The hook (`sitecustomize`) switches the cross-process probe on in every interpreter of the run
+    where the run asks for it, and otherwise hands over to the environment's own sitecustomize.
+    """
     folder.mkdir()
-    (folder / "concgrade").symlink_to(Path(concgrade.__file__).parent, target_is_directory=True)
+    package = Path(concgrade.__file__).parent
+    (folder / "concgrade").symlink_to(package, target_is_directory=True)
+    (folder / "sitecustomize.py").symlink_to(package / "startup" / "sitecustomize.py")
     return folder
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from concgrade.errors import TaskError
 from concgrade.instances import InstanceFile, read_instances
+from concgrade.manifest_probes import DeclaredProbe, read_probes
 from concgrade.selection import canonical_entries, selected_files
 
 if sys.version_info >= (3, 11):
@@ -111,6 +112,7 @@ class Task:
     instances: InstanceFile | None = None  # the instances/*.json file as read (tasks without a manifest)
     interpreter: str | None = None  # the Python that runs the tests (a per-task virtualenv), else the harness's
     environment: dict[str, str] = field(default_factory=dict)  # extra variables for every run (e.g. services)
+    probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     # The manifest as read (empty without one), so other modules can read their own sections.
     manifest: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -188,6 +190,7 @@ def load_task(root: Path) -> Task:
         test_files=test_files,
         toggle_source=toggle_source,
         instances=instances,
+        probes=read_probes(manifest.get("probes", []), manifest_path),
         constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
         manifest=manifest,
     )

@@ -36,6 +36,8 @@ class JobOptions:
     install: bool = False
     bench: str = "auto"  # the benchmark phase: "on" (--bench), "off" (--no-bench), "auto" (a declared min_speedup)
     bench_cache: bool = True  # reuse timings of unchanged code (off with --no-cache)
+    repeat: int = 1  # runs per implementation: a test passes only if it passes in every one
+    stress: bool = False  # tiny switch interval and seeded yields at synchronization points
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +147,13 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
     if job.environment:
         task = task.with_environment(task.interpreter, job.environment)
     # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
-    options = GradeOptions(jobs=1, bench=job.options.bench, bench_cache=job.options.bench_cache)
+    options = GradeOptions(
+        jobs=1,
+        repeat=job.options.repeat,
+        stress=job.options.stress,
+        bench=job.options.bench,
+        bench_cache=job.options.bench_cache,
+    )
     results = grade_task(task, options)
     files = {
         "results.json": render_json(results).encode("utf-8"),

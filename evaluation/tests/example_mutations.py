@@ -20,4 +20,11 @@ MUTATIONS = {
         "new": "queue.Queue()",
         "breaks": "tests/test_bounded_queue.py",
     },
+    "process_pool": {
+        # The pool is sized from the input instead of the cores: one worker per item, no bound, no reuse.
+        "file": "repository_after/parallelizing.py",
+        "old": "Pool(processes=cpu_count())",
+        "new": "Pool(processes=max(1, len(items)))",
+        "breaks": "tests/test_pool_bounds.py",
+    },
 }

@@ -108,3 +108,93 @@ def make_task(
         },
     )
     return root
+
+
+# A bound of two sends at once, kept by a limiter; the racy one checks the bound and takes a slot in
+# two steps (check-then-act), which a plain run almost never shows and stress shows at once.
+LIMITER = """\
+import threading
+import time
+
+LIMIT = 2
+
+
+class Limiter:
+    def __init__(self, limit):
+        self._lock = threading.Lock()
+        self._active = 0
+        self.limit = limit
+
+    def acquire(self):
+        while True:
+{acquire}
+            time.sleep(0.0005)
+
+    def release(self):
+        with self._lock:
+            self._active -= 1
+
+
+def work(x):
+    time.sleep(0.002)
+    return x * 2
+
+
+def run_all(items):
+    limiter = Limiter(LIMIT)
+    results = [None] * len(items)
+
+    def run(index):
+        limiter.acquire()
+        try:
+            results[index] = work(items[index])
+        finally:
+            limiter.release()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(items))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+"""
+
+RACY_ACQUIRE = """\
+            with self._lock:
+                free = self._active < self.limit
+            if free:
+                with self._lock:
+                    self._active += 1
+                return"""
+
+SAFE_ACQUIRE = """\
+            with self._lock:
+                if self._active < self.limit:
+                    self._active += 1
+                    return"""
+
+RACY_LIMITER = LIMITER.replace("{acquire}", RACY_ACQUIRE)
+SAFE_LIMITER = LIMITER.replace("{acquire}", SAFE_ACQUIRE)
+
+BOUND_F2P_TESTS = """\
+import threading
+import counter
+
+def test_two_sends_at_once_never_three(concurrency_probe, monkeypatch):
+    barrier = threading.Barrier(2, timeout=5)
+
+    def meet(x):
+        assert threading.current_thread() is not threading.main_thread(), "sends run one after another"
+        barrier.wait()
+        return x * 2
+
+    monkeypatch.setattr(counter, "work", meet)
+    probe = concurrency_probe(counter, "work")
+    assert counter.run_all(list(range(40))) == [2 * x for x in range(40)]
+    assert probe.max_active == 2
+"""
+
+
+def make_race_task(root: Path, *, racy: bool) -> Path:
+    """The bounded-sends task whose after keeps the bound with a racy (check-then-act) or a safe limiter."""
+    return make_task(root, after=RACY_LIMITER if racy else SAFE_LIMITER, f2p=BOUND_F2P_TESTS, test_timeout=10)

@@ -15,6 +15,16 @@ from concgrade.report.view import summary_rows
 from concgrade.results import Results
 
 
+def repeat_lines(results: Results) -> list[str]:
+    """With --repeat or --stress: how many runs each implementation had, and the seed that replays them."""
+    nondeterminism = results.nondeterminism
+    if nondeterminism.get("repeat", 1) <= 1 and not nondeterminism.get("stress"):
+        return []
+    runs = ", ".join(f"{name} {count}" for name, count in nondeterminism.get("runs", {}).items())
+    stress = f" · stress seed {nondeterminism['seed']} (--seed replays it)" if nondeterminism.get("stress") else ""
+    return [f"  repeats {nondeterminism['repeat']} (ran: {runs}){stress}"]
+
+
 def format_summary(results: Results) -> str:
     """A table of implementations × suites (passed/total, and whether that is what the suite asks), then the checks."""
     rows = summary_rows(results)
@@ -28,8 +38,10 @@ def format_summary(results: Results) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = [
         f"concgrade {results.tool['version']} · task {results.task['name']} · "
-        f"{len(results.implementations)} runs in {results.duration_seconds:.1f} s"
+        f"{sum(results.nondeterminism.get('runs', {}).values()) or len(results.implementations)} runs "
+        f"in {results.duration_seconds:.1f} s"
     ]
+    lines += repeat_lines(results)
     lines += [
         "  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in table
     ]
@@ -47,8 +59,12 @@ def format_summary(results: Results) -> str:
 class Progress:
     """Reports runs as they finish, and every `interval` seconds which ones are still running, on stderr."""
 
-    def __init__(self, names: Sequence[str], jobs: int, stream: TextIO = sys.stderr, interval: float = 15.0) -> None:
-        self.names = list(names)
+    def __init__(
+        self, names: Sequence[str], jobs: int, stream: TextIO = sys.stderr, interval: float = 15.0, repeat: int = 1
+    ) -> None:
+        # With --repeat each implementation runs several times: one label per run ("after #2").
+        self.repeat = repeat
+        self.names = [f"{name} #{index + 1}" if repeat > 1 else name for index in range(repeat) for name in names]
         self.jobs = jobs
         self.stream = stream
         self.interval = interval
@@ -66,13 +82,14 @@ class Progress:
 
     def run_done(self, output: Any) -> None:
         """The runner's callback: one line per finished run, with its outcome counts."""
+        label = f"{output.name} #{getattr(output, 'repeat', 0) + 1}" if self.repeat > 1 else output.name
         with self._lock:
-            self.done.append(output.name)
+            self.done.append(label)
             position = len(self.done)
         counts = Counter(test.outcome for test in observe_run(output).tests.values())
         text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no test ran"
         note = " (killed at the run's time limit)" if output.timed_out else ""
-        self._print(f"  [{position}/{len(self.names)}] {output.name}: {text} in {output.duration:.1f}s{note}")
+        self._print(f"  [{position}/{len(self.names)}] {label}: {text} in {output.duration:.1f}s{note}")
 
     def stop(self) -> None:
         self._stop.set()

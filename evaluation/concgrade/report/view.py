@@ -331,6 +331,9 @@ def cell_view(name: str, role: str, suite: str, test: TestResult | None) -> Cell
 def repeat_outcomes(test: TestResult) -> list[str]:
     """Outcomes over repeats, where the results carry them (a `repeats` list of outcomes or of {outcome})."""
     repeats = getattr(test, "repeats", None) or []
+    outcomes = getattr(test, "outcomes", None) or []
+    if not repeats and len(outcomes) > 1:  # concgrade's --repeat: each run's outcome, in order
+        repeats = outcomes
     return [str(r.get("outcome") if isinstance(r, Mapping) else r) for r in repeats]
 
 

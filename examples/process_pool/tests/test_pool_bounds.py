@@ -1,0 +1,34 @@
+"""FAIL_TO_PASS: at most cpu_count() worker processes at once, reused across items (measured across processes).
+
+The cross-process probe (the concgrade plugin's `concurrency_probe` with kind="processes") counts
+calls of process_item in every process and the multiprocessing children alive at each moment, for
+any start method. One process per item fails both tests: it starts as many processes as items, and
+with CPU-bound items several of them are alive at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import parallelizing
+
+CORES = multiprocessing.cpu_count()
+# Enough items to need more than one round on every core, each costing tens of milliseconds of CPU.
+ITEMS = [300_000] * (3 * CORES + 1)
+
+
+def test_at_most_cpu_count_workers_alive_at_once(concurrency_probe):
+    expected = [parallelizing.process_item(ITEMS[0])] * len(ITEMS)
+    probe = concurrency_probe(parallelizing, "process_item", kind="processes")
+    assert parallelizing.process_all(ITEMS) == expected
+    assert probe.calls == len(ITEMS)
+    assert 1 <= probe.max_processes <= CORES, f"{probe.max_processes} worker processes alive at once on {CORES} cores"
+    assert probe.max_active <= CORES
+
+
+def test_workers_are_reused_across_items(concurrency_probe):
+    probe = concurrency_probe(parallelizing, "process_item", kind="processes")
+    assert len(parallelizing.process_all(ITEMS)) == len(ITEMS)
+    figures = probe.figures()
+    assert figures["processes_started"] <= CORES, f"{figures['processes_started']} processes for {len(ITEMS)} items"
+    assert figures["worker_pids"] <= CORES
