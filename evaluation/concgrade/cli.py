@@ -12,6 +12,7 @@ from pathlib import Path
 
 from concgrade import __version__
 from concgrade.bench.measure import prepare_workloads
+from concgrade.dataset_cli import add_bulk_commands, rewrite_dataset_flag, run_bulk
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.pipeline import GradeOptions, grade_task
 from concgrade.repeats import GATE_REPEAT
@@ -25,7 +26,7 @@ from concgrade.task import load_task
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
-SUBCOMMANDS = ("grade", "check")
+SUBCOMMANDS = ("grade", "check", "dataset", "predictions")
 EXIT_STATUS_HELP = """\
 exit status:
   0    accepted: every check passed
@@ -95,11 +96,12 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict, and no progress")
     grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
     commands.add_parser("check", help="lint a task folder without running it (see `concgrade check --help`)")
+    add_bulk_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, default_task: Path | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = rewrite_dataset_flag(list(sys.argv[1:] if argv is None else argv))
     typed = invocation(argv)
     if argv and argv[0] == "check":  # the linter parses its own arguments (options may come first)
         from concgrade.lint import main as check_main
@@ -110,6 +112,8 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
     args = build_parser(default_task or Path.cwd()).parse_args(argv)
     args.invocation = typed
     try:
+        if args.command in ("dataset", "predictions"):
+            return run_bulk(args)
         return run_grade(args)
     except ConcgradeError as exc:
         print(f"concgrade: error: {exc}", file=sys.stderr)

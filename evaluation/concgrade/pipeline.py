@@ -17,6 +17,7 @@ from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_b
 from concgrade.diffs import diff_sources
 from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
 from concgrade.integrity import changes, tree_digest
+from concgrade.instances import audit_instances, runtime_lint_findings
 from concgrade.lint import lint_task
 from concgrade.observations import RunObservation, observe_run
 from concgrade.plan import plan_runs
@@ -24,6 +25,7 @@ from concgrade.repeats import RepeatPlan, combine_repeats, contradicts, expand_r
 from concgrade.results import Results, build_results, environment_info
 from concgrade.runner import RunOutput, run_all, run_limits, run_until_contradicted
 from concgrade.sandbox import prepare_sandbox
+from concgrade.selection import canonical_run
 from concgrade.structure import analyze_task
 from concgrade.task import Task, implementation_sources
 from concgrade.trajectory import read_trajectory
@@ -82,7 +84,7 @@ def grade_task(
             task,
             specs,
             options.jobs,
-            lambda output: contradicts(observe_run(output), task.suites),
+            lambda output: contradicts(canonical_run(observe_run(output), task.toggle), task.suites),
             on_run_done,
             sandbox,
         )
@@ -93,7 +95,7 @@ def grade_task(
     ]
     timings["runs"] = time.monotonic() - mark
 
-    runs = combine_by_implementation([observe_run(output) for output in outputs])
+    runs = combine_by_implementation([canonical_run(observe_run(output), task.toggle) for output in outputs])
     grade = grade_runs(
         task.suites,
         runs,
@@ -127,6 +129,8 @@ def grade_task(
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
     )
     results.bench = bench
+    results.instances = audit_instances(task.instances, *outcomes_by_role(runs))
+    results.lint += runtime_lint_findings(results.instances)
     return results
 
 
@@ -137,6 +141,15 @@ def watched_folders(task: Task) -> list[Path]:
         if not impl.folder.is_relative_to(task.root):
             folders.append(impl.folder)
     return folders
+
+
+def outcomes_by_role(runs: list[RunObservation]) -> tuple[dict[str, bool] | None, dict[str, bool] | None]:
+    """nodeid → passed for the before and after runs (None for a run that did not start)."""
+    found: dict[str, dict[str, bool] | None] = {"before": None, "after": None}
+    for run in runs:
+        if run.name in found and run.started:
+            found[run.name] = {nodeid: test.passed for nodeid, test in run.tests.items()}
+    return found["before"], found["after"]
 
 
 def implementation_diffs(task: Task) -> list[dict[str, Any]]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from concgrade.selection import split_arguments
 from concgrade.task import Implementation, Task
 
 PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"  # the same name as process_probe.ENV_VAR
@@ -27,6 +28,11 @@ class RunSpec:
     modules: tuple[str, ...]
     test_timeout: float
     run_timeout: float
+    extra_args: tuple[str, ...] = ()  # pytest arguments that select the implementation (an option, `-k`)
+    path_variables: tuple[str, ...] = ()  # toggle variables holding a task-relative path, resolved like PYTHONPATH
+    substitute: bool = False  # copy the implementation into folder_in_task of the scratch copy
+    interpreter: str | None = None  # the Python that runs pytest (a per-task virtualenv), else the harness's
+    extra_env: dict[str, str] = field(default_factory=dict)  # further variables of every run (e.g. services)
     probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
     repeat: int = 0  # which repeat of this implementation (see repeats.py)
     stress_seed: int | None = None  # stress mode with this seed, or a plain run
@@ -46,25 +52,43 @@ def plan_runs(task: Task) -> list[RunSpec]:
 
     Replacing the folder (rather than pointing the toggle elsewhere) keeps every toggle convention
     working for a candidate: PYTHONPATH, a named variable, or tests that import `repository_after.x`.
+    With the package toggle every implementation is put in the after folder that the tests import.
     """
     after = task.implementation("after")
     specs = []
     for impl in task.implementations:
-        home = after if impl.name == "candidate" else impl
+        substitute = impl.name == "candidate" or (task.toggle.kind == "package" and impl.folder != after.folder)
+        home = after if substitute else impl
         folder_in_task = home.folder.relative_to(task.root).as_posix()
+        arguments = task.toggle.pytest_args(impl.name, impl.role)
+        files, options = split_arguments(arguments) if task.toggle.kind == "selection" else ([], arguments)
         specs.append(
             RunSpec(
                 implementation=impl,
                 folder_in_task=folder_in_task,
                 toggle_env=task.toggle.environment(impl.name, impl.role, Path(folder_in_task)),
-                test_files=task.test_files,
-                modules=task.modules,
+                test_files=tuple(files) or task.test_files,
+                modules=run_modules(task, folder_in_task),
                 test_timeout=task.limits.test_timeout,
                 run_timeout=task.limits.run_timeout,
+                extra_args=tuple(options),
+                path_variables=(task.toggle.variable,) if task.toggle.path_value and task.toggle.variable else (),
+                substitute=substitute,
+                interpreter=task.interpreter,
+                extra_env=dict(task.environment),
                 probes=tuple(probe.option() for probe in task.probes),
             )
         )
     return specs
+
+
+def run_modules(task: Task, folder_in_task: str) -> tuple[str, ...]:
+    """The modules a run proves; with a selection toggle, tests that import both packages are fine, so
+    `repository_after.x` is not held against the before run (its own `repository_before.x` still is proved)."""
+    if task.toggle.kind != "selection":
+        return task.modules
+    others = {impl.folder.relative_to(task.root).as_posix() for impl in task.implementations} - {folder_in_task}
+    return tuple(module for module in task.modules if module.split(".")[0] not in others)
 
 
 def pytest_arguments(
@@ -73,6 +97,7 @@ def pytest_arguments(
     """The command-line arguments of `python -m pytest` for one run (`selection` replaces the test files)."""
     args = [
         *(selection or spec.test_files),
+        *spec.extra_args,
         "--rootdir",
         str(task_copy),
         # The entry-point copy of the plugin (if concgrade is installed) is blocked so that only
@@ -118,8 +143,9 @@ def run_environment(
 ) -> dict[str, str]:
     """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
     env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
+    env.update(spec.extra_env)
     for key, value in spec.toggle_env.items():
-        env[key] = str(task_copy / value) if key == "PYTHONPATH" else value
+        env[key] = str(task_copy / value) if key == "PYTHONPATH" or key in spec.path_variables else value
     # The shim holds only `concgrade`; it comes first so that the code under test cannot shadow it.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH", "")]))
     env["HOME"] = str(home)

@@ -101,6 +101,8 @@ class Results:
     lint: list[dict[str, Any]] = field(default_factory=list)
     bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
     error: str | None = None
+    # instances/*.json audited against the runs (tasks without a manifest): status, corrected lists, findings.
+    instances: dict[str, Any] | None = None
     # The task author's notes, as {path, text, truncated, binary}, for the report to render.
     trajectory: list[dict[str, Any]] = field(default_factory=list)
     # Implementation diffs: {from, to, files: [{path, status, added, removed, diff, truncated}], unchanged}.
@@ -202,6 +204,8 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
         "suite_entries": task.suites,
         "modules": list(task.modules),
         "toggle": asdict(task.toggle),
+        "toggle_source": task.toggle_source,
+        "interpreter": task.interpreter,
         "limits": asdict(task.limits),
         "test_files": list(task.test_files),
         "probes": [asdict(probe) for probe in task.probes],

@@ -175,7 +175,7 @@ def run_attempt(
     for folder in (task_copy, shim, home):
         shutil.rmtree(folder, ignore_errors=True)
     copy_task(task.root, task_copy)
-    if spec.implementation.name == "candidate":
+    if spec.implementation.name == "candidate" or spec.substitute:
         replace_folder(spec.implementation.folder, task_copy / spec.folder_in_task)
     make_shim(shim)
     (home / "tmp").mkdir(parents=True)
@@ -211,7 +211,7 @@ def run_attempt(
     before = protected_digest(task_copy)
     attempt = supervise(
         index=index,
-        command=[sys.executable, str(shim / BOOT_SCRIPT), *args],
+        command=[spec.interpreter or sys.executable, str(shim / BOOT_SCRIPT), *args],
         boot=boot,
         node_ids=node_ids,
         cwd=task_copy,
@@ -299,7 +299,7 @@ def scratch_run(task: Task, spec: RunSpec) -> Iterator[ScratchRun]:
     try:
         task_copy = scratch / "task"
         copy_task(task.root, task_copy)
-        if spec.implementation.name == "candidate":
+        if spec.implementation.name == "candidate" or spec.substitute:
             replace_folder(spec.implementation.folder, task_copy / spec.folder_in_task)
         shim = make_shim(scratch / "shim")
         home = scratch / "home"

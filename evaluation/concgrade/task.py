@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from concgrade.errors import TaskError
+from concgrade.instances import InstanceFile, read_instances
 from concgrade.manifest_probes import DeclaredProbe, read_probes
+from concgrade.selection import canonical_entries, selected_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,23 +39,50 @@ IGNORED_DIRS = {
 }
 
 
+# How a task's tests select the implementation (see docs/manifest.md, [toggle]).
+TOGGLE_KINDS = ("pythonpath", "env", "option", "selection", "package")
+
+
 @dataclass(frozen=True)
 class Toggle:
-    """How a test process selects an implementation: PYTHONPATH, or a named environment variable."""
+    """How a test process selects an implementation.
+
+    pythonpath: PYTHONPATH=<folder>; env: a named variable (its value a word or the folder's path);
+    option: a pytest option the task's conftest adds (`--repo before`); selection: different test files
+    or `-k` per implementation; package: the tests import `repository_after.x` from the task root, and
+    each implementation is put in that folder of its scratch copy.
+    """
 
     kind: str = "pythonpath"
     variable: str | None = None
     values: dict[str, str] = field(default_factory=dict)
     pythonpath: bool = False
+    option: str | None = None
+    selection: dict[str, list[str]] = field(default_factory=dict)
+    path_value: bool = False  # kind env: the variable holds the implementation folder's path
+
+    def value(self, name: str, role: str) -> str:
+        """The word that selects implementation `name`; a candidate stands in the after folder, so it is after's."""
+        return self.values.get(name, self.values.get(role, role))
 
     def environment(self, name: str, role: str, folder: Path) -> dict[str, str]:
         """Variables that select implementation `name` (whose role is before or after) living in `folder`."""
         env: dict[str, str] = {}
         if self.kind == "pythonpath" or self.pythonpath:
             env["PYTHONPATH"] = str(folder)
+        if self.kind == "package":
+            env["PYTHONPATH"] = "."  # the task root, where `import repository_after.x` resolves
         if self.kind == "env" and self.variable:
-            env[self.variable] = self.values.get(name, self.values.get(role, name))
+            env[self.variable] = str(folder) if self.path_value else self.value(name, role)
         return env
+
+    def pytest_args(self, name: str, role: str) -> list[str]:
+        """Extra pytest arguments that select implementation `name`: an option, or its files and `-k`."""
+        if self.kind == "option" and self.option:
+            return [self.option, self.value(name, role)]
+        if self.kind == "selection":
+            return list(self.selection.get(name, self.selection.get(role, [])))
+        return []
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,11 @@ class Task:
     modules: tuple[str, ...]
     limits: Limits
     test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+    # Where the toggle came from: {"origin": "manifest" | "inferred" | "default", "evidence": [...]}.
+    toggle_source: dict[str, Any] = field(default_factory=lambda: {"origin": "default", "evidence": []})
+    instances: InstanceFile | None = None  # the instances/*.json file as read (tasks without a manifest)
+    interpreter: str | None = None  # the Python that runs the tests (a per-task virtualenv), else the harness's
+    environment: dict[str, str] = field(default_factory=dict)  # extra variables for every run (e.g. services)
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     # The manifest as read (empty without one), so other modules can read their own sections.
@@ -105,6 +138,10 @@ class Task:
         candidate = Implementation("candidate", "after", folder)
         return replace(self, implementations=(*self.implementations, candidate))
 
+    def with_environment(self, interpreter: str | None, environment: dict[str, str]) -> Task:
+        """The same task run by another interpreter and/or with extra variables (services it needs)."""
+        return replace(self, interpreter=interpreter, environment={**self.environment, **environment})
+
     def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
         changes = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
@@ -120,20 +157,37 @@ def load_task(root: Path) -> Task:
     manifest_path = root / "evaluation" / MANIFEST_NAME
     manifest = _read_manifest(manifest_path) if manifest_path.is_file() else {}
     implementations = _implementations(root, manifest.get("implementations", {}), manifest_path)
-    toggle = _toggle(manifest.get("toggle", {}), manifest_path)
-    if manifest:
-        source, suites = "manifest", _suites(manifest.get("suites"), manifest_path)
-    else:
-        source, suites = _suites_from_instances(root)
     tests_dir = root / "tests"
     if not tests_dir.is_dir():
         raise TaskError(f"{tests_dir}: the task has no tests/ folder")
     _check_symlinks(root)
-    test_files = _test_files(root, suites)
+    instances = None
+    guessed_modules = _guess_modules(implementations[-1].folder)
+    if manifest:
+        toggle = _toggle(manifest.get("toggle", {}), manifest_path)
+        toggle_source: dict[str, Any] = {"origin": "manifest", "evidence": [f"evaluation/{MANIFEST_NAME}"]}
+        source, suites = "manifest", _suites(manifest.get("suites"), manifest_path)
+        modules = _manifest_modules(manifest.get("task", {}), toggle, implementations, guessed_modules)
+        test_files = _test_files(root, suites)
+    else:
+        # Tasks written without concgrade in mind: infer the toggle from their own files, and read
+        # instances/*.json leniently (a broken file means suites inferred from the runs, and a finding).
+        from concgrade.conventions import infer_conventions  # it builds a Toggle: imported here, not at the top
+
+        inferred = infer_conventions(root, implementations, guessed_modules)
+        toggle, toggle_source, modules = inferred.toggle, inferred.source, inferred.modules
+        instances = read_instances(root)
+        source, suites = ("instances", instances.suites) if instances.usable else ("inferred", _empty_suites())
+        test_files = ("tests",)  # instance entries are matched against what the runs collect
+    if toggle.kind == "selection":
+        # Each implementation runs its own files or -k: suites name tests by their paired form.
+        suites = {name: canonical_entries(entries, toggle) for name, entries in suites.items()}
+        if instances is not None and instances.usable:
+            instances = replace(instances, suites=suites)
+        _check_files_exist(root, selected_files(toggle))
     _check_has_tests(root, test_files)
-    _check_test_sources(root, test_files)
+    _check_test_sources(root, (*test_files, *selected_files(toggle)))
     task_section = manifest.get("task", {})
-    modules = tuple(task_section.get("modules") or _guess_modules(implementations[-1].folder))
     return Task(
         root=root,
         name=str(task_section.get("name") or root.name),
@@ -145,10 +199,37 @@ def load_task(root: Path) -> Task:
         modules=modules,
         limits=_limits(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
+        toggle_source=toggle_source,
+        instances=instances,
         probes=read_probes(manifest.get("probes", []), manifest_path),
         constraints=_table(manifest.get("constraints", {}), manifest_path, "constraints"),
         manifest=manifest,
     )
+
+
+def _empty_suites() -> dict[str, list[str]]:
+    return {name: [] for name in SUITES}
+
+
+def _manifest_modules(
+    section: dict[str, Any], toggle: Toggle, implementations: tuple[Implementation, ...], guessed: list[str]
+) -> tuple[str, ...]:
+    """The manifest's modules, else the after folder's top-level modules (as `repository_after.x` for a package)."""
+    if section.get("modules"):
+        return tuple(section["modules"])
+    if toggle.kind == "package":
+        package = implementations[-1].folder.name
+        return tuple(f"{package}.{module}" for module in guessed)
+    return tuple(guessed)
+
+
+def _check_files_exist(root: Path, relatives: list[str]) -> None:
+    for relative in relatives:
+        path = root / relative
+        if not path.exists():
+            raise TaskError(f"{path}: named by the toggle's selection but does not exist")
+        if not path.resolve().is_relative_to(root):
+            raise TaskError(f"{path}: points outside the task")
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -183,17 +264,29 @@ def _implementations(root: Path, section: Any, manifest_path: Path) -> tuple[Imp
 def _toggle(section: Any, manifest_path: Path) -> Toggle:
     section = _table(section, manifest_path, "toggle")
     kind = section.get("kind", "pythonpath")
-    if kind not in ("pythonpath", "env"):
-        raise TaskError(f"{manifest_path}: toggle.kind must be 'pythonpath' or 'env', not {kind!r}")
+    if kind not in TOGGLE_KINDS:
+        raise TaskError(f"{manifest_path}: toggle.kind must be one of {', '.join(TOGGLE_KINDS)}, not {kind!r}")
     variable = section.get("variable")
     if kind == "env" and not (isinstance(variable, str) and variable.isidentifier()):
         raise TaskError(f"{manifest_path}: toggle.kind = 'env' needs toggle.variable, a variable name")
+    option = section.get("option")
+    if kind == "option" and not (isinstance(option, str) and option.startswith("-") and " " not in option):
+        raise TaskError(f"{manifest_path}: toggle.kind = 'option' needs toggle.option, e.g. \"--repo\"")
     values = _table(section.get("values", {}), manifest_path, "toggle.values")
+    selection = _table(section.get("selection", {}), manifest_path, "toggle.selection")
+    for name, args in selection.items():
+        if not isinstance(args, list) or not all(isinstance(a, str) and a for a in args):
+            raise TaskError(f"{manifest_path}: toggle.selection.{name} must be a list of pytest arguments")
+    if kind == "selection" and not {"before", "after"} <= set(selection):
+        raise TaskError(f"{manifest_path}: toggle.kind = 'selection' needs toggle.selection.before and .after")
     return Toggle(
         kind=kind,
         variable=variable,
         values={str(k): str(v) for k, v in values.items()},
         pythonpath=bool(section.get("pythonpath", False)),
+        option=option,
+        selection={str(k): list(v) for k, v in selection.items()},
+        path_value=bool(section.get("path_value", False)),
     )
 
 
@@ -211,45 +304,6 @@ def _suites(section: Any, manifest_path: Path) -> dict[str, list[str]]:
             raise TaskError(f"{manifest_path}: suites.{name} must be a list of test files or node ids")
         suites[name] = [e.replace("\\", "/") for e in entries]
     return suites
-
-
-def _suites_from_instances(root: Path) -> tuple[str, dict[str, list[str]]]:
-    """SWE-bench style instances/*.json, or empty suites to be inferred from the runs."""
-    files = sorted((root / "instances").glob("*.json"))
-    if not files:
-        return "inferred", {name: [] for name in SUITES}
-    path = files[0]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TaskError(f"{path}: invalid JSON ({exc}); fix it or add evaluation/{MANIFEST_NAME}") from None
-    if isinstance(data, list) and data:
-        data = data[0]
-    if not isinstance(data, dict):
-        raise TaskError(f"{path}: expected an object with FAIL_TO_PASS and PASS_TO_PASS lists")
-    suites = {}
-    for name in SUITES:
-        entries = data.get(name, [])
-        if isinstance(entries, str):  # SWE-bench stores them as JSON text inside JSON
-            try:
-                entries = json.loads(entries)
-            except json.JSONDecodeError:
-                raise TaskError(f"{path}: {name} is a string that is not a JSON list") from None
-        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
-            raise TaskError(f"{path}: {name} must be a list of test ids")
-        suites[name] = [_normalize_instance_id(e) for e in entries]
-    return "instances", suites
-
-
-def _normalize_instance_id(entry: str) -> str:
-    """Accept full node ids, and paths relative to tests/."""
-    entry = entry.replace("\\", "/")
-    if "::" in entry or entry.endswith(".py"):
-        path, sep, rest = entry.partition("::")
-        if not path.startswith("tests/"):
-            path = "tests/" + path
-        return path + sep + rest
-    return entry  # a bare test name: matched against collected node ids at grading
 
 
 def _test_files(root: Path, suites: dict[str, list[str]]) -> tuple[str, ...]:
