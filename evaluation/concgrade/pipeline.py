@@ -16,8 +16,8 @@ from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
 from concgrade.diffs import diff_sources
 from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
-from concgrade.integrity import changes, tree_digest
 from concgrade.instances import audit_instances, runtime_lint_findings
+from concgrade.integrity import changes, tree_digest
 from concgrade.lint import lint_task
 from concgrade.observations import RunObservation, observe_run
 from concgrade.plan import plan_runs
