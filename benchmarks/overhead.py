@@ -53,7 +53,7 @@ def raw_pair(task_root: Path, test_files: list[str], folders: list[Path]) -> flo
         env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
         env["PYTHONPATH"] = os.pathsep.join([str(folder), str(EVALUATION)])
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "concgrade.plugin", "-q"]
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:concgrade", "-p", "concgrade.plugin", "-q"]
         total += timed([*command, *test_files], env, task_root)
     return total
 
