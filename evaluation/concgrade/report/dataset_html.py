@@ -5,20 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
+from concgrade.report.html import _environment
 
-TEMPLATES = Path(__file__).parent / "templates"
 VERDICTS = ("error", "rejected", "accepted", "skipped")
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def task_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
