@@ -13,10 +13,10 @@ sys.path[:0] = [str(HERE.parent / "evaluation"), str(HERE.parent / "evaluation" 
 
 from taskfactory import make_task  # noqa: E402
 
-from concgrade.lint import lint_task  # noqa: E402
-from concgrade.metrics import measure_sources  # noqa: E402
-from concgrade.pysource import _parse_cached  # noqa: E402
-from concgrade.rules import find_issues  # noqa: E402
+from concgrade.static.lint.checks import lint_task  # noqa: E402
+from concgrade.static.metrics import measure_sources  # noqa: E402
+from concgrade.static.pysource import _parse_cached  # noqa: E402
+from concgrade.static.rules import find_issues  # noqa: E402
 
 MODULE = '''"""Bounded notification fan-out."""
 import logging

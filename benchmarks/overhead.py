@@ -37,7 +37,7 @@ EVALUATION = ROOT / "evaluation"
 GOAL = 1.2
 
 sys.path.insert(0, str(EVALUATION))
-from concgrade.task import IGNORED_DIRS, load_task  # noqa: E402
+from concgrade.task.model import IGNORED_DIRS, load_task  # noqa: E402
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -53,7 +53,18 @@ def raw_pair(task_root: Path, test_files: list[str], folders: list[Path]) -> flo
         env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
         env["PYTHONPATH"] = os.pathsep.join([str(folder), str(EVALUATION)])
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:concgrade", "-p", "concgrade.plugin", "-q"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:concgrade",
+            "-p",
+            "concgrade.inside.plugin",
+            "-q",
+        ]
         total += timed([*command, *test_files], env, task_root)
     return total
 

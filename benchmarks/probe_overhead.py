@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "evaluation"))
 
-from concgrade import process_probe  # noqa: E402
-from concgrade.probe import PENDING, install_probe, uninstall_probe  # noqa: E402
+from concgrade.inside import process_probe  # noqa: E402
+from concgrade.inside.probe import PENDING, install_probe, uninstall_probe  # noqa: E402
 
 CALLS = 200_000
 ROUNDS = 5

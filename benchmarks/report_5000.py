@@ -34,7 +34,7 @@ FAILURE = (
     "        results = notify_service.notify_users(list(range(200)), 'hello')\n"
     ">       assert 2 <= probe.max_active <= 50\n"
     "E       assert 2 <= 1\n"
-    "E        +  where 1 = <concgrade.probe.CallProbe object at 0x7f0000000000>.max_active\n\n"
+    "E        +  where 1 = <concgrade.inside.probe.CallProbe object at 0x7f0000000000>.max_active\n\n"
     "tests/test_f2p.py:3: AssertionError\n"
 ) * 3
 

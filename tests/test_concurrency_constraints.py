@@ -362,12 +362,8 @@ def test_fatal_error_propagates_and_cancels_work_not_started(board: SendBoard) -
     board.release()
     assert board.join(), f"notify_users did not return: {board.figures()}"
 
-    assert isinstance(caller.error, KeyboardInterrupt), (
-        f"the fatal error did not reach the caller: {board.figures()}"
-    )
-    assert board.active_at_fatal >= LIMIT, (
-        f"the fatal error struck with only {board.active_at_fatal} send(s) in flight"
-    )
+    assert isinstance(caller.error, KeyboardInterrupt), f"the fatal error did not reach the caller: {board.figures()}"
+    assert board.active_at_fatal >= LIMIT, f"the fatal error struck with only {board.active_at_fatal} send(s) in flight"
     assert board.stays_false(lambda: board.late_starts > LIMIT), (
         f"work not yet started went on after the fatal error: {board.figures()}"
     )

@@ -14,21 +14,21 @@ from typing import Any
 
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
-from concgrade.diffs import diff_sources
-from concgrade.grading import check_constraints_met, check_task_lint, grade_runs, with_checks
-from concgrade.instances import audit_instances, runtime_lint_findings
-from concgrade.integrity import changes, tree_digest
-from concgrade.lint import lint_task
-from concgrade.observations import RunObservation, observe_run
-from concgrade.plan import plan_runs
-from concgrade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
-from concgrade.results import Results, build_results, environment_info
-from concgrade.runner import RunOutput, run_all, run_limits, run_until_contradicted
-from concgrade.sandbox import prepare_sandbox
-from concgrade.selection import canonical_run
-from concgrade.structure import analyze_task
-from concgrade.task import Task, implementation_sources
-from concgrade.trajectory import read_trajectory
+from concgrade.grade.checks import check_constraints_met, check_task_lint, grade_runs, with_checks
+from concgrade.grade.observations import RunObservation, observe_run
+from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
+from concgrade.results.model import Results, build_results, environment_info
+from concgrade.run.integrity import changes, tree_digest
+from concgrade.run.plan import plan_runs
+from concgrade.run.runner import RunOutput, run_all, run_limits, run_until_contradicted
+from concgrade.run.sandbox import prepare_sandbox
+from concgrade.static.diffs import diff_sources
+from concgrade.static.lint.checks import lint_task
+from concgrade.static.structure import analyze_task
+from concgrade.task.instances import audit_instances, runtime_lint_findings
+from concgrade.task.model import Task, implementation_sources
+from concgrade.task.selection import canonical_run
+from concgrade.task.trajectory import read_trajectory
 
 
 @dataclass(frozen=True)

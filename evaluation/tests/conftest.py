@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_PY = REPO / "evaluation" / "run.py"
-SCHEMA = REPO / "evaluation" / "concgrade" / "schema" / "results.schema.json"
+SCHEMA = REPO / "evaluation" / "concgrade" / "results" / "schema" / "results.schema.json"
 
 
 def run_cli(

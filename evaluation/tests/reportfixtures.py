@@ -101,7 +101,7 @@ def synthetic_results(
     F2P tests fail on before and pass on after; every `failing_every`-th test also fails on after.
     With `extras`, the results also carry metrics, findings, isolation layers and repeats.
     """
-    from concgrade.results import ImplementationResult, Results, TestResult, summarize
+    from concgrade.results.model import ImplementationResult, Results, TestResult, summarize
 
     suites = {"PASS_TO_PASS": [], "FAIL_TO_PASS": []}
     per_impl = {"before": [], "after": []}

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 from test_observations import START, collected, finish, full, output, phase
 
-from concgrade.observations import observe_run
-from concgrade.safety_checks import safety_checks
+from concgrade.grade.observations import observe_run
+from concgrade.grade.safety import safety_checks
 
 IMPL = "/scratch/task/repository_after"
 

@@ -9,8 +9,8 @@ from taskfactory import make_task
 from concgrade.bench.cache import cache_key, default_cache_dir, load_entry, store_entry
 from concgrade.bench.measure import key_parts
 from concgrade.bench.workloads import parse_workloads
-from concgrade.plan import plan_runs
-from concgrade.task import load_task
+from concgrade.run.plan import plan_runs
+from concgrade.task.model import load_task
 
 WORKLOAD = {"name": "w", "callable": "counter:run_all", "setup": "hooks:fast", "params": {"n": 10}}
 

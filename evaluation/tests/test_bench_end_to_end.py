@@ -126,7 +126,7 @@ def test_a_candidate_that_skips_the_work_when_timed_is_rejected(cli, tmp_path):
     sneaky = tmp_path / "candidate"
     cheat = (
         "\nimport sys\n_real = run_all\n\ndef run_all(items):\n"
-        "    if 'concgrade.bench' in sys.modules:\n        return []\n    return _real(items)\n"
+        "    if 'bench_child' in sys.argv[0]:\n        return []\n    return _real(items)\n"
     )
     write_files(sneaky, {"counter.py": WIDE + cheat})
     result, data = grade(cli, task, tmp_path / "out", "--candidate", str(sneaky), "--bench")
@@ -190,7 +190,7 @@ def test_code_under_test_cannot_stop_the_clock(tmp_path):
     env = {"PYTHONPATH": f"{REPO / 'evaluation'}:{tmp_path / 'impl'}", "PATH": "/usr/bin:/bin"}
     out = tmp_path / "result.json"
     subprocess.run(
-        [sys.executable, "-m", "concgrade.bench.child", str(spec), str(out)], env=env, check=True, timeout=60
+        [sys.executable, "-m", "concgrade.inside.bench_child", str(spec), str(out)], env=env, check=True, timeout=60
     )
     record = json.loads(out.read_text())
     assert record["ok"] and record["seconds"] >= 0.045
@@ -204,7 +204,7 @@ def run_child(tmp_path: Path, module: str, callable_name: str) -> dict:
     env = {"PYTHONPATH": f"{REPO / 'evaluation'}:{tmp_path / 'impl'}", "PATH": "/usr/bin:/bin"}
     out = tmp_path / "result.json"
     subprocess.run(
-        [sys.executable, "-m", "concgrade.bench.child", str(spec), str(out)], env=env, check=True, timeout=60
+        [sys.executable, "-m", "concgrade.inside.bench_child", str(spec), str(out)], env=env, check=True, timeout=60
     )
     return json.loads(out.read_text())
 

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from concgrade.boot import stray_processes
-from concgrade.sandbox import NAMESPACE_INIT, probe_wrapper
+from concgrade.inside.boot import stray_processes
+from concgrade.run.sandbox import NAMESPACE_INIT, probe_wrapper
 
 
 def sleeper(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -35,7 +35,7 @@ def test_inside_a_namespace_a_process_without_the_marker_is_still_a_stray(tmp_pa
         pytest.skip("no PID namespace for this user here")
     script = (
         "import subprocess, sys\n"
-        "from concgrade.boot import stray_processes\n"
+        "from concgrade.inside.boot import stray_processes\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], env={})\n"
         "print(len(stray_processes(b'NO_SUCH_MARKER=1')))\n"
         "child.kill()\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from concgrade.cgroups import ControllerHome, RunCgroup, cgroup_mounts, detect_cgroups, home_of, own_cgroups
+from concgrade.run.cgroups import ControllerHome, RunCgroup, cgroup_mounts, detect_cgroups, home_of, own_cgroups
 
 V1_SELF = "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n0::/\n"
 V1_MOUNTS = (

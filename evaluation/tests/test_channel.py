@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from concgrade.channel import OutputTail, RecordChannel, sign, verify
-from concgrade.plugin import RecordStream
+from concgrade.inside.plugin import RecordStream
+from concgrade.run.channel import OutputTail, RecordChannel, sign, verify
 
 
 def test_a_signed_line_verifies_only_with_its_key_and_number():

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from concgrade.compose import read_compose
-from concgrade.conventions import (
+from concgrade.task.compose import read_compose
+from concgrade.task.conventions import (
     ConventionSources,
     add_compose_clues,
     add_text_clues,
     implementation_modules,
     infer_toggle,
 )
-from concgrade.task import Toggle
+from concgrade.task.model import Toggle
 
 
 def sources(

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from taskfactory import write_files
 
-from concgrade.dataset import GradeRequest, grade_key, worst_verdict
-from concgrade.discovery import find_tasks, task_label
-from concgrade.environments import HARNESS_TEST_REQUIREMENTS
-from concgrade.hashing import hash_tree
-from concgrade.services import detect_services, service_environment, unmet_services
-from concgrade.taskjob import JobOptions, candidate_resolution
+from concgrade.dataset.dataset import GradeRequest, grade_key, worst_verdict
+from concgrade.dataset.discovery import find_tasks, task_label
+from concgrade.dataset.environments import HARNESS_TEST_REQUIREMENTS
+from concgrade.dataset.taskjob import JobOptions, candidate_resolution
+from concgrade.files import hash_tree
+from concgrade.task.services import detect_services, service_environment, unmet_services
 
 if sys.version_info >= (3, 11):
     import tomllib

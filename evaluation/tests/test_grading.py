@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from concgrade.grading import F2P, P2P, assign_suites, entry_matches, grade_runs
-from concgrade.observations import ImportProof, RunObservation, TestObservation
+from concgrade.grade.checks import F2P, P2P, assign_suites, entry_matches, grade_runs
+from concgrade.grade.observations import ImportProof, RunObservation, TestObservation
 
 ENTRIES = {P2P: ["tests/test_p2p.py"], F2P: ["tests/test_f2p.py"]}
 P2P_IDS = ["tests/test_p2p.py::test_a", "tests/test_p2p.py::test_b"]

@@ -19,7 +19,7 @@ import pytest
 from conftest import RUN_PY
 from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
 
-from concgrade.integrity import tree_digest
+from concgrade.run.integrity import tree_digest
 
 GRADE_TIMEOUT = 120  # seconds: a grade that is still running then has failed its time bound
 

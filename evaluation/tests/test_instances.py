@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from concgrade.instances import InstanceFile, audit_instances, normalize_instance_id, read_instances
+from concgrade.task.instances import InstanceFile, audit_instances, normalize_instance_id, read_instances
 
 F2P, P2P = "FAIL_TO_PASS", "PASS_TO_PASS"
 

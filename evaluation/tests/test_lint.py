@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from taskfactory import make_task
 
-from concgrade.lint import CHECKS, lint_task, main, render_findings
+from concgrade.static.lint.checks import CHECKS, lint_task, main, render_findings
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -10,7 +10,7 @@ import lizard
 import pytest
 from test_rules import REFERENCE_REFACTOR
 
-from concgrade.metrics import ast_complexity, delta, measure_sources
+from concgrade.static.metrics import ast_complexity, delta, measure_sources
 
 SEQUENTIAL = textwrap.dedent(
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from concgrade.observations import observe_run
+from concgrade.grade.observations import observe_run
 
 
 def phase(nodeid, when, outcome, **extra):

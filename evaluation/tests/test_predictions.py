@@ -14,8 +14,8 @@ from datasetfactory import pythonpath_task
 from taskfactory import CONCURRENT, SEQUENTIAL, write_files
 from test_end_to_end import tree_digest
 
+from concgrade.dataset.predictions import apply_diff
 from concgrade.errors import ConcgradeError
-from concgrade.predictions import apply_diff
 
 
 def unified(old: str, new: str, path: str) -> str:

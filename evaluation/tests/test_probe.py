@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import probe_targets
 import pytest
 
-from concgrade import probe as probe_module
-from concgrade.probe import PENDING, TASKS
-from concgrade.probe_kinds import start_probe
+from concgrade.inside import probe as probe_module
+from concgrade.inside.probe import PENDING, TASKS
+from concgrade.inside.probe_kinds import start_probe
 
 
 @pytest.fixture

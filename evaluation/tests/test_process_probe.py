@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from concgrade.process_probe import Event, parse_events, process_figures, process_intervals, split_target
+from concgrade.inside.process_probe import Event, parse_events, process_figures, process_intervals, split_target
 
 
 def events(*lines: str) -> list[Event]:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 import uuid
 
-from concgrade import proctree
-from concgrade.proctree import ProcessInfo
+from concgrade.run import proctree
+from concgrade.run.proctree import ProcessInfo
 
 
 def info(pid: int, ppid: int) -> ProcessInfo:

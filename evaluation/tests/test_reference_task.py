@@ -96,7 +96,16 @@ def test_every_wrong_refactor_fails_a_test(mutant_folders, tmp_path, name):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(mutant_folders[name]), str(REPO / "evaluation")])}
     report = tmp_path / "report.json"
     # no:concgrade: an installed concgrade registers the same plugin through its entry point.
-    plugins = ["-p", "no:concgrade", "-p", "concgrade.plugin", "-p", "exit_at_unconfigure", "-p", "no:cacheprovider"]
+    plugins = [
+        "-p",
+        "no:concgrade",
+        "-p",
+        "concgrade.inside.plugin",
+        "-p",
+        "exit_at_unconfigure",
+        "-p",
+        "no:cacheprovider",
+    ]
     command = [sys.executable, "-m", "pytest", *plugins, "-q", "--timeout", "20", "--json-report"]
     command += [f"--json-report-file={report}", "tests"]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)

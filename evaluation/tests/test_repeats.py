@@ -6,11 +6,11 @@ import dataclasses
 
 from test_grading import ENTRIES, F2P_IDS, outcomes, run
 
-from concgrade.grading import grade_runs
-from concgrade.observations import TestObservation
-from concgrade.plan import RunSpec
-from concgrade.repeats import RepeatPlan, combine_repeats, combine_test, contradicts, expand_repeats
-from concgrade.task import Implementation
+from concgrade.grade.checks import grade_runs
+from concgrade.grade.observations import TestObservation
+from concgrade.grade.repeats import RepeatPlan, combine_repeats, combine_test, contradicts, expand_repeats
+from concgrade.run.plan import RunSpec
+from concgrade.task.model import Implementation
 
 
 def repeats(name, *outcome_sets, role=None):

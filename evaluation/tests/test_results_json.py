@@ -14,7 +14,7 @@ from conftest import REPO, SCHEMA, validate_results
 from reportfixtures import RICH_COUNTS
 from taskfactory import make_task
 
-from concgrade.results import ImplementationResult, Results, TestResult
+from concgrade.results.model import ImplementationResult, Results, TestResult
 
 DOC = REPO / "docs" / "results.md"
 

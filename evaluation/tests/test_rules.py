@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from concgrade.metrics import measure_sources
-from concgrade.rules import RULES, check_constraints, find_issues, render_rules_table
+from concgrade.static.metrics import measure_sources
+from concgrade.static.rules import RULES, check_constraints, find_issues, render_rules_table
 
 REFERENCE_REFACTOR = textwrap.dedent(
     """

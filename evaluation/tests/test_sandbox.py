@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concgrade.sandbox import (
+from concgrade.run.sandbox import (
     DISABLE_VARIABLE,
     RunLimits,
     disabled_layers,
@@ -48,7 +48,7 @@ def test_forced_fallbacks_are_recorded_with_their_reason():
 
 def test_the_detected_sandbox_preloads_pytest_before_the_plugin():
     sandbox = prepare_sandbox(LIMITS, {})
-    assert sandbox.preload[0] == "pytest" and sandbox.preload[-1] == "concgrade.plugin"
+    assert sandbox.preload[0] == "pytest" and sandbox.preload[-1] == "concgrade.inside.plugin"
     assert "_pytest.skipping" in sandbox.preload and "pytest_timeout" in sandbox.preload
     layer = next(layer for layer in sandbox.report.layers if layer.name == "pid_namespace")
     assert layer.active == bool(sandbox.wrapper)  # whatever this machine offers, it is recorded truthfully

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from concgrade.errors import RunError
-from concgrade.sandbox import RunLimits, prepare_sandbox
-from concgrade.supervisor import describe_exit, supervise
+from concgrade.run.sandbox import RunLimits, prepare_sandbox
+from concgrade.run.supervisor import describe_exit, supervise
 
 LIMITS = RunLimits(memory_bytes=2**30, max_tasks=100, cpu_seconds=60, file_size_bytes=2**20, output_bytes=2**20)
 

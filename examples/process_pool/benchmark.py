@@ -21,7 +21,7 @@ REPO = HERE.parents[1]
 CHILD = """
 import json, sys, time
 sys.path[:0] = [{harness!r}, {folder!r}]
-from concgrade import process_probe
+from concgrade.inside import process_probe
 import parallelizing
 items = [{cost}] * {items}
 probe, undo = process_probe.start_probe("parallelizing:process_item")

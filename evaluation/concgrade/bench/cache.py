@@ -20,7 +20,7 @@ import concgrade
 
 CACHE_FORMAT = 1
 # The files whose code takes the measurement: a change to them must not reuse old numbers.
-MEASURING_CODE = ("bench/child.py", "probe.py")
+MEASURING_CODE = ("inside/bench_child.py", "inside/probe.py")
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path | None:

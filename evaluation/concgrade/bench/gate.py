@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concgrade.bench.model import OK, BenchResults, WorkloadBench
-from concgrade.grading import Check
+from concgrade.grade.checks import Check
 
 
 def speedup_checks(bench: BenchResults) -> list[Check]:

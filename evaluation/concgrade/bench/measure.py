@@ -32,9 +32,9 @@ from concgrade.bench.model import (
 )
 from concgrade.bench.workloads import Workload, parse_workloads
 from concgrade.errors import TaskError, UsageError
-from concgrade.plan import RunSpec, plan_runs
-from concgrade.runner import ScratchRun, hash_folder, read_json, run_process, scratch_run
-from concgrade.task import IGNORED_DIRS, Task
+from concgrade.run.plan import RunSpec, plan_runs
+from concgrade.run.runner import ScratchRun, hash_folder, read_json, run_process, scratch_run
+from concgrade.task.model import IGNORED_DIRS, Task
 
 # Task folders where a workload's hooks (setup, args_factory) may live, searched in this order.
 HOOK_FOLDERS = ("tests", "evaluation")
@@ -210,7 +210,7 @@ def time_once(run: ScratchRun, spec_file: Path, timeout: float) -> tuple[dict[st
     """One fresh process timing one call: (the child's record, None) or (None, (status, message))."""
     result = run.scratch / "measurement.json"
     result.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "concgrade.bench.child", str(spec_file), str(result)]
+    command = [sys.executable, "-m", "concgrade.inside.bench_child", str(spec_file), str(result)]
     opened = time.monotonic()
     exit_code, timed_out, _, _, stderr = run_process(command, run.task_copy, run.env, timeout)
     closed = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from concgrade.results import Results
+from concgrade.results.model import Results
 
 
 def bench_lines(results: Results) -> list[str]:

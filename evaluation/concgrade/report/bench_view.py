@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from concgrade.results import Results
+from concgrade.results.model import Results
 
 CHART_WIDTH, LABEL_WIDTH, ROW_HEIGHT = 640, 90, 26
 TIMELINE_WIDTH, TIMELINE_HEIGHT = 640, 70

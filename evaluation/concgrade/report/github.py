@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from concgrade.report.markdown import render_summary_md
-from concgrade.results import Results
+from concgrade.results.model import Results
 
 MAX_ANNOTATIONS = 10
 SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a step summary above 1 MiB

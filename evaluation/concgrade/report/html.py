@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from concgrade.report.bench_view import bench_view
 from concgrade.report.view import build_view
-from concgrade.results import Results
+from concgrade.results.model import Results
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from concgrade.report.view import UNGRADED, excerpt, expectation
-from concgrade.results import ImplementationResult, Results, TestResult
+from concgrade.results.model import ImplementationResult, Results, TestResult
 
 # Outcomes that mean the test could not be judged at all: reported as <error>, the rest as <failure>.
 ERROR_OUTCOMES = {"error", "timeout", "crashed", "interrupted", "inconsistent"}

@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from concgrade.report.view import matrix_rows, summary_rows
-from concgrade.results import Results
+from concgrade.results.model import Results
 
 VERDICT_ICON = {"accepted": "✅", "rejected": "❌", "error": "⚠️"}
 # GitHub cuts a job summary above 1 MiB and a comment above 65,536 characters: stay below the smaller by default.

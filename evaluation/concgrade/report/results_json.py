@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from concgrade.results import Results
+from concgrade.results.model import Results
 
 
 def render_json(results: Results) -> str:

@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from concgrade.observations import observe_run
+from concgrade.grade.observations import observe_run
 from concgrade.report.bench_terminal import bench_lines
 from concgrade.report.view import summary_rows
-from concgrade.results import Results
+from concgrade.results.model import Results
 
 
 def repeat_lines(results: Results) -> list[str]:

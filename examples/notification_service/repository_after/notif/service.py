@@ -90,8 +90,7 @@ class NotificationService:
                 raise RuntimeError(f"cannot start a service that is {self._state}")
             self._state = "running"
             self._threads = [
-                threading.Thread(target=self._work, name=f"notif-worker-{n}", daemon=True)
-                for n in range(self.workers)
+                threading.Thread(target=self._work, name=f"notif-worker-{n}", daemon=True) for n in range(self.workers)
             ]
         for thread in self._threads:
             thread.start()
@@ -185,9 +184,7 @@ class NotificationService:
                     )
                 self._sleep(delay)
             except Exception:
-                return DeliveryResult(
-                    ok=False, reason="failed", event_id=notification.event_id, attempts=attempt
-                )
+                return DeliveryResult(ok=False, reason="failed", event_id=notification.event_id, attempts=attempt)
             else:
                 return DeliveryResult(ok=True, event_id=notification.event_id, attempts=attempt)
 

@@ -18,9 +18,7 @@ def check_ratio(name: str, value: float) -> float:
     return value
 
 
-def delivery_outcome(
-    seed: int, user_id: int, message_id: int, loss_ratio: float, open_ratio: float
-) -> DeliveryStatus:
+def delivery_outcome(seed: int, user_id: int, message_id: int, loss_ratio: float, open_ratio: float) -> DeliveryStatus:
     """The fate of one delivery, decided by its own random stream.
 
     Seeding from (seed, user, message) rather than sharing one generator makes each outcome independent of
@@ -63,9 +61,7 @@ class DeliveryService:
 
     def on_delivery_requested(self, event: DeliveryRequested) -> None:
         self._sleep(self._latency)  # the network round trip
-        status = delivery_outcome(
-            self._seed, event.user.id, event.message.id, self._loss_ratio, self._open_ratio
-        )
+        status = delivery_outcome(self._seed, event.user.id, event.message.id, self._loss_ratio, self._open_ratio)
         delivery = Delivery(event.user.id, event.message.id, status)
         self._store.add_delivery(delivery)
         self._bus.publish(DeliveryCompleted(delivery))

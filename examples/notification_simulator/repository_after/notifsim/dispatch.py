@@ -34,9 +34,7 @@ class WorkerPool:
         self._high_water = 0
         self._closed = False
         self._local = threading.local()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(workers)
-        ]
+        self._threads = [threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(workers)]
         for thread in self._threads:
             thread.start()
 

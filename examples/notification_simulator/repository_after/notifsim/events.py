@@ -48,9 +48,7 @@ class EventBus:
         self._lock = threading.Lock()
         self._handlers: dict[type[Event], list[tuple[Handler, bool]]] = {}
 
-    def subscribe(
-        self, event_type: type[E], handler: Callable[[E], None], *, background: bool = False
-    ) -> None:
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None], *, background: bool = False) -> None:
         if background and self._pool is None:
             raise ValueError("background subscribers need a bus with a worker pool")
         with self._lock:

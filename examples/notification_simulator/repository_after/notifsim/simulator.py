@@ -54,10 +54,7 @@ class Simulator:
 
     def create_users(self, count: int) -> list[User]:
         start = len(self.store.users()) + 1
-        return [
-            self.store.add_user(f"user-{n:04d}", f"user-{n:04d}@example.com")
-            for n in range(start, start + count)
-        ]
+        return [self.store.add_user(f"user-{n:04d}", f"user-{n:04d}@example.com") for n in range(start, start + count)]
 
     def create_message(self, subject: str, body: str) -> Message:
         return self.store.add_message(subject, body)

@@ -1,0 +1,1 @@
+"""Many tasks at once: discovery, per-task jobs, executors, caches, environments, predictions."""

@@ -1,0 +1,259 @@
+"""One task's grade as a unit of work for an executor: what to grade in, what comes back out.
+
+The same function (`run_job`) grades a task in a local worker process or on a Dask worker: it loads
+the task, builds its environment, runs the usual isolated grade with one pytest process at a time,
+and returns the outcome with the rendered report files, so nothing depends on a shared filesystem.
+For a remote worker the task (and candidate) folders travel inside the job as compressed archives.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from concgrade.errors import ConcgradeError
+from concgrade.files import harness_version
+from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, F2P, P2P, REJECTED
+from concgrade.task.model import IGNORED_DIRS
+
+SKIPPED = "skipped"
+# Worst first: the dataset's exit status is that of its worst task (a skipped task changes nothing).
+SEVERITY = {ERROR: 3, REJECTED: 2, ACCEPTED: 1, SKIPPED: 0}
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """The options that change a grade (and so belong in the cache key)."""
+
+    test_timeout: float | None = None
+    run_timeout: float | None = None
+    install: bool = False
+    bench: str = "auto"  # the benchmark phase: "on" (--bench), "off" (--no-bench), "auto" (a declared min_speedup)
+    bench_cache: bool = True  # reuse timings of unchanged code (off with --no-cache)
+    repeat: int = 1  # runs per implementation: a test passes only if it passes in every one
+    stress: bool = False  # tiny switch interval and seeded yields at synchronization points
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def key(self) -> dict[str, Any]:
+        """The options in the grade cache's key: reusing benchmark timings or not gives the same grade."""
+        return {name: value for name, value in asdict(self).items() if name != "bench_cache"}
+
+
+@dataclass
+class TaskJob:
+    label: str  # the task's path below the dataset root; also where its reports go
+    root: str
+    options: JobOptions
+    candidate: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)  # variables for the runs (provided services)
+    archive: bytes | None = None  # the task folder, packed for a worker that cannot see `root`
+    candidate_archive: bytes | None = None
+
+    def packed(self) -> TaskJob:
+        """The job with its folders inside, for a worker on another machine."""
+        archive = pack_folder(Path(self.root))
+        candidate = pack_folder(Path(self.candidate)) if self.candidate else None
+        return TaskJob(self.label, self.root, self.options, self.candidate, self.environment, archive, candidate)
+
+
+@dataclass
+class TaskOutcome:
+    """What the dataset's aggregate says about one task (or one candidate of a task)."""
+
+    label: str
+    verdict: str
+    failing_checks: list[dict[str, Any]] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    task: dict[str, Any] = field(default_factory=dict)  # name, toggle, toggle_source, suites_source
+    instances: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+    services: list[dict[str, Any]] = field(default_factory=list)
+    resolution: dict[str, Any] | None = None  # for a candidate: resolved, partial or unresolved
+    error: str | None = None
+    harness: str = ""
+    cached: bool = False
+    files: dict[str, bytes] = field(default_factory=dict)  # rendered reports, by file name
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.verdict, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome without its report files (they are written beside it)."""
+        data = asdict(self)
+        data.pop("files")
+        data["exit_code"] = self.exit_code
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], files: dict[str, bytes]) -> TaskOutcome:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data and name != "files"}
+        return cls(**known, files=files)
+
+
+def run_job(job: TaskJob) -> TaskOutcome:
+    """Grade one task (unpacking it first when it travelled as an archive); never raises for a bad task."""
+    started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="concgrade-job-")) if job.archive else None
+    try:
+        root = unpack_folder(job.archive, scratch / "task") if scratch and job.archive else Path(job.root)
+        candidate = Path(job.candidate) if job.candidate else None
+        if scratch and job.candidate_archive:
+            candidate = unpack_folder(job.candidate_archive, scratch / "candidate")
+        outcome = grade_folder(job, root, candidate)
+        if scratch:
+            outcome.task["root"] = job.root
+    except ConcgradeError as exc:
+        outcome = TaskOutcome(job.label, ERROR, error=str(exc))
+    except Exception as exc:  # a bug of concgrade must not take the other tasks down
+        outcome = TaskOutcome(job.label, ERROR, error=f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    outcome.harness = harness_version()
+    outcome.duration_seconds = round(time.monotonic() - started, 3)
+    return outcome
+
+
+def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcome:
+    # Imported here: a worker process pays for the grading stack only when it grades.
+    from concgrade.dataset.cache import default_cache_dir
+    from concgrade.dataset.environments import InstallError, prepare_environment
+    from concgrade.pipeline import GradeOptions, grade_task
+    from concgrade.report.html import render_html
+    from concgrade.report.results_json import render_json
+    from concgrade.task.model import load_task
+
+    task = load_task(root).with_limits(job.options.test_timeout, job.options.run_timeout)
+    if candidate is not None:
+        task = task.with_candidate(candidate)
+    environment = None
+    if job.options.install:
+        try:
+            prepared = prepare_environment(root, default_cache_dir())
+        except InstallError as exc:
+            return TaskOutcome(job.label, ERROR, task=task_summary(task), error=f"dependency install: {exc}")
+        environment = prepared.to_dict()
+        task = task.with_environment(prepared.interpreter, {})
+    if job.environment:
+        task = task.with_environment(task.interpreter, job.environment)
+    # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
+    options = GradeOptions(
+        jobs=1,
+        repeat=job.options.repeat,
+        stress=job.options.stress,
+        bench=job.options.bench,
+        bench_cache=job.options.bench_cache,
+    )
+    results = grade_task(task, options)
+    files = {
+        "results.json": render_json(results).encode("utf-8"),
+        "report.html": render_html(results).encode("utf-8"),
+    }
+    return TaskOutcome(
+        label=job.label,
+        verdict=results.verdict,
+        failing_checks=[
+            {"id": c["id"], "status": c["status"], "message": c["message"]}
+            for c in results.checks
+            if c["status"] != "pass"
+        ],
+        timings=dict(results.timings),
+        task={**task_summary(task), "suites_source": results.task.get("suites_source")},
+        instances=results.instances,
+        environment=environment,
+        resolution=candidate_resolution(results.to_dict()) if candidate is not None else None,
+        files=files,
+    )
+
+
+def wants_bench(root: Path, mode: str) -> bool:
+    """Whether grading the task runs its benchmark phase (which needs the machine to itself)."""
+    from concgrade.bench.measure import prepare_workloads, requested_by
+    from concgrade.task.model import load_task
+
+    try:
+        return requested_by(mode, prepare_workloads(load_task(root))) is not None
+    except ConcgradeError:
+        return False  # the grade itself reports what is wrong with the task
+
+
+def task_summary(task: Any) -> dict[str, Any]:
+    return {
+        "name": task.name,
+        "root": str(task.root),
+        "toggle": asdict(task.toggle),
+        "toggle_source": task.toggle_source,
+        "suites_source": task.source,
+    }
+
+
+def candidate_resolution(results: dict[str, Any]) -> dict[str, Any]:
+    """SWE-bench style: resolved when every FAIL_TO_PASS and PASS_TO_PASS test passes on the candidate.
+
+    Partial: every PASS_TO_PASS passes and some but not all FAIL_TO_PASS do. A candidate whose import
+    could not be proved, or whose result channels disagree, is unresolved whatever its tests say.
+    """
+    impl = results.get("implementations", {}).get("candidate")
+    if impl is None:
+        return {"status": "error", "reason": "the candidate did not run"}
+    passed = {test["nodeid"]: test["passed"] for test in impl["tests"]}
+    counts = {}
+    for suite in (F2P, P2P):
+        ids = results["suites"].get(suite, [])
+        counts[suite] = (sum(bool(passed.get(n)) for n in ids), len(ids))
+    checks = {c["id"]: c for c in results["checks"]}
+    integrity = [checks.get(cid) for cid in ("runs.started", "runs.consistent", "implementation.proved.candidate")]
+    broken = [c for c in integrity if c is not None and c["status"] != "pass"]
+    (f2p_ok, f2p_total), (p2p_ok, p2p_total) = counts[F2P], counts[P2P]
+    if broken:
+        status, reason = "unresolved", broken[0]["message"]
+    elif f2p_total == 0:
+        status, reason = "error", "the task has no FAIL_TO_PASS test to grade a candidate with"
+    elif f2p_ok == f2p_total and p2p_ok == p2p_total:
+        status, reason = "resolved", "every FAIL_TO_PASS and PASS_TO_PASS test passes"
+    elif f2p_ok > 0 and p2p_ok == p2p_total:
+        status, reason = "partial", f"{f2p_ok} of {f2p_total} FAIL_TO_PASS tests pass"
+    else:
+        status, reason = "unresolved", f"FAIL_TO_PASS {f2p_ok}/{f2p_total}, PASS_TO_PASS {p2p_ok}/{p2p_total}"
+    return {
+        "status": status,
+        "reason": reason,
+        "fail_to_pass": f"{f2p_ok}/{f2p_total}",
+        "pass_to_pass": f"{p2p_ok}/{p2p_total}",
+    }
+
+
+def pack_folder(folder: Path) -> bytes:
+    """A gzip tar of the folder without what a grade ignores; symlinks are kept as links."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+
+        def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            return None if any(part in IGNORED_DIRS for part in Path(info.name).parts) else info
+
+        archive.add(folder, arcname=".", filter=keep)
+    return buffer.getvalue()
+
+
+def unpack_folder(data: bytes, target: Path) -> Path:
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        for member in archive.getmembers():  # refuse paths that would leave the target
+            path = (target / member.name).resolve()
+            if not path.is_relative_to(target.resolve()):
+                raise ConcgradeError(f"archive member outside the task: {member.name}")
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+: also refuses links leaving the target
+            archive.extractall(target, filter="data")
+        else:  # pragma: no cover - older patch releases
+            archive.extractall(target)
+    return target

@@ -1,0 +1,44 @@
+"""Interpreter start-up hook of graded runs: switches the cross-process probe on where the run asked for it.
+
+Python imports the first `sitecustomize` on the path at start-up, in every interpreter: the test
+process and its spawn and forkserver children alike. This one does nothing unless the variable
+CONCGRADE_PROCESS_PROBE is set, and then hands over to any other `sitecustomize` further down the
+path, so that the environment's own start-up hook still runs.
+"""
+
+import os
+import sys
+
+
+def _switch_on_probe() -> None:
+    if not os.environ.get("CONCGRADE_PROCESS_PROBE"):
+        return
+    try:
+        from concgrade.inside import process_probe
+    except ImportError:
+        return
+    try:
+        process_probe.activate_from_environment()
+    except Exception:  # never stop an interpreter from starting because of the probe
+        pass
+
+
+def _run_next_sitecustomize() -> None:
+    import importlib.machinery
+    import importlib.util
+
+    mine = os.path.realpath(__file__)
+    for entry in sys.path:
+        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", [entry or os.curdir])
+        if spec is None or not spec.origin or os.path.realpath(spec.origin) == mine:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception:
+            pass
+        return
+
+
+_switch_on_probe()
+_run_next_sitecustomize()

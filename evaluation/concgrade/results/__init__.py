@@ -1,0 +1,1 @@
+"""The results model every writer reads, and its JSON Schema."""

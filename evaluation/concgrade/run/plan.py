@@ -1,0 +1,158 @@
+"""The plan of a grade: which pytest processes to start, with which environment and arguments (pure)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from concgrade.task.model import Implementation, Task
+from concgrade.task.selection import split_arguments
+
+PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"  # the same name as process_probe.ENV_VAR
+
+# Variables of the caller's environment that would change what a graded process runs.
+SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One pytest process: an implementation, the folder it replaces in the scratch copy, and its toggle."""
+
+    implementation: Implementation
+    # Task-relative folder the run's implementation lives in, inside the scratch copy of the task.
+    folder_in_task: str
+    toggle_env: dict[str, str]  # relative paths are resolved against the scratch copy at run time
+    test_files: tuple[str, ...]
+    modules: tuple[str, ...]
+    test_timeout: float
+    run_timeout: float
+    extra_args: tuple[str, ...] = ()  # pytest arguments that select the implementation (an option, `-k`)
+    path_variables: tuple[str, ...] = ()  # toggle variables holding a task-relative path, resolved like PYTHONPATH
+    substitute: bool = False  # copy the implementation into folder_in_task of the scratch copy
+    interpreter: str | None = None  # the Python that runs pytest (a per-task virtualenv), else the harness's
+    extra_env: dict[str, str] = field(default_factory=dict)  # further variables of every run (e.g. services)
+    probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
+    repeat: int = 0  # which repeat of this implementation (see repeats.py)
+    stress_seed: int | None = None  # stress mode with this seed, or a plain run
+
+    @property
+    def process_targets(self) -> tuple[str, ...]:
+        """Targets of the cross-process probe: switched on in every interpreter of the run."""
+        return tuple(option.split("=", 1)[1] for option in self.probes if option.startswith("processes="))
+
+    @property
+    def name(self) -> str:
+        return self.implementation.name
+
+
+def plan_runs(task: Task) -> list[RunSpec]:
+    """One run per implementation; a candidate replaces the after folder in its own scratch copy.
+
+    Replacing the folder (rather than pointing the toggle elsewhere) keeps every toggle convention
+    working for a candidate: PYTHONPATH, a named variable, or tests that import `repository_after.x`.
+    With the package toggle every implementation is put in the after folder that the tests import.
+    """
+    after = task.implementation("after")
+    specs = []
+    for impl in task.implementations:
+        substitute = impl.name == "candidate" or (task.toggle.kind == "package" and impl.folder != after.folder)
+        home = after if substitute else impl
+        folder_in_task = home.folder.relative_to(task.root).as_posix()
+        arguments = task.toggle.pytest_args(impl.name, impl.role)
+        files, options = split_arguments(arguments) if task.toggle.kind == "selection" else ([], arguments)
+        specs.append(
+            RunSpec(
+                implementation=impl,
+                folder_in_task=folder_in_task,
+                toggle_env=task.toggle.environment(impl.name, impl.role, Path(folder_in_task)),
+                test_files=tuple(files) or task.test_files,
+                modules=run_modules(task, folder_in_task),
+                test_timeout=task.limits.test_timeout,
+                run_timeout=task.limits.run_timeout,
+                extra_args=tuple(options),
+                path_variables=(task.toggle.variable,) if task.toggle.path_value and task.toggle.variable else (),
+                substitute=substitute,
+                interpreter=task.interpreter,
+                extra_env=dict(task.environment),
+                probes=tuple(probe.option() for probe in task.probes),
+            )
+        )
+    return specs
+
+
+def run_modules(task: Task, folder_in_task: str) -> tuple[str, ...]:
+    """The modules a run proves; with a selection toggle, tests that import both packages are fine, so
+    `repository_after.x` is not held against the before run (its own `repository_before.x` still is proved)."""
+    if task.toggle.kind != "selection":
+        return task.modules
+    others = {impl.folder.relative_to(task.root).as_posix() for impl in task.implementations} - {folder_in_task}
+    return tuple(module for module in task.modules if module.split(".")[0] not in others)
+
+
+def pytest_arguments(
+    spec: RunSpec, records: Path | None, json_report: Path, task_copy: Path, selection: list[str] | None = None
+) -> list[str]:
+    """The command-line arguments of `python -m pytest` for one run (`selection` replaces the test files)."""
+    args = [
+        *(selection or spec.test_files),
+        *spec.extra_args,
+        "--rootdir",
+        str(task_copy),
+        # The entry-point copy of the plugin (if concgrade is installed) is blocked so that only
+        # the harness's own copy, loaded explicitly, runs.
+        "-p",
+        "no:concgrade",
+        "-p",
+        "concgrade.inside.plugin",
+        "-p",
+        "no:cacheprovider",
+        *(["--concgrade-records", str(records)] if records is not None else []),
+        "--json-report",
+        "--json-report-file",
+        str(json_report),
+        "--json-report-omit",
+        "collectors",
+        "log",
+        "keywords",
+        "streams",
+        "--timeout",
+        f"{spec.test_timeout:g}",
+        "--timeout-method",
+        "signal",
+        "-q",
+        "--no-header",
+    ]
+    for module in spec.modules:
+        args += ["--concgrade-module", module]
+    for option in spec.probes:
+        args += ["--concgrade-probe", option]
+    if spec.stress_seed is not None:
+        args += ["--concgrade-stress", str(spec.stress_seed)]
+    return args
+
+
+def run_environment(
+    base: dict[str, str],
+    spec: RunSpec,
+    task_copy: Path,
+    shim: Path,
+    home: Path,
+    process_events: Path | None = None,
+) -> dict[str, str]:
+    """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
+    env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
+    env.update(spec.extra_env)
+    for key, value in spec.toggle_env.items():
+        env[key] = str(task_copy / value) if key == "PYTHONPATH" or key in spec.path_variables else value
+    # The shim holds only `concgrade`; it comes first so that the code under test cannot shadow it.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH", "")]))
+    env["HOME"] = str(home)
+    env["TMPDIR"] = str(home / "tmp")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop(PROCESS_PROBE_VARIABLE, None)
+    if spec.process_targets and process_events is not None:
+        # Read by the shim's sitecustomize in every interpreter of the run (see process_probe.py).
+        env[PROCESS_PROBE_VARIABLE] = json.dumps({"events": str(process_events), "targets": list(spec.process_targets)})
+    return env

@@ -1,0 +1,385 @@
+"""Runs one pytest process to its end, whatever it does: wall clock, stacks, watchdog, leftovers, the whole tree killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from concgrade.errors import RunError
+from concgrade.run import proctree
+from concgrade.run.cgroups import RunCgroup
+from concgrade.run.channel import OutputTail, RecordChannel
+from concgrade.run.sandbox import Sandbox
+
+MARKER_VARIABLE = "CONCGRADE_RUN_MARKER"
+OUTPUT_TAIL = 16 * 1024
+WATCH_INTERVAL = 0.1
+# Once its session has finished, a process that makes no progress (no CPU time, no thread runnable) for
+# IDLE_CHECKS looks this far apart, after EXIT_GRACE, is hung: deadlocked non-daemon threads keep it
+# alive forever. One that keeps working is given up to the longer grace (a loaded machine exits slowly).
+EXIT_GRACE = 2.0
+EXIT_GRACE_BUSY = 30.0
+IDLE_INTERVAL = 0.5
+IDLE_CHECKS = 2
+STACKS_GRACE = 1.0
+READER_GRACE = 1.0
+# Helpers the standard library starts and ends with their parent: not leftovers of the tests.
+STDLIB_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "multiprocessing.semaphore_tracker")
+
+
+@dataclass
+class AttemptOutput:
+    """What one pytest process of a run left: records, exit, limits it broke, and how it ended."""
+
+    index: int
+    command: list[str]
+    node_ids: list[str]  # the tests this process was asked to run (empty: the spec's test files)
+    exit_code: int | None
+    exit_description: str
+    ended_by: str  # "exit", "faulthandler", "wall_clock", "hung_after_session", "watchdog"
+    duration: float
+    records: list[dict[str, Any]]
+    json_report: dict[str, Any] | None
+    stdout_tail: str
+    stderr_tail: str
+    output_bytes: int = 0
+    stacks: str = ""
+    forged_lines: list[str] = field(default_factory=list)
+    dropped_records: int = 0
+    limit_breaches: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+
+    @property
+    def timed_out(self) -> bool:
+        return self.ended_by == "wall_clock"
+
+
+@dataclass
+class Watch:
+    """Shared state of one supervised process (written by reader and watchdog threads)."""
+
+    wake: threading.Event = field(default_factory=threading.Event)
+    exited: bool = False
+    session_finished_at: float | None = None
+    watchdog_breach: str = ""
+
+
+def describe_exit(code: int | None, wrapped: bool) -> str:
+    if code is None:
+        return "still running (killed by concgrade)"
+    if code < 0:
+        return f"killed by signal {-code} ({signal_name(-code)})"
+    if wrapped and code > 128:  # the namespace's first process reports a signal as 128 + its number
+        return f"killed by signal {code - 128} ({signal_name(code - 128)}), status {code}"
+    return f"exited with status {code}"
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
+
+
+def supervise(
+    *,
+    index: int,
+    command: list[str],
+    boot: dict[str, Any],
+    node_ids: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    scratch: Path,
+    sandbox: Sandbox,
+    run_timeout: float,
+    exit_grace: float,
+    json_report: Path,
+) -> AttemptOutput:
+    """Start `command` (the boot) in the sandbox and hold it until it ends, or end it; then clear up everything."""
+    watch = Watch()
+    marker = uuid.uuid4().hex
+    cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
+
+    def on_record(record: dict[str, Any]) -> None:
+        if record.get("type") == "session_finish":
+            watch.session_finished_at = time.monotonic()
+            watch.wake.set()
+
+    channel = RecordChannel(on_record)
+    stacks_path = scratch / f"stacks-{index}.txt"
+    stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    boot = {
+        **boot,
+        "records_fd": channel.child.records_write,
+        "key_fd": channel.child.key_read,
+        "stacks_fd": stacks_fd,
+        "cgroup_procs": cgroup.procs_files(),
+        "marker_variable": MARKER_VARIABLE,
+    }
+    env = {**env, "CONCGRADE_BOOT": json.dumps(boot), MARKER_VARIABLE: marker}
+    full_command = [*sandbox.wrapper, *command]
+    started = time.monotonic()
+    pass_fds = (channel.child.records_write, channel.child.key_read, stacks_fd)
+    try:
+        process, stdout, stderr = start_process(full_command, cwd, env, pass_fds)
+    finally:
+        os.close(stacks_fd)
+        channel.start()  # closes the child's ends of the channel: from here on, only the child holds them
+    if process is None:
+        channel.finish(READER_GRACE)
+        cgroup.kill_and_remove()
+        raise RunError(f"could not start {full_command[0]}: {stderr}")
+    marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
+
+    def wait_for_exit() -> None:
+        process.wait()
+        watch.exited = True
+        watch.wake.set()
+
+    threading.Thread(target=wait_for_exit, name="concgrade-wait", daemon=True).start()
+    watchdog = None
+    if sandbox.watch_memory or sandbox.watch_tasks:
+        watchdog = threading.Thread(
+            target=watch_tree, args=(process.pid, marker_bytes, sandbox, watch), name="concgrade-watchdog", daemon=True
+        )
+        watchdog.start()
+
+    ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
+    if ended_by in ("wall_clock", "hung_after_session"):
+        request_stacks(process.pid, command, stacks_path)
+    leftovers = [] if ended_by != "exit" else leftover_processes(NO_ROOT, marker_bytes, cgroup)
+    end_everything(process, marker_bytes, cgroup, reaped=watch.exited)
+    duration = time.monotonic() - started
+    records = channel.finish(READER_GRACE)
+    stdout.reader.stop(READER_GRACE)
+    stderr.reader.stop(READER_GRACE)
+    breaches = cgroup.breaches()
+    cgroup.kill_and_remove()
+    if watch.watchdog_breach:
+        breaches.append(watch.watchdog_breach)
+    exit_code = process.returncode if ended_by == "exit" or ended_by == "watchdog" else None
+    stacks = read_text(stacks_path)
+    if ended_by == "exit" and stacks.startswith("Timeout ("):
+        ended_by = "faulthandler"  # the plugin's per-test watchdog ended a test that outlived twice its timeout
+    breaches += exit_breaches(exit_code, sandbox)
+    return AttemptOutput(
+        index=index,
+        command=full_command,
+        node_ids=list(node_ids),
+        exit_code=exit_code,
+        exit_description=describe_exit(exit_code, bool(sandbox.wrapper)),
+        ended_by=ended_by,
+        duration=duration,
+        records=records.records,
+        json_report=read_json(json_report),
+        stdout_tail=stdout.text(),
+        stderr_tail=stderr.text(),
+        output_bytes=stdout.total + stderr.total,
+        stacks=stacks,
+        forged_lines=records.forged,
+        dropped_records=records.dropped,
+        limit_breaches=breaches,
+        leftovers=[*leftovers, *exit_leftovers(records.records)],
+    )
+
+
+def start_process(
+    command: list[str], cwd: Path, env: dict[str, str], pass_fds: tuple[int, ...]
+) -> tuple[subprocess.Popen[bytes] | None, Any, Any]:
+    """Start the run's first process in a session of its own, its output read into bounded tails.
+
+    Returns (process, stdout tail, stderr tail), or (None, None, why) when it cannot be started.
+    """
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out_write,
+            stderr=err_write,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        return None, None, exc.strerror or str(exc)
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    stdout = OutputTail(out_read, OUTPUT_TAIL, "concgrade-stdout")
+    stderr = OutputTail(err_read, OUTPUT_TAIL, "concgrade-stderr")
+    stdout.reader.start()
+    stderr.reader.start()
+    return process, stdout, stderr
+
+
+def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: Callable[[], int | None]) -> str:
+    """Block until the process exits, its wall clock runs out, it hangs after its session, or the watchdog fires."""
+    idle = IdleTracker(find_pytest)
+    while True:
+        watch.wake.clear()
+        if watch.exited:
+            return "exit"
+        if watch.watchdog_breach:
+            return "watchdog"
+        now = time.monotonic()
+        wake_at = deadline
+        if watch.session_finished_at is not None:
+            since = now - watch.session_finished_at
+            if since >= EXIT_GRACE_BUSY or (since >= exit_grace and idle.stuck()):
+                return "hung_after_session"
+            wake_at = min(deadline, now + IDLE_INTERVAL)
+        if now >= deadline:
+            return "wall_clock"
+        watch.wake.wait(wake_at - now)
+
+
+class IdleTracker:
+    """Tells a process that is blocked (no CPU used, nothing runnable, look after look) from one that is slow."""
+
+    def __init__(self, find_pytest: Callable[[], int | None]) -> None:
+        self.find_pytest = find_pytest
+        self.pid: int | None = None
+        self.last: int | None = None
+        self.idle_looks = 0
+
+    def stuck(self) -> bool:
+        self.pid = self.pid or self.find_pytest()
+        now = proctree.activity(self.pid) if self.pid is not None else None
+        if now is None:
+            return False  # exiting right now: the next wake-up will see it gone
+        ticks, running = now
+        # Children count too: a process waiting at exit for its pool's workers to finish is not hung.
+        for child in proctree.descendants(self.pid, proctree.snapshot()):
+            more = proctree.activity(child.pid)
+            if more is not None:
+                ticks, running = ticks + more[0], running or more[1]
+        self.idle_looks = self.idle_looks + 1 if (ticks == self.last and not running) else 0
+        self.last = ticks
+        return self.idle_looks >= IDLE_CHECKS
+
+
+def pytest_process(root: int, command: list[str]) -> int | None:
+    """The host pid of the process running `command` (under unshare or bwrap it is a descendant of `root`)."""
+    processes = proctree.snapshot()
+    for info in [processes.get(root), *proctree.descendants(root, processes)]:
+        if info is not None and info.command.startswith(" ".join(command[:2])):
+            return info.pid
+    return None
+
+
+def request_stacks(root: int, command: list[str], stacks_path: Path) -> None:
+    """Ask the pytest process for every thread's stack (faulthandler on SIGUSR1) and give it a moment to write."""
+    pid = pytest_process(root, command)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except (ProcessLookupError, PermissionError):
+        return
+    # faulthandler writes from the signal handler itself, GIL or not; stop once the file stops growing.
+    deadline, size = time.monotonic() + STACKS_GRACE, -1
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = stacks_path.stat().st_size if stacks_path.exists() else 0
+        if now and now == size:
+            break
+        size = now
+
+
+def is_stdlib_helper(info: proctree.ProcessInfo) -> bool:
+    return any(helper in info.command for helper in STDLIB_HELPERS)
+
+
+def leftover_processes(root: int, marker: bytes, cgroup: RunCgroup) -> list[str]:
+    """Processes of the run still alive once its pytest process has exited (found when there is no PID namespace):
+    its descendants, marked processes, and whatever is left in its cgroups."""
+    living = proctree.alive(proctree.run_processes(root, marker, cgroup.pids()))
+    return [f"pid {info.pid}: {info.command}" for info in living if info.pid != root and not is_stdlib_helper(info)]
+
+
+def exit_leftovers(records: list[dict[str, Any]]) -> list[str]:
+    """Leftovers the boot found at the very end of the interpreter (the only way to see them inside a namespace)."""
+    for record in records:
+        if record.get("type") == "exit_leftovers":
+            return [str(item) for item in record.get("processes", [])]
+    return []
+
+
+# A pid no process can have: once the run's first process is reaped its pid may be reused by a stranger, so
+# its descendants are then looked for by marker and cgroup only.
+NO_ROOT = -1
+
+
+def end_everything(process: subprocess.Popen[bytes], marker: bytes, cgroup: RunCgroup, reaped: bool) -> None:
+    """Kill the run's process group, its PID namespace (by killing its first process), its cgroups, marked strays."""
+    proctree.kill_group(process.pid)
+    root = NO_ROOT if reaped else process.pid
+    proctree.kill_all(info.pid for info in proctree.run_processes(root, marker))
+    proctree.kill_all(cgroup.pids())
+    try:
+        process.kill()
+    except OSError:
+        pass
+    process.wait()
+
+
+def watch_tree(root: int, marker: bytes, sandbox: Sandbox, watch: Watch) -> None:
+    """Without cgroups: poll the memory and thread count of the run's processes and end the run over a limit."""
+    limits = sandbox.limits
+    while not watch.exited:
+        processes = [info for info in proctree.run_processes(root, marker) if info.state != "Z"]
+        memory = sum(info.rss_bytes for info in processes)
+        tasks = sum(info.threads for info in processes)
+        breach = ""
+        if sandbox.watch_memory and memory > limits.memory_bytes:
+            breach = (
+                f"memory: the run's processes used {memory // 2**20} MiB, over its limit of "
+                f"{limits.memory_bytes // 2**20} MiB (watchdog)"
+            )
+        elif sandbox.watch_tasks and tasks > limits.max_tasks:
+            breach = f"processes/threads: the run had {tasks} tasks, over its limit of {limits.max_tasks} (watchdog)"
+        if breach:
+            proctree.kill_all(info.pid for info in processes)
+            watch.watchdog_breach = breach
+            watch.wake.set()
+            return
+        time.sleep(WATCH_INTERVAL)
+
+
+def exit_breaches(exit_code: int | None, sandbox: Sandbox) -> list[str]:
+    if exit_code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        return [f"cpu: the process used its {sandbox.limits.cpu_seconds} s of CPU time (RLIMIT_CPU)"]
+    return []
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_text(path: Path, limit: int = 256 * 1024) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return ""
+    text = data[:limit].decode("utf-8", "replace")
+    return text + ("\n[concgrade: stacks cut]" if len(data) > limit else "")

@@ -1,0 +1,1 @@
+"""Static analysis of a task's sources: parsing, metrics, rules, constraints, test scans and lint (pure)."""

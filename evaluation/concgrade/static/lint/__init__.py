@@ -1,0 +1,1 @@
+"""`concgrade check`: lint a task folder before anything runs."""

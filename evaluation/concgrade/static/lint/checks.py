@@ -1,0 +1,590 @@
+"""Check a task folder before anything runs: layout, manifest, suites, and tests that would mislead a grade."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from concgrade.errors import TaskError
+from concgrade.static.pysource import ParsedSource
+from concgrade.static.testscan import (
+    defines,
+    hard_coded_paths,
+    report_tampering,
+    source_only_tests,
+    test_ids,
+    tree_writes,
+)
+from concgrade.task.model import IGNORED_DIRS, MANIFEST_NAME, SUITES, load_task
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+MANIFEST = f"evaluation/{MANIFEST_NAME}"
+MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints", "workloads"}
+_SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", ".nox"}
+_PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
+
+
+@dataclass(frozen=True)
+class LintCheck:
+    id: str
+    severity: str
+    title: str
+    fixable: bool = False
+
+
+CHECKS: dict[str, LintCheck] = {
+    c.id: c
+    for c in (
+        LintCheck("CL001", "error", "a required folder or file is missing"),
+        LintCheck("CL002", "error", "trajectory/ has no Markdown file"),
+        LintCheck("CL003", "error", "an implementation folder has no Python file"),
+        LintCheck("CL010", "warning", "no manifest and no instances/*.json: suites will only be inferred"),
+        LintCheck("CL011", "info", "no manifest: suites come from instances/*.json", fixable=True),
+        LintCheck("CL012", "error", "the manifest is not valid TOML"),
+        LintCheck("CL013", "error", "the manifest's structure is invalid (e.g. no [suites])", fixable=True),
+        LintCheck("CL014", "warning", "the manifest has an unknown table (a typo switches nothing on)"),
+        LintCheck("CL015", "error", "a suite entry names a test file or node id that does not exist"),
+        LintCheck("CL016", "error", "FAIL_TO_PASS is empty: nothing grades the task"),
+        LintCheck("CL019", "error", "the task loader rejects the task"),
+        LintCheck("CL020", "error", "an instances file is not valid JSON"),
+        LintCheck("CL021", "error", "an instances file has no FAIL_TO_PASS / PASS_TO_PASS lists"),
+        LintCheck("CL030", "error", "a test file does not parse"),
+        LintCheck("CL040", "error", "a copy of an implementation module outside the implementation folders"),
+        LintCheck("CL050", "error", "a conftest forces the exit status or rewrites test reports"),
+        LintCheck("CL060", "error", "a test hard-codes one implementation folder, bypassing the toggle"),
+        LintCheck("CL061", "warning", "a test hard-codes an /app path"),
+        LintCheck("CL070", "warning", "a test only reads the implementation's source text"),
+        LintCheck("CL080", "warning", "an unpinned dependency in a requirements file"),
+        LintCheck("CL090", "warning", "a test writes into the task tree"),
+        LintCheck("CL095", "info", "reports/ is not ignored by git", fixable=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    id: str
+    severity: str
+    message: str
+    path: str | None  # relative to the task folder, posix
+    line: int | None = None
+    fixable: bool = False
+    fixed: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def lint_task(root: Path, *, fix: bool = False) -> list[LintFinding]:
+    """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
+
+    Fixed findings come first, marked `fixed`; a fix never deletes or overwrites a user's file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return [LintFinding("CL001", "error", f"{root}: not a folder", None)]
+    linter = _Linter(root)
+    findings = linter.run()
+    if not fix or not linter.fixes:
+        return findings
+    fixed = [replace(finding, fixed=True) for finding, apply in linter.fixes if apply()]
+    return fixed + _Linter(root).run() if fixed else findings
+
+
+def render_findings(findings: Sequence[LintFinding]) -> str:
+    """Terminal text: one line per finding, most severe first, then a count."""
+    lines = []
+    for f in sorted(findings, key=lambda f: (f.fixed, SEVERITY_ORDER[f.severity], f.path or "", f.line or 0)):
+        where = (f.path or ".") + (f":{f.line}" if f.line else "")
+        note = " (fixed)" if f.fixed else " (fixable: --fix)" if f.fixable else ""
+        lines.append(f"{f.severity:<7} {f.id}  {where}: {f.message}{note}")
+    open_findings = [f for f in findings if not f.fixed]
+    counts = {s: sum(f.severity == s for f in open_findings) for s in SEVERITY_ORDER}
+    summary = ", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items())
+    fixed = len(findings) - len(open_findings)
+    fixable = sum(f.fixable for f in open_findings)
+    extra = (f"; {fixed} fixed" if fixed else "") + (f"; {fixable} fixable with --fix" if fixable else "")
+    lines.append(("no findings" if not findings else summary) + extra)
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`concgrade check [--fix] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
+    parser = argparse.ArgumentParser(
+        prog="concgrade check",
+        description="Lint a task folder before grading it: layout, manifest, suites, and misleading tests.",
+        epilog="Exit status: 0 no error-level finding, 1 errors found, 2 bad invocation or no such folder.",
+    )
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes derived from the task itself")
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument("task_dir", type=Path, help="the task folder")
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    except SystemExit as exc:  # argparse exits 2 on bad flags and 0 on --help: report, don't exit
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    if not args.task_dir.is_dir():
+        print(f"concgrade check: error: {args.task_dir}: no such folder", file=sys.stderr)
+        return EXIT_USAGE
+    findings = lint_task(args.task_dir, fix=args.fix)
+    if args.json:
+        document = {"task": str(args.task_dir.resolve()), "findings": [f.to_dict() for f in findings]}
+        print(json.dumps(document, indent=2))
+    else:
+        print(render_findings(findings))
+    return EXIT_ERRORS if any(f.severity == "error" and not f.fixed for f in findings) else EXIT_OK
+
+
+# --- the checks -----------------------------------------------------------------------------------
+
+
+class _Linter:
+    """One pass over a task folder; collects findings and the fixes it could apply."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.findings: list[LintFinding] = []
+        self.fixes: list[tuple[LintFinding, Callable[[], bool]]] = []
+        self._ids: dict[str, set[str] | None] = {}
+        self._parsed: dict[str, ParsedSource | None] = {}
+        self._errors: dict[str, Exception] = {}
+        self._manifest_text = ""
+
+    def add(self, check_id: str, message: str, path: str | None, line: int | None = None, **kw) -> LintFinding:
+        check = CHECKS[check_id]
+        fix = kw.pop("fix", None)
+        finding = LintFinding(
+            check_id, kw.pop("severity", check.severity), message, path, line, fixable=fix is not None
+        )
+        self.findings.append(finding)
+        if fix is not None:
+            self.fixes.append((finding, fix))
+        return finding
+
+    def run(self) -> list[LintFinding]:
+        manifest = self._manifest()
+        instances = self._instances()
+        implementations = self._layout(manifest)
+        self._test_files()
+        self._suites(manifest, instances)
+        modules = self._modules(implementations, manifest)
+        self._shadows(modules, implementations)
+        self._conftests()
+        self._test_behaviour(modules)
+        self._requirements()
+        self._reports()
+        if not any(f.severity == "error" for f in self.findings):
+            self._loader()
+        return self.findings
+
+    # layout
+
+    def _layout(self, manifest: dict | None) -> list[Path]:
+        declared = (manifest or {}).get("implementations", {})
+        declared = declared if isinstance(declared, dict) else {}
+        implementations = []
+        for role in ("before", "after"):
+            relative = str(declared.get(role, f"repository_{role}"))
+            folder = self.root / relative
+            if not folder.is_dir():
+                self.add("CL001", f"missing {role} implementation folder {relative}/", relative)
+                continue
+            implementations.append(folder)
+            if not any(_python_files(folder)):
+                self.add("CL003", f"{relative}/ has no Python file", relative)
+        for folder in ("tests", "trajectory"):
+            if not (self.root / folder).is_dir():
+                self.add("CL001", f"missing folder {folder}/", folder)
+        if (self.root / "trajectory").is_dir() and not any((self.root / "trajectory").rglob("*.md")):
+            self.add("CL002", "trajectory/ has no .md file describing how the refactor was made", "trajectory")
+        for name in ("README.md", "Dockerfile"):
+            if not (self.root / name).is_file():
+                self.add("CL001", f"missing file {name}", name)
+        return implementations
+
+    # manifest and instances
+
+    def _manifest(self) -> dict | None:
+        path = self.root / MANIFEST
+        if not path.is_file():
+            return None
+        try:
+            text = path.read_bytes().decode("utf-8")
+            data = tomllib.loads(text)
+        except UnicodeDecodeError as exc:
+            self.add("CL012", f"not UTF-8 text ({exc.reason})", MANIFEST)
+            return None
+        except tomllib.TOMLDecodeError as exc:
+            line = re.search(r"at line (\d+)", str(exc))
+            self.add("CL012", f"invalid TOML: {exc}", MANIFEST, int(line.group(1)) if line else None)
+            return None
+        for table in sorted(set(data) - MANIFEST_TABLES):
+            self.add("CL014", f"unknown table [{table}] (known: {', '.join(sorted(MANIFEST_TABLES))})", MANIFEST)
+        self._manifest_text = text
+        return data
+
+    def _instances(self) -> list[tuple[str, dict[str, list[str]]]]:
+        """Valid instance objects as (file, suites); invalid files are reported and skipped."""
+        found = []
+        for path in sorted((self.root / "instances").glob("*.json")):
+            relative = path.relative_to(self.root).as_posix()
+            try:
+                data = json.loads(path.read_bytes().decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                self.add("CL020", f"not UTF-8 text ({exc.reason})", relative)
+                continue
+            except json.JSONDecodeError as exc:
+                self.add(
+                    "CL020", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", relative, exc.lineno
+                )
+                continue
+            objects = data if isinstance(data, list) else [data]
+            for index, item in enumerate(objects):
+                suites = self._instance_suites(item, relative, index if isinstance(data, list) else None)
+                if suites is not None:
+                    found.append((relative, suites))
+        return found
+
+    def _instance_suites(self, item: object, relative: str, index: int | None) -> dict[str, list[str]] | None:
+        where = f"instance {index}: " if index is not None else ""
+        if not isinstance(item, dict):
+            self.add("CL021", f"{where}expected an object with FAIL_TO_PASS and PASS_TO_PASS", relative)
+            return None
+        suites = {}
+        for name in SUITES:
+            entries = item.get(name)
+            if isinstance(entries, str):  # SWE-bench keeps the lists as JSON text inside the JSON
+                try:
+                    entries = json.loads(entries)
+                except json.JSONDecodeError:
+                    entries = None
+            if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+                self.add("CL021", f"{where}{name} is missing or not a list of test ids", relative)
+                return None
+            suites[name] = entries
+        return suites
+
+    def _suites(self, manifest: dict | None, instances: list[tuple[str, dict[str, list[str]]]]) -> None:
+        for relative, suites in instances:
+            self._check_entries(suites, relative, from_instances=True)
+        derived = self._derived_suites(instances)
+        if manifest is not None:
+            self._manifest_suites(manifest, derived)
+        elif (self.root / MANIFEST).is_file():
+            return  # present but unreadable: already reported
+        elif instances:
+            fix = (lambda: _write_new_manifest(self.root, *derived)) if derived else None
+            self.add(
+                "CL011",
+                f"no {MANIFEST}; the suites come from {instances[0][0]}",
+                MANIFEST,
+                fix=fix,
+            )
+        elif not list((self.root / "instances").glob("*.json")):
+            self.add("CL010", f"no {MANIFEST} and no instances/*.json: the suites will be inferred from runs", None)
+
+    def _manifest_suites(self, manifest: dict, derived: tuple[dict[str, list[str]], str] | None) -> None:
+        suites = manifest.get("suites")
+        if suites is None:
+            fix = (lambda: _append_suites(self.root, *derived)) if derived else None
+            self.add("CL013", "no [suites] table (PASS_TO_PASS and FAIL_TO_PASS lists)", MANIFEST, fix=fix)
+            return
+        if not isinstance(suites, dict):
+            self.add("CL013", "suites must be a table", MANIFEST)
+            return
+        for name in sorted(set(suites) - set(SUITES)):
+            self.add("CL013", f"unknown suite {name!r}; use {' / '.join(SUITES)}", MANIFEST, self._line(name))
+        clean = {}
+        for name in SUITES:
+            entries = suites.get(name, [])
+            if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+                self.add("CL013", f"suites.{name} must be a list of test files or node ids", MANIFEST, self._line(name))
+                return
+            clean[name] = entries
+        self._check_entries(clean, MANIFEST, from_instances=False)
+        task = manifest.get("task", {})
+        modules = task.get("modules", []) if isinstance(task, dict) else None
+        if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+            self.add("CL013", "task.modules must be a list of module names", MANIFEST, self._line("modules"))
+
+    def _check_entries(self, suites: dict[str, list[str]], source: str, *, from_instances: bool) -> None:
+        for name in SUITES:
+            for entry in suites.get(name, []):
+                if not self._resolve(entry, from_instances=from_instances):
+                    self.add(
+                        "CL015",
+                        f"{name} entry {entry!r} names no existing test file or test",
+                        source,
+                        self._line(entry, source),
+                    )
+        if not suites.get("FAIL_TO_PASS"):
+            self.add("CL016", "FAIL_TO_PASS is empty: no test shows that the refactor fixed anything", source)
+
+    def _derived_suites(self, instances: list) -> tuple[dict[str, list[str]], str] | None:
+        """Suites of the one instance as full node ids, when every entry resolves to exactly one test."""
+        if len(instances) != 1:
+            return None
+        relative, suites = instances[0]
+        derived = {}
+        for name in SUITES:
+            resolved = [self._resolve(entry, from_instances=True) for entry in suites[name]]
+            if any(len(ids) != 1 for ids in resolved):
+                return None
+            derived[name] = [ids[0] for ids in resolved]
+        return (derived, relative) if derived["FAIL_TO_PASS"] else None
+
+    def _line(self, needle: str, source: str = MANIFEST) -> int | None:
+        text = self._manifest_text if source == MANIFEST else _read(self.root / source)
+        for number, line in enumerate(text.splitlines(), 1):
+            if needle in line:
+                return number
+        return None
+
+    # test files and node ids
+
+    def _test_files(self) -> None:
+        for path in _python_files(self.root / "tests"):
+            relative = path.relative_to(self.root).as_posix()
+            if self._parse(relative) is None:
+                exc = self._errors.get(relative)
+                self.add("CL030", f"cannot parse: {exc}", relative, getattr(exc, "lineno", None))
+
+    def _parse(self, relative: str) -> ParsedSource | None:
+        if relative not in self._parsed:
+            try:
+                self._parsed[relative] = ParsedSource.parse(relative, (self.root / relative).read_bytes().decode())
+            except (SyntaxError, ValueError, RecursionError, OSError) as exc:
+                self._parsed[relative] = None
+                self._errors[relative] = exc
+        return self._parsed[relative]
+
+    def _ids_of(self, relative: str) -> set[str] | None:
+        if relative not in self._ids:
+            parsed = self._parse(relative)
+            self._ids[relative] = test_ids(parsed.tree) if parsed else None
+        return self._ids[relative]
+
+    def _resolve(self, entry: str, *, from_instances: bool) -> list[str]:
+        """Full ids (or paths) an entry names; instances may also use bare names and tests/-relative paths."""
+        entry = entry.replace("\\", "/").strip()
+        path, sep, rest = entry.partition("::")
+        candidates = [path]
+        if from_instances and not path.startswith("tests/"):
+            candidates.append(f"tests/{path}")
+        for candidate in candidates:
+            target = self.root / candidate
+            if not candidate or not _inside(self.root, target):
+                continue
+            if not sep and target.exists():
+                return [candidate]
+            if sep and target.is_file():
+                ids = self._ids_of(candidate)
+                if ids is None or defines(ids, _strip_params(rest)):
+                    return [f"{candidate}::{rest}"]  # an unparsable file is reported once, as CL030
+        if from_instances and not sep and "/" not in path and not path.endswith(".py"):
+            return self._bare(path)
+        return []
+
+    def _bare(self, name: str) -> list[str]:
+        bare = _strip_params(name)
+        found = []
+        for path in _python_files(self.root / "tests"):
+            relative = path.relative_to(self.root).as_posix()
+            if not (path.name.startswith("test_") or path.stem.endswith("_test")):
+                continue
+            for suffix in sorted(self._ids_of(relative) or ()):
+                if suffix == bare or suffix.endswith("::" + bare):
+                    found.append(f"{relative}::{suffix}{name[len(bare) :]}")
+        return found
+
+    # implementation modules and their shadows
+
+    def _modules(self, implementations: list[Path], manifest: dict | None) -> set[str]:
+        modules: set[str] = set()
+        for folder in implementations:
+            for entry in folder.iterdir():
+                if entry.suffix == ".py" and entry.stem not in ("__init__", "conftest", "setup"):
+                    modules.add(entry.stem)
+                elif entry.is_dir() and (entry / "__init__.py").is_file():
+                    modules.add(entry.name)
+        task = (manifest or {}).get("task", {})
+        declared = task.get("modules", []) if isinstance(task, dict) else []
+        modules |= {str(m).split(".")[0] for m in declared if isinstance(declared, list)}
+        return modules
+
+    def _shadows(self, modules: set[str], implementations: list[Path]) -> None:
+        if not modules:
+            return
+        skip = {folder.resolve() for folder in implementations}
+        for directory, dirs, files in os.walk(self.root):
+            here = Path(directory)
+            dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and (here / d).resolve() not in skip]
+            for name in sorted([*files, *dirs]):
+                stem = name[:-3] if name.endswith(".py") else name
+                is_module = name.endswith(".py") or (here / name / "__init__.py").is_file()
+                if stem in modules and is_module:
+                    self._shadow(here / name, stem)
+
+    def _shadow(self, path: Path, module: str) -> None:
+        relative = path.relative_to(self.root)
+        # The task root (the working directory) and test folders (pytest's rootdir insertion) precede PYTHONPATH.
+        on_path = len(relative.parts) == 1 or relative.parts[0] == "tests"
+        self.add(
+            "CL040",
+            f"a copy of implementation module {module!r} outside the implementation folders"
+            + (": it can be imported instead of the toggled one" if on_path else ""),
+            relative.as_posix(),
+            severity="error" if on_path else "warning",
+        )
+
+    # what the tests do
+
+    def _conftests(self) -> None:
+        paths = [self.root / "conftest.py", *sorted((self.root / "tests").rglob("conftest.py"))]
+        for path in paths:
+            if not path.is_file():
+                continue
+            relative = path.relative_to(self.root).as_posix()
+            parsed = self._parse(relative)
+            for hit in report_tampering(parsed) if parsed else ():
+                self.add("CL050", f"{hit.message}: the grade would not reflect the tests", relative, hit.line)
+
+    def _test_behaviour(self, modules: set[str]) -> None:
+        for path in _python_files(self.root / "tests"):
+            relative = path.relative_to(self.root).as_posix()
+            parsed = self._parse(relative)
+            if parsed is None:
+                continue
+            pinned, app = hard_coded_paths(parsed.tree)
+            for hit in pinned:
+                self.add("CL060", f"hard-codes {hit.message!r}: the toggle cannot switch it", relative, hit.line)
+            for hit in app:
+                self.add("CL061", f"hard-codes {hit.message!r}: works only inside the container", relative, hit.line)
+            for hit in source_only_tests(parsed, modules):
+                self.add(
+                    "CL070",
+                    f"{hit.message} reads the implementation's source text and never calls it",
+                    relative,
+                    hit.line,
+                )
+            for hit in tree_writes(parsed):
+                self.add("CL090", f"writes into the task tree: {hit.message}; use tmp_path", relative, hit.line)
+
+    def _requirements(self) -> None:
+        for folder in (self.root, self.root / "tests", self.root / "evaluation"):
+            for path in sorted(folder.glob("requirements*.txt")):
+                relative = path.relative_to(self.root).as_posix()
+                for number, requirement in _unpinned(_read(path)):
+                    self.add("CL080", f"{requirement!r} is not pinned with ==", relative, number)
+
+    def _reports(self) -> None:
+        reports = self.root / "reports"
+        if not reports.is_dir() or (reports / ".gitignore").exists():
+            return
+        ignore = {line.strip().strip("/") for line in _read(self.root / ".gitignore").splitlines()}
+        if "reports" not in ignore and "reports/*" not in ignore and "reports/**" not in ignore:
+            self.add("CL095", "reports/ would be committed with the task", "reports", fix=lambda: _ignore(reports))
+
+    def _loader(self) -> None:
+        try:
+            load_task(self.root)
+        except TaskError as exc:
+            self.add("CL019", str(exc), None)
+
+
+# --- fixes: each writes only a file that does not exist yet, or appends a table that is absent -----
+
+
+def _write_new_manifest(root: Path, suites: dict[str, list[str]], source: str) -> bool:
+    path = root / MANIFEST
+    if path.exists():
+        return False
+    text = _suites_toml(suites, source)
+    if not _valid_toml(text):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def _append_suites(root: Path, suites: dict[str, list[str]], source: str) -> bool:
+    path = root / MANIFEST
+    text = _read(path)
+    combined = text + ("" if text.endswith("\n") or not text else "\n") + "\n" + _suites_toml(suites, source)
+    if not _valid_toml(combined) or tomllib.loads(combined).get("suites") != suites:
+        return False
+    path.write_text(combined, encoding="utf-8")
+    return True
+
+
+def _suites_toml(suites: dict[str, list[str]], source: str) -> str:
+    lines = [f"# Written by `concgrade check --fix` from {source}.", "[suites]"]
+    for name in SUITES:
+        items = "".join(f"    {json.dumps(entry, ensure_ascii=False)},\n" for entry in suites[name])
+        lines.append(f"{name} = [\n{items}]" if items else f"{name} = []")
+    return "\n".join(lines) + "\n"
+
+
+def _valid_toml(text: str) -> bool:
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False
+    return True
+
+
+def _ignore(reports: Path) -> bool:
+    path = reports / ".gitignore"
+    if path.exists():
+        return False
+    path.write_text("# Reports are written by concgrade on every run.\n*\n", encoding="utf-8")
+    return True
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _python_files(folder: Path) -> Iterator[Path]:
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*.py")):
+        if not any(part in _SKIP_DIRS for part in path.relative_to(folder).parts):
+            yield path
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _strip_params(name: str) -> str:
+    """`test_a[1-x]` -> `test_a`: parameter ids may contain anything, even `::`."""
+    return name[: name.index("[")] if name.endswith("]") and "[" in name else name
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _unpinned(text: str) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(text.splitlines(), 1):
+        requirement = raw.split(" #", 1)[0].strip().rstrip("\\").strip()  # `pkg==1 \` continues with --hash
+        if not requirement or requirement.startswith(("#", "-", ".", "/")) or "://" in requirement:
+            continue  # options (-r, -e, --hash), paths and URLs are not version specifiers
+        if " @ " in requirement:
+            continue  # a direct reference names one artifact
+        if not _PINNED.match(requirement):
+            yield number, requirement
