@@ -12,10 +12,10 @@ from typing import Any
 
 from markupsafe import Markup
 
-from concgrade.grade.checks import F2P, P2P
 from concgrade.report.charts import Chart, step_chart
 from concgrade.report.trajectory_html import render_markdown
 from concgrade.results.model import Results, TestResult
+from concgrade.task.model import F2P, P2P
 
 UNGRADED = "ungraded"
 SUITE_ORDER = {F2P: 0, P2P: 1, UNGRADED: 2}

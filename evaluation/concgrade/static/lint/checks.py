@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from concgrade.errors import TaskError
+from concgrade.files import IGNORED_DIRS
 from concgrade.static.pysource import ParsedSource
 from concgrade.static.testscan import (
     defines,
@@ -21,7 +22,9 @@ from concgrade.static.testscan import (
     test_ids,
     tree_writes,
 )
-from concgrade.task.model import IGNORED_DIRS, MANIFEST_NAME, SUITES, load_task
+from concgrade.task.load import load_task
+from concgrade.task.manifest import MANIFEST_NAME
+from concgrade.task.model import SUITES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,15 +90,16 @@ class LintFinding:
         return asdict(self)
 
 
-def lint_task(root: Path, *, fix: bool = False) -> list[LintFinding]:
+def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True) -> list[LintFinding]:
     """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
 
     Fixed findings come first, marked `fixed`; a fix never deletes or overwrites a user's file.
+    `check_loader=False` when the caller has loaded the task already (a grade): it is not loaded again.
     """
     root = Path(root)
     if not root.is_dir():
         return [LintFinding("CL001", "error", f"{root}: not a folder", None)]
-    linter = _Linter(root)
+    linter = _Linter(root, check_loader)
     findings = linter.run()
     if not fix or not linter.fixes:
         return findings
@@ -152,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 class _Linter:
     """One pass over a task folder; collects findings and the fixes it could apply."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, check_loader: bool = True) -> None:
         self.root = root
+        self.check_loader = check_loader
         self.findings: list[LintFinding] = []
         self.fixes: list[tuple[LintFinding, Callable[[], bool]]] = []
         self._ids: dict[str, set[str] | None] = {}
@@ -184,7 +189,7 @@ class _Linter:
         self._test_behaviour(modules)
         self._requirements()
         self._reports()
-        if not any(f.severity == "error" for f in self.findings):
+        if self.check_loader and not any(f.severity == "error" for f in self.findings):
             self._loader()
         return self.findings
 
