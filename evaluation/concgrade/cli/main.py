@@ -11,6 +11,7 @@ from pathlib import Path
 
 from concgrade import __version__
 from concgrade.cli.bulk import add_bulk_commands, rewrite_dataset_flag, run_bulk
+from concgrade.cli.check import main as check_main
 from concgrade.cli.options import add_grade_options, add_output_options, grade_options_from
 from concgrade.errors import ConcgradeError
 from concgrade.pipeline import grade, load_graded_task
@@ -61,8 +62,6 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
     argv = rewrite_dataset_flag(list(sys.argv[1:] if argv is None else argv))
     typed = invocation(argv)
     if argv and argv[0] == "check":  # the linter parses its own arguments (options may come first)
-        from concgrade.static.lint.checks import main as check_main
-
         return check_main(argv[1:])
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "grade")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from concgrade.findings import Finding, Severity
 from concgrade.grade.checks import list_names
 from concgrade.task.model import F2P, P2P, SUITES, InstanceFile, entry_matches
 
@@ -88,8 +89,8 @@ def _matching(entries: list[str], collected: list[str]) -> list[str]:
     return [n for n in collected if any(entry_matches(e, n) for e in entries)]
 
 
-def _finding(finding_id: str, severity: str, message: str, path: str | None) -> dict[str, Any]:
-    return {"id": finding_id, "severity": severity, "message": message, "path": path}
+def _finding(finding_id: str, severity: Severity, message: str, path: str | None) -> dict[str, Any]:
+    return Finding(finding_id, severity, message, path).to_dict()
 
 
 # Found only by running the tests; what a static look shows (not JSON, no lists) the task linter reports.
@@ -105,8 +106,4 @@ def runtime_lint_findings(section: dict[str, Any] | None) -> list[dict[str, Any]
     """The audit's disagreements in the task linter's finding shape, to list them with the lint findings."""
     if not section:
         return []
-    return [
-        {**finding, "line": None, "fixable": False, "fixed": False}
-        for finding in section["findings"]
-        if finding["id"] in RUNTIME_FINDINGS
-    ]
+    return [finding for finding in section["findings"] if finding["id"] in RUNTIME_FINDINGS]

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from concgrade.files import read_sources
+from concgrade.static.constraints import check_constraints
 from concgrade.static.metrics import ImplementationMetrics, delta, measure_sources
-from concgrade.static.rules import check_constraints, find_issues
+from concgrade.static.rules import find_issues
 from concgrade.task.model import Task
 
 
