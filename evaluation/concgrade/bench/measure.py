@@ -32,7 +32,9 @@ from concgrade.bench.model import (
 from concgrade.errors import UsageError
 from concgrade.files import cache_dir, sha256_file, tree_digest
 from concgrade.run.plan import RunSpec, plan_runs
-from concgrade.run.runner import ScratchRun, read_json, run_process, scratch_run
+from concgrade.run.readers import read_json
+from concgrade.run.scratch import ScratchRun, scratch_run
+from concgrade.run.timed_process import run_process
 from concgrade.task.model import Task
 from concgrade.task.workloads import HOOK_FOLDERS, Workload, hook_files
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from concgrade.grade.observations import RunObservation
+from concgrade.grade.outcomes import RunObservation
 from concgrade.task.model import F2P, P2P, entry_matches
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from concgrade.grade.checks import FLAKY, assign_suites, check_implementation_proved, expectation_checks
-from concgrade.grade.observations import Outcome, RunObservation, TestObservation
+from concgrade.grade.outcomes import Outcome, RunObservation, TestObservation
 from concgrade.run.plan import RunSpec
 
 GATE_REPEAT = 5  # repeats per implementation in gate mode (see benchmarks/race_detection.py for why)

@@ -15,7 +15,7 @@ from typing import Any
 
 from concgrade import __version__
 from concgrade.grade.checks import Grade
-from concgrade.grade.observations import RunObservation, TestObservation
+from concgrade.grade.outcomes import RunObservation, TestObservation
 from concgrade.static.structure import Structure
 from concgrade.task.model import F2P, P2P, Task
 

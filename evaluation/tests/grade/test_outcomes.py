@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concgrade.grade.observations import observe_run
+from concgrade.grade.outcomes import observe_run
 from concgrade.run.outputs import AttemptOutput, RunOutput
 
 

@@ -8,6 +8,7 @@ import sys
 import uuid
 
 from concgrade.run import proctree
+from concgrade.run.kill import kill_all
 from concgrade.run.proctree import ProcessInfo
 
 
@@ -34,7 +35,7 @@ def test_a_marked_process_outside_the_tree_is_found_and_killed():
         # A root with no descendants: only the marker can find the child.
         found = proctree.run_processes(2**22 + 12345, marker.encode())
         assert [p.pid for p in found] == [child.pid]
-        proctree.kill_all(p.pid for p in found)
+        kill_all(p.pid for p in found)
         assert child.wait(timeout=30) == -9
         assert proctree.alive(found) == []
     finally:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 
+import pytest
 from reportfixtures import synthetic_results
 from taskfactory import make_task
 
@@ -17,6 +18,7 @@ from concgrade.report.markdown import DEFAULT_LIMIT, render_summary_md
 ANNOTATION = re.compile(r"^::error (?P<props>[^:]*)::(?P<message>.*)$")
 
 
+@pytest.mark.slow
 def test_github_annotations_point_at_the_failing_tests_lines(rich_grade):
     lines = [line for line in rich_grade.result.stdout.splitlines() if line.startswith("::")]
     assert 1 <= len(lines) <= MAX_ANNOTATIONS
@@ -30,6 +32,7 @@ def test_github_annotations_point_at_the_failing_tests_lines(rich_grade):
     assert any("f2p.passes_on_candidate" in line and "rich/tests/test_f2p.py" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_the_job_summary_is_appended_and_the_pr_comment_file_written(rich_grade):
     summary = rich_grade.step_summary.read_text(encoding="utf-8")
     assert summary.startswith("# earlier step output\n")  # appended, not replaced
@@ -95,6 +98,7 @@ def test_markdown_cells_cannot_break_the_table():
     assert "<script>" not in outside_code
 
 
+@pytest.mark.slow
 def test_quiet_and_json_modes_print_only_what_scripts_read(cli, tmp_path):
     task = make_task(tmp_path / "task")
     quiet = cli("--task", str(task), "--output", str(tmp_path / "q"), "--quiet")
@@ -107,6 +111,7 @@ def test_quiet_and_json_modes_print_only_what_scripts_read(cli, tmp_path):
     assert "::error " in as_json.stderr  # annotations moved to stderr
 
 
+@pytest.mark.slow
 def test_progress_and_the_summary_table(rich_grade):
     stderr, stdout = rich_grade.result.stderr, rich_grade.result.stdout
     assert "grading rich: 3 runs (before, after, candidate), 2 at a time" in stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from taskfactory import CONCURRENT, make_task, write_files
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # Twenty items of 10 ms: the sequential before takes about 200 ms, twenty threads about 10 ms. The bar is
 # low on purpose: on a loaded 2-core machine (load 20 was seen) thread wake-ups lag, the measured speedup

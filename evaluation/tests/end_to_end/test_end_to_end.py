@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
-from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every file below root with its content hash: the user's folder must be byte-identical after a grade."""
-    return {
-        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+from taskfactory import CONCURRENT, SEQUENTIAL, make_task, tree_digest, write_files
 
 
 def grade(cli, task: Path, out: Path, *extra: str):

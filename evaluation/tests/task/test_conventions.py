@@ -12,7 +12,7 @@ from concgrade.task.conventions import (
     implementation_modules,
     infer_toggle,
 )
-from concgrade.task.model import Toggle
+from concgrade.task.toggle import Toggle
 
 
 def sources(

@@ -45,6 +45,7 @@ def test_inside_a_namespace_a_process_without_the_marker_is_still_a_stray(tmp_pa
     assert done.stdout.strip() == "1", done.stderr
 
 
+@pytest.mark.slow
 def test_a_task_that_turns_warnings_into_errors_still_starts(cli, tmp_path):
     """The boot imports installed plugins early; pytest's warning about that must not break `filterwarnings = error`."""
     from taskfactory import make_task, write_files

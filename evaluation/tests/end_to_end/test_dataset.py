@@ -13,7 +13,7 @@ import pytest
 from chromium import FLAGS, chromium_path
 from conftest import RUN_PY
 from datasetfactory import EXPECTED, make_dataset, needs_redis
-from test_end_to_end import tree_digest
+from taskfactory import tree_digest
 
 
 def run_dataset(*args: str, cache: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:

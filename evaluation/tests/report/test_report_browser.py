@@ -17,9 +17,12 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright for Python is not installed: pip install -e '.[dev]'"
 )
 CHROMIUM = chromium_path()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium on this machine: install the OS package (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no Chromium on this machine: install the OS package (apt-get install chromium)"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

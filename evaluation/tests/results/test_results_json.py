@@ -78,7 +78,7 @@ def test_every_field_written_is_in_the_schema_and_documented(rich_grade):
 
 
 def test_a_reader_written_only_against_the_template_gets_the_right_counts(rich_grade):
-    reader = Path(__file__).with_name("template_reader.py")
+    reader = Path(__file__).parents[1] / "template_reader.py"
     output = subprocess.run(
         [sys.executable, str(reader), str(rich_grade.out / "results.json")], capture_output=True, text=True, check=True
     )

@@ -1,4 +1,4 @@
-"""From what a pytest process left (streamed records, the JSON report, its exit) to per-test outcomes (pure).
+"""How a test outcome is decided: from what a pytest process left (streamed records, the JSON report, its exit) (pure).
 
 The streamed records are the primary channel: pytest-json-report records a test interrupted by
 KeyboardInterrupt as passed, and writes nothing when the process dies, so its outcomes are only

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from concgrade.task.model import Toggle
 from concgrade.task.selection import canonical_entries, differing_words, replace_word, split_arguments, tokens_by_role
+from concgrade.task.toggle import Toggle
 
 
 def test_files_and_options_are_told_apart():

@@ -11,8 +11,7 @@ import sys
 import pytest
 from conftest import RUN_PY
 from datasetfactory import pythonpath_task
-from taskfactory import CONCURRENT, SEQUENTIAL, write_files
-from test_end_to_end import tree_digest
+from taskfactory import CONCURRENT, SEQUENTIAL, tree_digest, write_files
 
 from concgrade.dataset.predictions import apply_diff
 from concgrade.errors import ConcgradeError
@@ -39,6 +38,7 @@ def test_a_diff_is_applied_to_a_copy_of_the_implementation_it_names(tmp_path):
         apply_diff(unified("nothing like it\n", "y\n", "counter.py"), task, tmp_path / "w3", None)
 
 
+@pytest.mark.slow
 def test_predictions_are_graded_and_counted(tmp_path):
     dataset = tmp_path / "ds"
     pythonpath_task(dataset / "pythonpath_task")

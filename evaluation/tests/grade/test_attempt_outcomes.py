@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from test_observations import START, attempt, collected, finish, full, phase, run_output
+from test_outcomes import START, attempt, collected, finish, full, phase, run_output
 
-from concgrade.grade.observations import observe_run
+from concgrade.grade.outcomes import observe_run
 from concgrade.grade.safety import safety_checks
 
 IMPL = "/scratch/task/repository_after"
