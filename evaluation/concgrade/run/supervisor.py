@@ -94,18 +94,7 @@ def supervise(
     channel = RecordChannel(on_record)
     stacks_path = scratch / f"stacks-{index}.txt"
     stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    boot = BootConfig(
-        shim=str(shim),
-        pythonpath=pythonpath,
-        preload=list(sandbox.preload),
-        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
-        watchdog_factor=WATCHDOG_FACTOR,
-        records_fd=channel.child.records_write,
-        key_fd=channel.child.key_read,
-        stacks_fd=stacks_fd,
-        cgroup_procs=cgroup.procs_files(),
-        marker_variable=MARKER_VARIABLE,
-    )
+    boot = boot_config(shim, pythonpath, sandbox, channel, stacks_fd, cgroup)
     env = {**env, BOOT_VARIABLE: boot.to_json(), MARKER_VARIABLE: marker}
     full_command = [*sandbox.wrapper, *command]
     started = time.monotonic()
@@ -121,19 +110,7 @@ def supervise(
         raise RunError(f"could not start {full_command[0]}: {stderr}")
     marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
 
-    def wait_for_exit() -> None:
-        process.wait()
-        watch.exited = True
-        watch.wake.set()
-
-    threading.Thread(target=wait_for_exit, name="concgrade-wait", daemon=True).start()
-    watchdog = None
-    if sandbox.watch_memory or sandbox.watch_tasks:
-        watchdog = threading.Thread(
-            target=watch_tree, args=(process.pid, marker_bytes, sandbox, watch), name="concgrade-watchdog", daemon=True
-        )
-        watchdog.start()
-
+    watch_process(process, marker_bytes, sandbox, watch)
     ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
     if ended_by in ("wall_clock", "hung_after_session"):
         request_stacks(process.pid, command, stacks_path)
@@ -171,6 +148,38 @@ def supervise(
         limit_breaches=breaches,
         leftovers=[*leftovers, *exit_leftovers(records.records)],
     )
+
+
+def boot_config(
+    shim: Path, pythonpath: list[str], sandbox: Sandbox, channel: RecordChannel, stacks_fd: int, cgroup: RunCgroup
+) -> BootConfig:
+    """Everything the boot needs, in one place: the trusted path, the limits, the channel's ends, the cgroups."""
+    return BootConfig(
+        shim=str(shim),
+        pythonpath=pythonpath,
+        preload=list(sandbox.preload),
+        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
+        watchdog_factor=WATCHDOG_FACTOR,
+        records_fd=channel.child.records_write,
+        key_fd=channel.child.key_read,
+        stacks_fd=stacks_fd,
+        cgroup_procs=cgroup.procs_files(),
+        marker_variable=MARKER_VARIABLE,
+    )
+
+
+def watch_process(process: subprocess.Popen[bytes], marker: bytes, sandbox: Sandbox, watch: Watch) -> None:
+    """Threads that wake the supervisor when the process exits, and (without cgroups) watch its memory and threads."""
+
+    def wait_for_exit() -> None:
+        process.wait()
+        watch.exited = True
+        watch.wake.set()
+
+    threading.Thread(target=wait_for_exit, name="concgrade-wait", daemon=True).start()
+    if sandbox.watch_memory or sandbox.watch_tasks:
+        args = (process.pid, marker, sandbox, watch)
+        threading.Thread(target=watch_tree, args=args, name="concgrade-watchdog", daemon=True).start()
 
 
 def start_process(
