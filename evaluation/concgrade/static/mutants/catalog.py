@@ -22,7 +22,7 @@ from concgrade.static.pysource import ParsedSource
 
 _FAMILIES = (sequential, bounds, sharing, streaming, locks, errors, ordering, lifecycle)
 
-NOT_APPLICABLE = "not applicable"
+NOT_APPLICABLE = "not_applicable"  # the status of an operator that made no mutant
 
 
 def operator_catalog() -> tuple[Operator, ...]:

@@ -80,13 +80,20 @@ def keep_bodies_nonempty(parsed: ParsedSource, changes: Sequence[Change]) -> tup
     fixed = list(changes)
     for (owner_id, name), positions in removed.items():
         owner = owners[owner_id]
-        if isinstance(owner, ast.Module) or name != "body" or (owner_id, name) in grown:
+        if isinstance(owner, ast.Module) or not _must_hold_a_statement(owner, name) or (owner_id, name) in grown:
             continue
         if len(positions) == len(getattr(owner, name)):
             last = fixed[positions[-1]]
             assert isinstance(last, Edit)
             fixed[positions[-1]] = Edit(last.target, (ast.Pass(),))
     return tuple(fixed)
+
+
+def _must_hold_a_statement(owner: ast.AST, name: str) -> bool:
+    """A block's body, and the `finally` of a `try` without handlers, cannot be empty."""
+    if name == "body":
+        return True
+    return name == "finalbody" and isinstance(owner, ast.Try) and not owner.handlers
 
 
 def render(parsed: ParsedSource, changes: Sequence[Change], mutated: ast.Module) -> str:

@@ -15,13 +15,14 @@ from concgrade.static.mutants.targets import (
     is_multiprocessing_pool,
     key_of,
     method_call,
+    pool_factories,
     pool_of,
     receiver,
     short,
     stdlib_ref,
     where,
 )
-from concgrade.static.pysource import POOL_KINDS, ParsedSource, global_inits
+from concgrade.static.pysource import POOL_KINDS, ParsedSource
 
 # Seconds the inserted sleep of CM804 costs each item: enough that a timed workload sees it, not enough to
 # trip a test's timeout.
@@ -124,11 +125,10 @@ def _no_wait(call: ast.Call) -> Change | None:
 )
 def threads_at_import(parsed: ParsedSource) -> Iterator[Mutation]:
     end = len(parsed.tree.body)
-    for init in global_inits(parsed):
-        factory = parsed.enclosing_function(init.call)
-        if factory is None or parsed.parents.get(factory) is not parsed.tree:
-            continue
-        kind = parsed.call_kind(init.call)
+    for factory, call in pool_factories(parsed):
+        if parsed.parents.get(factory) is not parsed.tree:
+            continue  # a method or nested factory cannot be called by name at module level
+        kind = parsed.call_kind(call)
         starts = f"{factory.name}()" if kind and kind[0] == "process_pool" else f"{factory.name}().submit(int)"
         description = f"{factory.name}() is called at import and starts its workers"
         yield Mutation(factory.lineno, description, (Insert(parsed.tree, "body", end, tuple(ast.parse(starts).body)),))

@@ -77,46 +77,48 @@ def drop_release(parsed: ParsedSource) -> Iterator[Mutation]:
 )
 def release_outside_finally(parsed: ParsedSource) -> Iterator[Mutation]:
     for block, key in _held(parsed):
-        if _leaves_early(block):
+        if _leaves_early(block.body):
             continue  # a release after the body would also be skipped by a return: not this mutant
-        unprotected = (_call_statement(block, "acquire"), *_then_release(block))
+        unprotected = (_call_statement(block, "acquire"), *_then(block.body, _call_statement(block, "release")))
         description = f"`with {key}` {where(parsed, block)} releases only when the body does not raise"
         yield Mutation(block.lineno, description, (Edit(block, unprotected),))
     for statement, key in _releases(parsed):
         guard = parsed.parents.get(statement)
         if not (isinstance(guard, ast.Try) and statement in guard.finalbody):
             continue
+        if _leaves_early(guard.body):
+            continue
         rest = [s for s in guard.finalbody if s is not statement]
+        then_release = _then(guard.body, statement)
         if guard.handlers or guard.orelse or rest:
             moved = copy.copy(guard)
-            moved.body = [*guard.body, statement]
+            moved.body = list(then_release)
             moved.finalbody = rest
             replacement: tuple[ast.AST, ...] = (moved,)
         else:
-            replacement = (*guard.body, statement)
+            replacement = then_release
         description = f"{key}.release() {where(parsed, statement)} moves out of its finally"
         yield Mutation(statement.lineno, description, (Edit(guard, replacement),))
 
 
-def _leaves_early(block: ast.With | ast.AsyncWith) -> bool:
-    """Whether the body can leave by return, break or continue before its last statement."""
-    for statement in block.body:
+def _leaves_early(body: list[ast.stmt]) -> bool:
+    """Whether a body can leave by return, break or continue before its last statement."""
+    for statement in body:
         nodes = [statement, *walk_scope(statement)]
-        if statement is block.body[-1] and isinstance(statement, ast.Return):
+        if statement is body[-1] and isinstance(statement, ast.Return):
             nodes = nodes[1:]
         if any(isinstance(n, (ast.Return, ast.Break, ast.Continue)) for n in nodes):
             return True
     return False
 
 
-def _then_release(block: ast.With | ast.AsyncWith) -> tuple[ast.stmt, ...]:
-    """The block's body followed by the release; a final `return x` keeps its value and returns after it."""
-    release = _call_statement(block, "release")
-    *body, last = block.body
+def _then(body: list[ast.stmt], release: ast.stmt) -> tuple[ast.stmt, ...]:
+    """The body followed by the release; a final `return x` keeps its value and returns after it."""
+    *rest, last = body
     if isinstance(last, ast.Return) and last.value is not None:
         kept = ast.Assign([ast.Name("_result", ast.Store())], last.value)
-        return (*body, kept, release, ast.Return(ast.Name("_result", ast.Load())))
-    return (*block.body, release)
+        return (*rest, kept, release, ast.Return(ast.Name("_result", ast.Load())))
+    return (*body, release)
 
 
 @operator(

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from concgrade.static.mutants.model import Change, Edit, Insert, Mutation, operator
 from concgrade.static.mutants.sequential import helper
-from concgrade.static.mutants.targets import body_start, short, statements
-from concgrade.static.pysource import POOL_KINDS, ParsedSource, global_inits, walk_scope
+from concgrade.static.mutants.targets import body_start, pool_factories, short, statements
+from concgrade.static.pysource import POOL_KINDS, ParsedSource, walk_scope
 
 PER_THREAD = "_concgrade_pool_of_this_thread"
 _PER_THREAD_HELPER = statements(
@@ -29,10 +29,8 @@ def _shared_pools(
 ) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.Call, str | None]]:
     """(function, the pool's call, global name): a lazily built global pool's factory (name None), and each
     function that uses a pool built at module level under that global name."""
-    for init in global_inits(parsed):
-        factory = parsed.enclosing_function(init.call)
-        if factory is not None:
-            yield factory, init.call, None
+    for factory, call in pool_factories(parsed):
+        yield factory, call, None
     for statement in parsed.tree.body:
         if not (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)):
             continue

@@ -21,6 +21,7 @@ from concgrade.static.mutants.targets import (
     pool_of,
     short,
     statements,
+    stdlib_ref,
     submits_work,
     where,
     without_size,
@@ -61,9 +62,9 @@ def _concgrade_drain(backlog):
 _LAZY_ANNOTATIONS = ("Iterable", "Iterator", "Generator", "AsyncIterable", "AsyncIterator")
 
 
-def _windows(parsed: ParsedSource) -> Iterator[tuple[ast.expr, str]]:
-    """(expression, batch): what limits how much of the batch a submitting function takes at once, being a
-    bounding constant or the count of an `itertools.islice` over the work."""
+def _windows(parsed: ParsedSource) -> Iterator[tuple[ast.expr, str | None]]:
+    """(expression, batch or None): what limits how much of the input a submitting function takes at once,
+    being a bounding constant or the count of an `itertools.islice` over the work."""
     found = facts(parsed)
     sizes = {id(c.size) for c in found.constructs if c.size is not None}
     for node in parsed.nodes:
@@ -76,8 +77,17 @@ def _windows(parsed: ParsedSource) -> Iterator[tuple[ast.expr, str]]:
             continue
         functions = enclosing_functions(parsed, node)
         batch = batch_of(parsed, node)
-        if window is not None and functions and batch is not None and submits_work(functions[-1]):
+        if window is not None and functions and submits_work(functions[-1]):
             yield window, batch
+
+
+def _everything(parsed: ParsedSource, batch: str | None) -> ast.expr:
+    """The batch's length, or `sys.maxsize` for a lazy input whose length nobody knows."""
+    return length_of(batch) if batch is not None else stdlib_ref(parsed, "sys.maxsize")
+
+
+def _all_of(batch: str | None) -> str:
+    return f"len({batch})" if batch is not None else "sys.maxsize"
 
 
 @operator(
@@ -87,8 +97,8 @@ def _windows(parsed: ParsedSource) -> Iterator[tuple[ast.expr, str]]:
 )
 def submit_all_up_front(parsed: ParsedSource) -> Iterator[Mutation]:
     for window, batch in _windows(parsed):
-        description = f"{short(window)} {where(parsed, window)} becomes len({batch}): the whole batch at once"
-        yield Mutation(window.lineno, description, (Edit(window, (length_of(batch),)),))
+        description = f"{short(window)} {where(parsed, window)} becomes {_all_of(batch)}: the whole input at once"
+        yield Mutation(window.lineno, description, (Edit(window, (_everything(parsed, batch),)),))
 
 
 @operator(
@@ -113,14 +123,15 @@ def backlog_in_queue(parsed: ParsedSource) -> Iterator[Mutation]:
         ]
         if not submissions:
             continue
-        changes: list[Change] = [Edit(window, (length_of(batch),))]
+        changes: list[Change] = [Edit(window, (_everything(parsed, batch),))]
         for call in submissions:
             queued = ast.Call(
                 ast.Name(QUEUED, ast.Load()), [ast.Name(window.id, ast.Load()), *call.args], call.keywords
             )
             changes.append(Edit(call, (queued,)))
         changes.append(helper(parsed, _QUEUE_HELPERS))
-        description = f"{outermost.name}() puts all of {batch} up front in a queue drained by {window.id} threads"
+        what = batch or "its input"
+        description = f"{outermost.name}() puts all of {what} up front in a queue drained by {window.id} threads"
         yield Mutation(window.lineno, description, tuple(changes))
 
 

@@ -12,6 +12,7 @@ from concgrade.static.pysource import (
     LOCK_KINDS,
     POOL_KINDS,
     ParsedSource,
+    global_inits,
     size_argument,
     walk_scope,
 )
@@ -247,25 +248,33 @@ def is_submission(parsed: ParsedSource, node: ast.AST) -> bool:
 def sized_names(func: Function) -> list[str]:
     """Names in `func` that hold the whole batch as a sized collection, the most certain first.
 
-    A list, tuple or sorted copy made in the function comes first, then anything whose `len()` the function
-    takes, then parameters annotated as a list, tuple or sequence.
+    A list, tuple or sorted copy of something made in the function comes first, then parameters whose `len()`
+    the function takes, then parameters annotated as a list, tuple or sequence. Other things measured (the
+    containers the function fills, what a wait returned) are bookkeeping, not the batch.
     """
-    made, measured = [], []
+    made: list[str] = []
+    measured: list[str] = []
+    filled: set[str] = set()
     for node in walk_scope(func):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if _is_materialized(node.value):
+            if _is_copy(node.value):
                 made.append(node.targets[0].id)
+            elif _is_container_to_fill(node.value):
+                filled.add(node.targets[0].id)
         if _is_len_call(node):
             assert isinstance(node, ast.Call)
             argument = node.args[0]
             if isinstance(argument, ast.Name):
                 measured.append(argument.id)
+    parameters = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}
     annotated = [a.arg for a in func.args.args if a.annotation is not None and _is_sequence_annotation(a.annotation)]
+    measured = [m for m in measured if m in made or (m in parameters and m not in filled)]
     return list(dict.fromkeys([*made, *measured, *annotated]))
 
 
-def _is_materialized(value: ast.AST) -> bool:
-    if isinstance(value, (ast.List, ast.ListComp, ast.Tuple)):
+def _is_copy(value: ast.AST) -> bool:
+    """`list(x)`, `tuple(x)`, `sorted(x)` or a list comprehension: a batch read whole."""
+    if isinstance(value, ast.ListComp):
         return True
     return (
         isinstance(value, ast.Call)
@@ -273,6 +282,15 @@ def _is_materialized(value: ast.AST) -> bool:
         and value.func.id in ("list", "tuple", "sorted")
         and len(value.args) == 1
     )
+
+
+def _is_container_to_fill(value: ast.AST) -> bool:
+    """An empty or placeholder container (`{}`, `[]`, `set()`, `[None] * n`): bookkeeping, not the batch."""
+    if isinstance(value, (ast.Dict, ast.Set, ast.List)):
+        return True
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
+        return isinstance(value.left, ast.List) or isinstance(value.right, ast.List)
+    return isinstance(value, ast.Call) and isinstance(value.func, (ast.Name, ast.Attribute)) and not value.args
 
 
 def _is_len_call(node: ast.AST) -> bool:
@@ -391,3 +409,14 @@ def method_call(statement: ast.AST, method: str) -> ast.Call | None:
 def receiver(call: ast.Call) -> ast.expr:
     assert isinstance(call.func, ast.Attribute)
     return call.func.value
+
+
+def pool_factories(parsed: ParsedSource) -> Iterator[tuple[Function, ast.Call]]:
+    """Functions that make a global pool on first use and return it (the lazy shared pool), with its call."""
+    for init in global_inits(parsed):
+        func = parsed.enclosing_function(init.call)
+        if func is None:
+            continue
+        returns = [n for n in walk_scope(func) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)]
+        if any(r.value.id == init.name for r in returns if isinstance(r.value, ast.Name)):
+            yield func, init.call
