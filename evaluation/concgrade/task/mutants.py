@@ -23,12 +23,13 @@ class MutantsPolicy:
     max_mutants: int | None = None  # at most this many mutants, spread over the operators
 
 
-def read_mutants(section: Any, manifest_path: Path, catalog: Sequence[str] | None = None) -> MutantsPolicy:
+def read_mutants(section: Any, manifest_path: Path, catalog: Sequence[str]) -> MutantsPolicy:
     """Validate `[mutants]` (None: the table is absent) against the operator ids of `catalog`.
 
-    Operators are named by full id (`CM101-sequentialize-executor`) or by code (`CM101`).
+    Operators are named by full id (`CM101-sequentialize-executor`) or by code (`CM101`). The caller passes
+    the ids of `concgrade.static.mutants.operator_catalog()`: the task stage stands below static analysis.
     """
-    known = tuple(catalog) if catalog is not None else _catalog_ids()
+    known = tuple(catalog)
     if section is None:
         return MutantsPolicy(operators=known)
     if not isinstance(section, dict):
@@ -49,12 +50,6 @@ def read_mutants(section: Any, manifest_path: Path, catalog: Sequence[str] | Non
         required=required,
         max_mutants=_max_mutants(section.get("max_mutants"), manifest_path),
     )
-
-
-def _catalog_ids() -> tuple[str, ...]:
-    from concgrade.static.mutants import operator_catalog  # here: the task stage needs it for validation only
-
-    return tuple(op.id for op in operator_catalog())
 
 
 def _selected(value: Any, manifest_path: Path, known: tuple[str, ...]) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ EVERY = tuple(op.id for op in operator_catalog())
 
 
 def read(text: str) -> MutantsPolicy:
-    return read_mutants(tomllib.loads(text).get("mutants"), MANIFEST)
+    return read_mutants(tomllib.loads(text).get("mutants"), MANIFEST, EVERY)
 
 
 def test_without_the_table_every_operator_runs_and_nothing_is_gated():
@@ -68,7 +68,7 @@ def test_the_policy_is_frozen():
         read("[mutants]\n").min_score = 0.5  # type: ignore[misc]
 
 
-def test_the_catalogue_can_be_given():
+def test_operators_are_those_of_the_catalogue_given():
     policy = read_mutants({"required": ["CM001"]}, MANIFEST, catalog=["CM001-a", "CM002-b"])
     assert policy == MutantsPolicy(operators=("CM001-a", "CM002-b"), required=("CM001-a",))
 
