@@ -188,3 +188,9 @@ def test_mutant_modules_open_no_file_and_start_no_process():
         }
         assert not imported & {"subprocess", "os", "pathlib", "shutil", "io"}, module.name
         assert "open(" not in module.read_text().replace("_open", ""), module.name
+
+
+def test_the_user_docs_list_every_operator():
+    docs = (REPO / "docs" / "mutants.md").read_text()
+    for op in operator_catalog():
+        assert f"| `{op.id}` |" in docs, op.id
