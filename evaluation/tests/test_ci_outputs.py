@@ -11,7 +11,7 @@ import re
 from reportfixtures import synthetic_results
 from taskfactory import make_task
 
-from concgrade.report.github import MAX_ANNOTATIONS, SUMMARY_LIMIT, annotations, write_github_outputs
+from concgrade.report.github import MAX_ANNOTATIONS, SUMMARY_LIMIT, error_annotations, write_github_outputs
 from concgrade.report.markdown import DEFAULT_LIMIT, render_summary_md
 
 ANNOTATION = re.compile(r"^::error (?P<props>[^:]*)::(?P<message>.*)$")
@@ -61,7 +61,7 @@ def test_at_most_ten_annotations_most_important_first():
             },
         ],
     )
-    found = annotations(results)
+    found = error_annotations(results)
     assert len(found) == MAX_ANNOTATIONS
     assert found[0].title == "concgrade runs.started" and found[0].file is None  # errors before failures
     assert found[1].file == "tests/test_f2p.py" and found[1].line == 3

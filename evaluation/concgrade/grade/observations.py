@@ -58,7 +58,7 @@ class TestObservation:
     # Over repeated runs (see repeats.py): how many ran, how many passed, each one's outcome.
     runs: int = 1
     passes: int = -1
-    outcomes: list[str] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.passes < 0:
@@ -290,7 +290,7 @@ def _outcome(
     teardown: dict[str, Any] | None,
     finished: bool,
     timed_out: bool,
-) -> str:
+) -> Outcome:
     if setup is None:
         return "missing"
     if setup["outcome"] == "failed":
@@ -308,7 +308,7 @@ def _outcome(
     return outcome
 
 
-def _call_outcome(call: dict[str, Any]) -> str:
+def _call_outcome(call: dict[str, Any]) -> Outcome:
     xfail = "wasxfail" in call
     if call["outcome"] == "passed":
         return "xpassed" if xfail else "passed"
@@ -337,7 +337,7 @@ def _cross_check(
                 problems.append(f"{nodeid}: streamed outcome {test.outcome!r} but the JSON report says {other!r}")
                 test.message = f"channels disagree: {test.outcome} vs {other}\n{test.message}"
                 test.outcome = "inconsistent"
-        for nodeid in sorted(set(reported) - set(tests)):
+        for nodeid in sorted({str(n) for n in reported} - set(tests)):
             problems.append(f"{nodeid}: in the JSON report but never streamed")
     if finish is not None and exit_code is not None:
         any_failure = any(not t.passed and t.outcome not in ("skipped", "xpassed") for t in tests.values())

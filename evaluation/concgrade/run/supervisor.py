@@ -243,7 +243,7 @@ class IdleTracker:
             return False  # exiting right now: the next wake-up will see it gone
         ticks, running = now
         # Children count too: a process waiting at exit for its pool's workers to finish is not hung.
-        for child in proctree.descendants(self.pid, proctree.snapshot()):
+        for child in proctree.descendants(self.pid or 0, proctree.snapshot()):
             more = proctree.activity(child.pid)
             if more is not None:
                 ticks, running = ticks + more[0], running or more[1]

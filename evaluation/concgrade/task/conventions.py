@@ -23,7 +23,7 @@ from concgrade.task.selection import VALUE_OPTIONS, keyword_words, split_argumen
 
 ROLES = ("before", "after")
 # Words that say which implementation a value, a service or a command is about.
-ROLE_WORDS = {
+ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "before": ("before", "old", "original", "legacy", "baseline", "unsafe"),
     "after": ("after", "new", "refactored", "refactor", "solution", "fixed"),
 }

@@ -138,7 +138,7 @@ class Task:
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
-        changes = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
+        changes: dict[str, Any] = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
         limits = replace(self.limits, **{key: value for key, value in changes.items() if value})
         return replace(self, limits=limits)
 
