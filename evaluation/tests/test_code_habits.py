@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,9 @@ INSIDE_MAY_IMPORT = {"pytest", "_pytest", "pluggy"}
 def run_tool(*command: str) -> subprocess.CompletedProcess[str]:
     if shutil.which(command[0]) is None:
         pytest.skip(f"{command[0]} is not installed (pip install -e '.[dev]')")
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    # The editable install may point at another checkout: the tools must read this one's package.
+    env = {**os.environ, "PYTHONPATH": str(REPO / "evaluation")}
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.mark.parametrize(

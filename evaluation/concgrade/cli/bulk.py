@@ -63,7 +63,7 @@ def rewrite_dataset_flag(argv: list[str]) -> list[str]:
 
 
 def settings_from(args: argparse.Namespace) -> DatasetSettings:
-    grade = grade_options_from(args, default_bench="auto")
+    grade = grade_options_from(args, "candidate" if args.command == "predictions" else "dataset")
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler is for --executor dask")
     if args.executor == "dask" and not args.scheduler:

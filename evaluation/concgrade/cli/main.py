@@ -12,16 +12,17 @@ from pathlib import Path
 from concgrade import __version__
 from concgrade.cli.bulk import add_bulk_commands, rewrite_dataset_flag, run_bulk
 from concgrade.cli.check import main as check_main
-from concgrade.cli.options import add_grade_options, add_output_options, grade_options_from
+from concgrade.cli.mutants import add_mutants_command, force_mutants
+from concgrade.cli.options import add_grade_options, add_mutation_options, add_output_options, grade_options_from
 from concgrade.errors import ConcgradeError
-from concgrade.pipeline import grade, load_graded_task
+from concgrade.pipeline import GradeKind, grade, load_graded_task
 from concgrade.report.github import write_github_outputs
 from concgrade.report.terminal import Progress, format_summary
 from concgrade.report.writers import WRITERS, write_report
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
-SUBCOMMANDS = ("grade", "check", "dataset", "predictions")
+SUBCOMMANDS = ("grade", "check", "dataset", "predictions", "mutants")
 EXIT_STATUS_HELP = """\
 exit status:
   0    accepted: every check passed
@@ -50,11 +51,13 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     grade.add_argument("--task", type=Path, default=default_task, help="the task folder (default: %(default)s)")
     grade.add_argument("--candidate", type=Path, help="a third implementation folder, graded like after")
     add_grade_options(grade, "pytest processes")
+    add_mutation_options(grade)
     grade.add_argument("--junit-xml", type=Path, metavar="PATH", help="also write JUnit XML (Jenkins schema) here")
     grade.add_argument("--summary-md", type=Path, metavar="PATH", help="also write a Markdown summary (a PR comment)")
     add_output_options(grade, "TASK/reports", "results.json")
     commands.add_parser("check", help="lint a task folder without running it (see `concgrade check --help`)")
     add_bulk_commands(commands)
+    add_mutants_command(commands, default_task, EXIT_STATUS_HELP)
     return parser
 
 
@@ -70,6 +73,8 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
     try:
         if args.command in ("dataset", "predictions"):
             return run_bulk(args)
+        if args.command == "mutants":
+            return run_grade(force_mutants(args))
         return run_grade(args)
     except ConcgradeError as exc:
         print(f"concgrade: error: {exc}", file=sys.stderr)
@@ -85,7 +90,8 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    options = grade_options_from(args, default_bench="off", command=tuple(args.invocation))
+    kind: GradeKind = "candidate" if args.candidate is not None else "author"
+    options = grade_options_from(args, kind, command=tuple(args.invocation))
     task = load_graded_task(args.task, options, args.candidate)  # a bad task fails before anything starts
     output = (args.output or task.root / "reports").resolve()
     progress = None
@@ -94,7 +100,7 @@ def run_grade(args: argparse.Namespace) -> int:
         progress.start(task.name)
     bench_progress = None if (args.quiet or args.json) else _print_line
     try:
-        results = grade(task, options, progress.run_done if progress else None, bench_progress)
+        results = grade(task, options, progress.run_done if progress else None, bench_progress, bench_progress)
     finally:
         if progress:
             progress.stop()

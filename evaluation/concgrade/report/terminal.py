@@ -11,6 +11,7 @@ from typing import TextIO
 
 from concgrade.grade.outcomes import RunObservation
 from concgrade.report.bench_terminal import bench_lines
+from concgrade.report.mutants_terminal import mutants_lines
 from concgrade.report.view import summary_rows
 from concgrade.results.model import Results
 
@@ -52,6 +53,8 @@ def format_summary(results: Results) -> str:
     if unavailable:
         lines.append("  isolation: not available here: " + ", ".join(sorted(unavailable)) + " (see report)")
     lines += bench_lines(results)
+    lines += mutants_lines(results)
+    lines += [f"  skipped {entry['phase']}: {entry['reason']}" for entry in results.skipped]
     for check in results.checks:
         if check["status"] != "pass":
             lines.append(f"  ✗ {check['id']}: {check['message']}")

@@ -76,6 +76,9 @@ class Task:
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
+    # The manifest's [mutants] table as written (None: absent); the mutation phase validates it against the
+    # operator catalogue, which lives above this stage (concgrade.mutation.phase.mutants_policy).
+    mutants: dict[str, Any] | None = None
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
