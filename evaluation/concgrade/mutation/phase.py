@@ -58,9 +58,12 @@ from concgrade.task.mutants import MutantsPolicy, read_mutants
 # A mutant's test may take this many times the after's slowest test before it is taken for hung (a kill);
 # the result is rounded up to the next step so that it stays the same from one analysis to the next (it is
 # part of the cache key), never below the floor and never above the task's own per-test timeout.
-TIMEOUT_FACTOR = 5.0
+TIMEOUT_FACTOR = 3.0
 TIMEOUT_FLOOR = 2.0
-TIMEOUT_STEPS = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
+TIMEOUT_STEPS = (2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# Mutant runs at once per --jobs: they spend most of their time blocked (on a test's conditions, a deadline, a
+# deadlock), so two per core keep the cores busy without crowding them (benchmarks/mutants_cost.py).
+RUNS_PER_JOB = 2
 
 Progress = Callable[[str], None]
 
@@ -200,7 +203,7 @@ def run_mutation(
         test_timeout=test_timeout,
         first_failure=first_failure,
         sandbox=prepare_sandbox(run_limits(task.limits)),
-        jobs=max(1, jobs),
+        jobs=max(1, jobs) * RUNS_PER_JOB,
         cache_folder=folder,
         context=context,
         progress=progress,
