@@ -134,7 +134,7 @@ class Unseen(Expectation):
 
     def describe(self) -> str:
         taken = sorted(repr(thaw(value)) for method, value in self.seen if method == self.method)
-        return f"any value but {', '.join(taken)}" if taken else "any value"
+        return f"a value not answered before (not {', '.join(taken)})" if taken else "any value"
 
 
 Compare = Callable[[Any, Operation], bool]  # (expected, operation with its recorded outcome) -> acceptable?

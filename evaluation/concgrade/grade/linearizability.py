@@ -87,7 +87,9 @@ class Verdict:
             return f"{self.operations} operations, undecided: {self.reason}"
         assert self.counterexample is not None
         found = self.counterexample
-        where = f" after {found.preceding} earlier ones" if found.preceding else ""
+        where = (
+            f" after {found.preceding} earlier {'one' if found.preceding == 1 else 'ones'}" if found.preceding else ""
+        )
         replay = f"; seed {self.seed}" if self.seed is not None else ""
         return (
             f"not linearizable: {found.explanation()} "
