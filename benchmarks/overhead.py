@@ -37,7 +37,8 @@ EVALUATION = ROOT / "evaluation"
 GOAL = 1.2
 
 sys.path.insert(0, str(EVALUATION))
-from concgrade.task.model import IGNORED_DIRS, load_task  # noqa: E402
+from concgrade.files import IGNORED_DIRS  # noqa: E402
+from concgrade.task.load import load_task  # noqa: E402
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:

@@ -1,8 +1,8 @@
-"""Content hashes of folders and files: the keys of the grade cache and of per-task virtualenvs.
+"""Walking, hashing and copying a task's files, and the project's cache folder: one home for each.
 
-One place for hashing a task folder, so that every cache (grades, environments, benchmark timings)
-agrees on what "unchanged" means: the same relative paths with the same bytes, ignoring what a run
-or a tool leaves behind (`reports/`, `__pycache__`, `.git`, virtualenvs).
+Every part of the harness that asks "which files make up this task" or "is this folder unchanged"
+(the grade cache, per-task virtualenvs, benchmark timings, integrity digests, scratch copies) asks
+here, so they all agree on what is ignored (`reports/`, `__pycache__`, `.git`, virtualenvs).
 """
 
 from __future__ import annotations
@@ -10,18 +10,49 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import concgrade
-from concgrade.task.model import IGNORED_DIRS
 
+# Folders of a task that are never graded code, never hashed and never copied into a scratch run.
+IGNORED_DIRS = frozenset(
+    {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "reports", ".venv", "venv"}
+)
+# Folders of installed tools, skipped as well when looking for a task's own sources or tasks in a dataset.
+TOOL_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".nox", ".eggs"}
 CHUNK = 1 << 20
+CACHE_VARIABLE = "CONCGRADE_CACHE_DIR"
 
 
-def hash_file(path: Path) -> str:
+def is_ignored(relative: Path, ignored: Iterable[str] = IGNORED_DIRS) -> bool:
+    """Whether a path relative to a task lies in (or is) an ignored folder."""
+    return not set(relative.parts).isdisjoint(ignored)
+
+
+def is_virtualenv(folder: Path) -> bool:
+    return (folder / "pyvenv.cfg").is_file()
+
+
+def walk_files(root: Path, suffix: str = "", ignored: Iterable[str] = IGNORED_DIRS) -> Iterator[Path]:
+    """Every file below `root` outside ignored folders and virtualenvs, sorted; symlinks are listed, not followed."""
+    ignored = frozenset(ignored)
+    for folder, subfolders, names in os.walk(root):
+        base = Path(folder)
+        linked = [name for name in subfolders if (base / name).is_symlink()]
+        subfolders[:] = sorted(
+            name for name in subfolders if name not in ignored and name not in linked and not is_virtualenv(base / name)
+        )
+        for name in sorted([*names, *(n for n in linked if n not in ignored)]):
+            if name.endswith(suffix) and name not in ignored:
+                yield base / name
+
+
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
@@ -29,20 +60,31 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def entry_digest(path: Path) -> str:
+    """A file's content hash, a symlink's target, or why it could not be read (never raises)."""
+    if path.is_symlink():
+        return "symlink:" + os.readlink(path)
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        return f"unreadable:{exc.strerror}"
+
+
+def tree_digest(root: Path, suffix: str = "") -> dict[str, str]:
+    """Every file of a folder (with `suffix`) and its digest, by relative path."""
+    return {path.relative_to(root).as_posix(): entry_digest(path) for path in walk_files(root, suffix)}
+
+
 def hash_tree(root: Path, ignored: Iterable[str] = IGNORED_DIRS) -> str:
-    """sha256 over every file below `root` (relative path and content); symlinks by their target, not followed."""
-    ignored = set(ignored)
+    """One sha256 over every file below `root` (relative path and digest): the cache keys' "unchanged"."""
     digest = hashlib.sha256()
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if d not in ignored and not _is_virtualenv(Path(folder, d)))
-        base = Path(folder)
-        for name in sorted([*files, *(d for d in subfolders if (base / d).is_symlink())]):
-            path = base / name
-            relative = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                digest.update(f"L {relative} -> {os.readlink(path)}\n".encode())
-            elif path.is_file():
-                digest.update(f"F {relative} {hash_file(path)}\n".encode())
+    for path in walk_files(root, ignored=ignored):
+        kind = "L" if path.is_symlink() else "F"
+        digest.update(f"{kind} {path.relative_to(root).as_posix()} {entry_digest(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -50,7 +92,7 @@ def hash_files(paths: Iterable[Path], root: Path) -> str:
     """sha256 over the given files (relative to `root`), e.g. a task's requirements files."""
     digest = hashlib.sha256()
     for path in sorted(paths):
-        digest.update(f"{path.relative_to(root).as_posix()} {hash_file(path)}\n".encode())
+        digest.update(f"{path.relative_to(root).as_posix()} {sha256_file(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -59,9 +101,18 @@ def hash_value(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def hash_mapping(entries: Mapping[str, str]) -> str:
+    return hash_value(dict(entries))
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy a task (or an implementation) without its ignored folders; symlinks stay links."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*IGNORED_DIRS), symlinks=True)
+
+
 @lru_cache(maxsize=1)
 def harness_version() -> str:
-    """The version of concgrade's own code: a hash of the package's sources and templates.
+    """The version of concgrade's own code: its release and a hash of the package's sources and templates.
 
     A grade cached by one harness is never reused by another, even when `__version__` was not bumped.
     """
@@ -69,5 +120,37 @@ def harness_version() -> str:
     return f"{concgrade.__version__}+{hash_tree(package)[:16]}"
 
 
-def _is_virtualenv(folder: Path) -> bool:
-    return (folder / "pyvenv.cfg").is_file()
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The project's one cache folder: $CONCGRADE_CACHE_DIR, else $XDG_CACHE_HOME/concgrade, else
+    ~/.cache/concgrade, else a folder in the temp dir; None when none of them is writable."""
+    environ = os.environ if environ is None else environ
+    candidates = []
+    if environ.get(CACHE_VARIABLE):
+        candidates.append(Path(environ[CACHE_VARIABLE]))
+    else:
+        if environ.get("XDG_CACHE_HOME"):
+            candidates.append(Path(environ["XDG_CACHE_HOME"]) / "concgrade")
+        candidates.append(Path.home() / ".cache" / "concgrade")
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        candidates.append(Path(tempfile.gettempdir()) / f"concgrade-cache-{uid}")
+    return next((folder for folder in candidates if is_writable(folder)), None)
+
+
+def is_writable(folder: Path) -> bool:
+    """Whether files can be created in `folder` (made if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+        return True
+    except OSError:
+        return False
+
+
+def read_sources(folder: Path, suffix: str = ".py") -> dict[str, str]:
+    """Every source file of a folder by relative path, as text (undecodable bytes replaced)."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes().decode("utf-8", "replace")
+        for path in walk_files(folder, suffix)
+        if path.is_file()
+    }

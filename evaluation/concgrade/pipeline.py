@@ -1,102 +1,128 @@
-"""One grade as a straight pass: task → plan → runs → observations → grade → results."""
+"""One grade as a straight pass: task → plan → runs → observations → grade → results.
+
+`grade()` is the only orchestration of a grade: the command line, the dataset mode and predictions all
+call it, with the options declared once in `GradeOptions`.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from concgrade.bench.gate import speedup_checks
-from concgrade.bench.measure import BenchOptions, prepare_workloads, requested_by, run_bench
-from concgrade.grade.checks import check_constraints_met, check_task_lint, grade_runs, with_checks
+from concgrade.bench.measure import BenchOptions, requested_by, run_bench
+from concgrade.files import read_sources, tree_digest
+from concgrade.grade.checks import check_constraints_met, check_task_lint
+from concgrade.grade.grading import grade_runs, with_checks
+from concgrade.grade.instances import audit_instances, runtime_lint_findings
 from concgrade.grade.observations import RunObservation, observe_run
+from concgrade.grade.pairing import canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results.model import Results, build_results, environment_info
-from concgrade.run.integrity import changes, tree_digest
+from concgrade.run.integrity import changes
+from concgrade.run.outputs import RunOutput
 from concgrade.run.plan import plan_runs
-from concgrade.run.runner import RunOutput, run_all, run_limits, run_until_contradicted
+from concgrade.run.runner import run_all, run_limits, run_until_contradicted
 from concgrade.run.sandbox import prepare_sandbox
 from concgrade.static.diffs import diff_sources
 from concgrade.static.lint.checks import lint_task
 from concgrade.static.structure import analyze_task
-from concgrade.task.instances import audit_instances, runtime_lint_findings
-from concgrade.task.model import Task, implementation_sources
-from concgrade.task.selection import canonical_run
+from concgrade.task.load import load_task
+from concgrade.task.model import Task
 from concgrade.task.trajectory import read_trajectory
+
+BenchMode = Literal["on", "off", "auto"]  # --bench, --no-bench, or: when a workload declares min_speedup
+
+
+@dataclass(frozen=True)
+class LimitOverrides:
+    """Limits given on the command line; None keeps the manifest's (or the default) value."""
+
+    test_timeout: float | None = None
+    run_timeout: float | None = None
+    memory_mb: float | None = None
+    max_tasks: int | None = None
+    output_mb: float | None = None
+
+    def apply(self, task: Task) -> Task:
+        return task.with_limits(**asdict(self))
 
 
 @dataclass(frozen=True)
 class GradeOptions:
-    jobs: int = os.cpu_count() or 1
+    """Every option that shapes a grade, declared once for the command line, datasets and predictions."""
+
+    jobs: int = os.cpu_count() or 1  # pytest processes at once
     repeat: int = 1  # runs per implementation
     stress: bool = False  # tiny switch interval and seeded yields at synchronization points
     seed: int | None = None  # the stress seed to replay; a new one is drawn when None
     early_exit: bool = True  # skip an implementation's remaining repeats once one contradicts the expectation
     gate: bool = False  # the CI gate's defaults (repeats and stress); recorded in results.json
-
-    bench: str = "auto"  # "on" (--bench), "off" (--no-bench), "auto": when a workload declares min_speedup
+    bench: BenchMode = "auto"
     bench_cache: bool = True  # False (--no-cache): re-time unchanged code
     bench_cache_dir: Path | None = None
+    limits: LimitOverrides = field(default_factory=LimitOverrides)
     command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
+
+    def key(self) -> dict[str, Any]:
+        """The options that can change a grade's outcome (the grade cache's key): not how fast or how it is told."""
+        return {
+            "repeat": self.repeat,
+            "stress": self.stress,
+            "seed": self.seed,
+            "gate": self.gate,
+            "bench": self.bench,
+            "limits": asdict(self.limits),
+        }
 
     def repeat_plan(self) -> RepeatPlan:
         seed = self.seed
         if self.stress and seed is None:
-            import secrets
-
             seed = secrets.randbelow(1_000_000)
         return RepeatPlan(repeat=self.repeat, stress=self.stress, seed=seed, early_exit=self.early_exit)
 
 
-def grade_task(
+RunDone = Callable[[RunObservation], None]
+BenchProgress = Callable[[str], None]
+
+
+def load_graded_task(root: Path, options: GradeOptions, candidate: Path | None = None) -> Task:
+    """The task at `root` as this grade sees it: the command line's limits, and the candidate graded like after."""
+    task = options.limits.apply(load_task(root))
+    return task.with_candidate(candidate) if candidate is not None else task
+
+
+def grade(
     task: Task,
     options: GradeOptions,
-    on_run_done: Callable[[RunOutput], None] | None = None,
-    on_bench_progress: Callable[[str], None] | None = None,
+    on_run_done: RunDone | None = None,
+    on_bench_progress: BenchProgress | None = None,
 ) -> Results:
     """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked)."""
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
-    workloads = prepare_workloads(task)  # a bad declaration fails before anything runs
-    bench_reason = requested_by(options.bench, workloads)
+    bench_reason = requested_by(options.bench, task.workloads)
 
     mark = time.monotonic()
-    lint_findings = [finding.to_dict() for finding in lint_task(task.root)]
+    lint_findings = [finding.to_dict() for finding in lint_task(task.root, check_loader=False)]
     structure = analyze_task(task)
     source_checks = [check_task_lint(lint_findings)]
     source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
     timings["static_checks"] = time.monotonic() - mark
 
     mark = time.monotonic()
-    sandbox = prepare_sandbox(run_limits(task.limits))
-    watched = watched_folders(task)
-    digests_before = {folder: tree_digest(folder) for folder in watched}
     plan = options.repeat_plan()
-    specs = expand_repeats(plan_runs(task), plan)
-    if plan.repeat > 1 and plan.early_exit:
-        outputs = run_until_contradicted(
-            task,
-            specs,
-            options.jobs,
-            lambda output: contradicts(canonical_run(observe_run(output), task.toggle), task.suites),
-            on_run_done,
-            sandbox,
-        )
-    else:
-        outputs = run_all(task, specs, options.jobs, on_run_done, sandbox)
-    folder_changes = [
-        f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
-    ]
+    runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done)
     timings["runs"] = time.monotonic() - mark
-
-    runs = combine_by_implementation([canonical_run(observe_run(output), task.toggle) for output in outputs])
-    grade = grade_runs(
+    grade_ = grade_runs(
         task.suites,
         runs,
         inferred=task.source == "inferred",
@@ -108,30 +134,62 @@ def grade_task(
     if bench_reason:  # after the test runs, never beside them: timings need the machine to themselves
         mark = time.monotonic()
         bench_options = BenchOptions(bench_reason, options.bench_cache, options.bench_cache_dir)
-        bench = run_bench(task, workloads, bench_options, on_bench_progress)
-        grade = with_checks(grade, speedup_checks(bench))
+        bench = run_bench(task, bench_options, on_bench_progress)
+        grade_ = with_checks(grade_, speedup_checks(bench))
         timings["bench"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
-    results = build_results(
+    instances = audit_instances(task.instances, *outcomes_by_role(runs))
+    return build_results(
         run_id=uuid.uuid4().hex[:12],
         started_at=started_at,
         finished_at=now_iso(),
         task=task,
         runs=runs,
-        grade=grade,
+        grade=grade_,
         structure=structure,
-        lint=lint_findings,
-        environment=environment_info(sandbox.report.to_dict()),
+        lint=[*lint_findings, *runtime_lint_findings(instances)],
+        environment=environment_info(isolation),
         timings=timings,
         trajectory=read_trajectory(task.root),
         diffs=implementation_diffs(task),
         reproduce=reproduce_info(options.command),
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
+        bench=bench,
+        instances=instances,
     )
-    results.bench = bench
-    results.instances = audit_instances(task.instances, *outcomes_by_role(runs))
-    results.lint += runtime_lint_findings(results.instances)
-    return results
+
+
+def run_and_observe(
+    task: Task, options: GradeOptions, plan: RepeatPlan, on_run_done: RunDone | None
+) -> tuple[list[RunObservation], list[str], dict[str, Any]]:
+    """Every run of the plan, each observed once: (one observation per implementation, user files the grade
+    changed, the isolation layers that were active)."""
+    sandbox = prepare_sandbox(run_limits(task.limits))
+    watched = watched_folders(task)
+    digests_before = {folder: tree_digest(folder) for folder in watched}
+    specs = expand_repeats(plan_runs(task), plan)
+    observed: dict[tuple[str, int], RunObservation] = {}
+
+    def observe(output: RunOutput) -> RunObservation:
+        key = (output.name, output.repeat)
+        if key not in observed:
+            observed[key] = canonical_run(observe_run(output), task.toggle)
+        return observed[key]
+
+    def done(output: RunOutput) -> None:
+        if on_run_done is not None:
+            on_run_done(observe(output))
+
+    if plan.repeat > 1 and plan.early_exit:
+        contradicted = lambda output: contradicts(observe(output), task.suites)  # noqa: E731
+        outputs = run_until_contradicted(task, specs, options.jobs, contradicted, done, sandbox)
+    else:
+        outputs = run_all(task, specs, options.jobs, done, sandbox)
+    folder_changes = [
+        f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
+    ]
+    runs = combine_by_implementation([observe(output) for output in outputs])
+    return runs, folder_changes, sandbox.report.to_dict()
 
 
 def watched_folders(task: Task) -> list[Path]:
@@ -154,7 +212,7 @@ def outcomes_by_role(runs: list[RunObservation]) -> tuple[dict[str, bool] | None
 
 def implementation_diffs(task: Task) -> list[dict[str, Any]]:
     """before → after, and for a candidate before → candidate and after → candidate."""
-    sources = {impl.name: implementation_sources(impl.folder) for impl in task.implementations}
+    sources = {impl.name: read_sources(impl.folder) for impl in task.implementations}
     pairs = [("before", "after")]
     if "candidate" in sources:
         pairs += [("before", "candidate"), ("after", "candidate")]

@@ -3,6 +3,7 @@ a timeout, captured output, probes, a candidate, and a hostile trajectory."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
@@ -166,29 +167,32 @@ def synthetic_results(
         timings={},
     )
     if extras:
-        results.metrics_delta = {"before→after": {"lines": {"before": 10, "after": 14, "delta": 4}}}
         implementations["after"].findings = [
             {"rule_id": "CG101", "severity": "warning", "message": "unbounded queue", "path": "m.py", "line": 12}
         ]
-        results.lint = [{"id": "CL040", "severity": "error", "message": "shadowing module", "path": "tests/m.py"}]
         results.environment["isolation"] = {"pid_namespace": "bwrap", "cgroup": False}
-        results.trajectory = [{"path": "trajectory/notes.md", "text": "# Notes\n\n*fine*", "truncated": False}]
-        results.diffs = [
-            {
-                "from": "before",
-                "to": "after",
-                "files": [
-                    {
-                        "path": "m.py",
-                        "status": "modified",
-                        "added": 1,
-                        "removed": 1,
-                        "diff": "--- before/m.py\n+++ after/m.py\n@@ -1 +1 @@\n-old\n+new\n",
-                        "truncated": False,
-                    }
-                ],
-                "unchanged": [],
-            }
-        ]
-        results.reproduce = {"argv": ["concgrade", "--task", "t"], "cwd": "/", "shell": "cd / && concgrade --task t"}
+        results = dataclasses.replace(
+            results,
+            metrics_delta={"before→after": {"lines": {"before": 10, "after": 14, "delta": 4}}},
+            lint=[{"id": "CL040", "severity": "error", "message": "shadowing module", "path": "tests/m.py"}],
+            trajectory=[{"path": "trajectory/notes.md", "text": "# Notes\n\n*fine*", "truncated": False}],
+            diffs=[
+                {
+                    "from": "before",
+                    "to": "after",
+                    "files": [
+                        {
+                            "path": "m.py",
+                            "status": "modified",
+                            "added": 1,
+                            "removed": 1,
+                            "diff": "--- before/m.py\n+++ after/m.py\n@@ -1 +1 @@\n-old\n+new\n",
+                            "truncated": False,
+                        }
+                    ],
+                    "unchanged": [],
+                }
+            ],
+            reproduce={"argv": ["concgrade", "--task", "t"], "cwd": "/", "shell": "cd / && concgrade --task t"},
+        )
     return results

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from test_observations import START, collected, finish, full, output, phase
+from test_observations import START, attempt, collected, finish, full, phase, run_output
 
 from concgrade.grade.observations import observe_run
 from concgrade.grade.safety import safety_checks
@@ -12,30 +10,8 @@ from concgrade.grade.safety import safety_checks
 IMPL = "/scratch/task/repository_after"
 
 
-def attempt(index, records, ended_by="exit", exit_code=0, stacks="", **extra):
-    return SimpleNamespace(
-        index=index,
-        records=records,
-        json_report=None,
-        exit_code=exit_code,
-        timed_out=ended_by == "wall_clock",
-        ended_by=ended_by,
-        exit_description=f"exited with status {exit_code}",
-        stacks=stacks,
-        duration=1.0,
-        node_ids=[],
-        limit_breaches=extra.get("limit_breaches", []),
-        changed_files=extra.get("changed_files", []),
-        leftovers=extra.get("leftovers", []),
-        forged_lines=extra.get("forged_lines", []),
-    )
-
-
 def run_of(*attempts):
-    out = output([record for a in attempts for record in a.records])
-    out.attempts = list(attempts)
-    out.hook_files = []
-    return observe_run(out)
+    return observe_run(run_output(*attempts))
 
 
 def died_in(nodeid):

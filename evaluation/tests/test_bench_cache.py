@@ -6,11 +6,12 @@ from pathlib import Path
 
 from taskfactory import make_task
 
-from concgrade.bench.cache import cache_key, default_cache_dir, load_entry, store_entry
+from concgrade.bench.cache import cache_key, load_entry, store_entry
 from concgrade.bench.measure import key_parts
-from concgrade.bench.workloads import parse_workloads
+from concgrade.files import cache_dir as default_cache_dir
 from concgrade.run.plan import plan_runs
-from concgrade.task.model import load_task
+from concgrade.task.load import load_task
+from concgrade.task.workloads import parse_workloads
 
 WORKLOAD = {"name": "w", "callable": "counter:run_all", "setup": "hooks:fast", "params": {"n": 10}}
 

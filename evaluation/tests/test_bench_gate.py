@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.model import BenchResults, implementation_bench, workload_bench
-from concgrade.bench.workloads import parse_workloads
+from concgrade.task.workloads import parse_workloads
 
 PROOF = {"module": "svc", "file": "repository_x/svc.py", "sha256": "0" * 64, "expected": True}
 

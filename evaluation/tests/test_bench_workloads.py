@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from concgrade.bench.measure import requested_by
-from concgrade.bench.workloads import evaluate_expression, parse_workloads
 from concgrade.errors import TaskError, UsageError
+from concgrade.task.workloads import evaluate_expression, parse_workloads
 
 MANIFEST = Path("/task/evaluation/concgrade.toml")
 

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 
 from concgrade.inside.plugin import RecordStream
-from concgrade.run.channel import OutputTail, RecordChannel, sign, verify
+from concgrade.inside.protocol import signed_line, verified_record
+from concgrade.run.channel import OutputTail, RecordChannel
 
 
 def test_a_signed_line_verifies_only_with_its_key_and_number():
-    line = sign(b"k" * 32, 3, '{"type": "phase"}')
-    assert verify(b"k" * 32, line.strip(), 3) == {"type": "phase"}
-    assert verify(b"x" * 32, line.strip(), 3) is None  # another key
-    assert verify(b"k" * 32, line.strip(), 4) is None  # replayed or out of order
+    line = signed_line(b"k" * 32, 3, {"type": "phase"}).decode().strip()
+    assert verified_record(b"k" * 32, line, 3) == {"type": "phase"}
+    assert verified_record(b"x" * 32, line, 3) is None  # another key
+    assert verified_record(b"k" * 32, line, 4) is None  # replayed or out of order
     tampered = line.replace("phase", "passd")
-    assert verify(b"k" * 32, tampered.strip(), 3) is None
+    assert verified_record(b"k" * 32, tampered, 3) is None
+
+
+def test_a_genuine_line_with_absurd_nesting_is_refused_not_raised():
+    body = '{"type": "phase", "deep": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    mac = hmac.new(b"k" * 32, f"0 {body}".encode(), hashlib.sha256).hexdigest()
+    assert verified_record(b"k" * 32, f"0 {mac} {body}", 0) is None
 
 
 def test_records_from_the_plugin_arrive_and_forged_lines_are_counted():

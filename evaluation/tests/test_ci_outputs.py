@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -41,10 +42,25 @@ def test_the_job_summary_is_appended_and_the_pr_comment_file_written(rich_grade)
 def test_at_most_ten_annotations_most_important_first():
     results = synthetic_results(60, failing_every=1)
     failing = [t.nodeid for t in results.implementations["after"].tests if not t.passed]
-    results.checks = [
-        {"id": "p2p.passes_on_after", "status": "fail", "message": "m", "implementation": "after", "tests": failing},
-        {"id": "runs.started", "status": "error", "message": "could not start", "implementation": None, "tests": []},
-    ]
+    results = dataclasses.replace(
+        results,
+        checks=[
+            {
+                "id": "p2p.passes_on_after",
+                "status": "fail",
+                "message": "m",
+                "implementation": "after",
+                "tests": failing,
+            },
+            {
+                "id": "runs.started",
+                "status": "error",
+                "message": "could not start",
+                "implementation": None,
+                "tests": [],
+            },
+        ],
+    )
     found = annotations(results)
     assert len(found) == MAX_ANNOTATIONS
     assert found[0].title == "concgrade runs.started" and found[0].file is None  # errors before failures
@@ -54,7 +70,8 @@ def test_at_most_ten_annotations_most_important_first():
 def test_annotation_text_cannot_break_the_workflow_command():
     results = synthetic_results(2, failing_every=1, message="E   first line\nsecond, with: colons\r%")
     failing = [t.nodeid for t in results.implementations["after"].tests if not t.passed]
-    results.checks = [{"id": "p2p.x", "status": "fail", "message": "m", "implementation": "after", "tests": failing}]
+    checks = [{"id": "p2p.x", "status": "fail", "message": "m", "implementation": "after", "tests": failing}]
+    results = dataclasses.replace(results, checks=checks)
     out = io.StringIO()
     write_github_outputs(results, {"GITHUB_ACTIONS": "true"}, out)
     for line in out.getvalue().splitlines():

@@ -12,6 +12,7 @@ from concgrade.dataset.discovery import find_tasks, task_label
 from concgrade.dataset.environments import HARNESS_TEST_REQUIREMENTS
 from concgrade.dataset.taskjob import JobOptions, candidate_resolution
 from concgrade.files import hash_tree
+from concgrade.pipeline import GradeOptions, LimitOverrides
 from concgrade.task.services import detect_services, service_environment, unmet_services
 
 if sys.version_info >= (3, 11):
@@ -40,8 +41,10 @@ def test_the_cache_key_follows_content_options_and_candidate_but_not_reports(tmp
     key = grade_key(request, JobOptions(), {})
     write_files(tmp_path / "t", {"reports/results.json": "{}", "tests/__pycache__/x.pyc": "x"})
     assert grade_key(request, JobOptions(), {}) == key
-    assert grade_key(request, JobOptions(test_timeout=7), {}) != key
-    assert grade_key(request, JobOptions(bench_cache=False), {}) == key  # --no-cache regrades, then is reused
+    assert grade_key(request, JobOptions(GradeOptions(limits=LimitOverrides(test_timeout=7))), {}) != key
+    assert (
+        grade_key(request, JobOptions(GradeOptions(bench_cache=False)), {}) == key
+    )  # --no-cache regrades, then is reused
     assert grade_key(request, JobOptions(), {"REDIS_HOST": "h"}) != key
     write_files(tmp_path / "copy", TASK)  # the same content elsewhere: its reports name another task
     assert grade_key(GradeRequest("copy", tmp_path / "copy"), JobOptions(), {}) != key

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from concgrade.grade.checks import F2P, P2P, assign_suites, entry_matches, grade_runs
+from concgrade.grade.checks import assign_suites
+from concgrade.grade.grading import grade_runs
 from concgrade.grade.observations import ImportProof, RunObservation, TestObservation
+from concgrade.task.model import F2P, P2P, entry_matches
 
 ENTRIES = {P2P: ["tests/test_p2p.py"], F2P: ["tests/test_f2p.py"]}
 P2P_IDS = ["tests/test_p2p.py::test_a", "tests/test_p2p.py::test_b"]

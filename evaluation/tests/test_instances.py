@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from concgrade.task.instances import InstanceFile, audit_instances, normalize_instance_id, read_instances
+from concgrade.grade.instances import audit_instances
+from concgrade.task.instances import InstanceFile, normalize_instance_id, read_instances
 
 F2P, P2P = "FAIL_TO_PASS", "PASS_TO_PASS"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from taskfactory import make_task
 
-from concgrade.static.lint.checks import CHECKS, lint_task, main, render_findings
+from concgrade.cli.check import main, render_findings
+from concgrade.static.lint.checks import CHECKS, lint_task
 
 if sys.version_info >= (3, 11):
     import tomllib

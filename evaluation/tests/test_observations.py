@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from concgrade.grade.observations import observe_run
+from concgrade.run.outputs import AttemptOutput, RunOutput
 
 
 def phase(nodeid, when, outcome, **extra):
     return {"type": "phase", "nodeid": nodeid, "when": when, "outcome": outcome, "duration": 0.01, **extra}
 
 
-def output(records, json_report=None, exit_code=0, timed_out=False):
-    return SimpleNamespace(
-        name="after",
-        role="after",
+def attempt(index, records, ended_by="exit", exit_code=0, stacks="", json_report=None, **extra):
+    """One pytest process's output as the supervisor returns it."""
+    return AttemptOutput(
+        index=index,
         command=["pytest"],
-        toggle_env={},
+        node_ids=[],
         exit_code=exit_code,
-        timed_out=timed_out,
+        exit_description=f"exited with status {exit_code}",
+        ended_by=ended_by,
         duration=1.0,
         records=records,
         json_report=json_report,
         stdout_tail="",
         stderr_tail="",
+        stacks=stacks,
+        **extra,
+    )
+
+
+def run_output(*attempts):
+    return RunOutput(
+        name="after",
+        role="after",
+        toggle_env={},
         expected_folder="/scratch/task/repository_after",
+        attempts=list(attempts),
         expected_hashes={"m.py": "abc"},
     )
+
+
+def output(records, json_report=None, exit_code=0, timed_out=False):
+    """A run of one process."""
+    ended_by = "wall_clock" if timed_out else "exit"
+    return run_output(attempt(0, records, ended_by, exit_code, json_report=json_report))
 
 
 START = {"type": "session_start"}

@@ -6,7 +6,7 @@ import dataclasses
 
 from test_grading import ENTRIES, F2P_IDS, outcomes, run
 
-from concgrade.grade.checks import grade_runs
+from concgrade.grade.grading import grade_runs
 from concgrade.grade.observations import TestObservation
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, combine_test, contradicts, expand_repeats
 from concgrade.run.plan import RunSpec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 from html.parser import HTMLParser
@@ -61,7 +62,8 @@ def test_an_unmet_expectation_opens_its_row_with_the_error_excerpt():
 def test_untrusted_text_is_escaped_and_only_the_report_script_could_run():
     hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
     results = synthetic_results(2, failing_every=1, message="</pre>" + hostile, nodeid="tests/t.py::test_{index}[<b>]")
-    results.trajectory = [{"path": "trajectory/x.md", "text": f"# T\n\n{hostile}\n\n[x](javascript:alert(3))"}]
+    trajectory = [{"path": "trajectory/x.md", "text": f"# T\n\n{hostile}\n\n[x](javascript:alert(3))"}]
+    results = dataclasses.replace(results, trajectory=trajectory)
     html = render_html(results)
     elements = Elements(html).found
     assert [tag for tag, _ in elements].count("script") == 1, "only the report's own script"

@@ -6,8 +6,9 @@ import textwrap
 
 import pytest
 
+from concgrade.static.constraints import check_constraints
 from concgrade.static.metrics import measure_sources
-from concgrade.static.rules import RULES, check_constraints, find_issues, render_rules_table
+from concgrade.static.rules import RULES, find_issues, render_rules_table
 
 REFERENCE_REFACTOR = textwrap.dedent(
     """
@@ -45,11 +46,11 @@ REFERENCE_REFACTOR = textwrap.dedent(
 
 
 def ids(source: str, path: str = "impl.py") -> list[str]:
-    return [f.rule_id for f in find_issues({path: textwrap.dedent(source)})]
+    return [f.id for f in find_issues({path: textwrap.dedent(source)})]
 
 
 def rule_lines(source: str, rule_id: str) -> list[int | None]:
-    return [f.line for f in find_issues({"impl.py": textwrap.dedent(source)}) if f.rule_id == rule_id]
+    return [f.line for f in find_issues({"impl.py": textwrap.dedent(source)}) if f.id == rule_id]
 
 
 # Each rule: sources it must flag, and sources it must leave alone.
@@ -430,29 +431,31 @@ def test_reference_refactor_has_no_error_level_finding():
     findings = find_issues({"notify_service.py": REFERENCE_REFACTOR})
     assert [f for f in findings if f.severity == "error"] == []
     # The long-lived global pool is worth mentioning, not failing.
-    assert [(f.rule_id, f.severity) for f in findings] == [("CG108", "info")]
+    assert [(f.id, f.severity) for f in findings] == [("CG108", "info")]
 
 
 def test_findings_carry_path_and_line():
     (finding,) = find_issues({"pkg/mod.py": "import queue\n\nq = queue.Queue()\n"})
-    assert (finding.rule_id, finding.path, finding.line) == ("CG105", "pkg/mod.py", 3)
+    assert (finding.id, finding.path, finding.line) == ("CG105", "pkg/mod.py", 3)
     assert finding.to_dict() == {
-        "rule_id": "CG105",
+        "id": "CG105",
         "severity": "warning",
         "message": finding.message,
         "path": "pkg/mod.py",
         "line": 3,
+        "fixable": False,
+        "fixed": False,
     }
 
 
 def test_syntax_error_is_a_finding_not_an_exception_and_other_files_still_checked():
     findings = find_issues({"bad.py": "def f(:\n", "good.py": "import queue\nq = queue.Queue()\n"})
-    assert [(f.rule_id, f.path, f.line) for f in findings] == [("CG100", "bad.py", 1), ("CG105", "good.py", 2)]
+    assert [(f.id, f.path, f.line) for f in findings] == [("CG100", "bad.py", 1), ("CG105", "good.py", 2)]
 
 
 def test_local_pool_without_shutdown_is_an_error_but_attribute_pool_a_warning():
     local = find_issues({"a.py": textwrap.dedent(FLAGGED["CG108"][0])})
-    assert {f.severity for f in local if f.rule_id == "CG108"} == {"error"}
+    assert {f.severity for f in local if f.id == "CG108"} == {"error"}
     owned = find_issues(
         {
             "b.py": textwrap.dedent(
@@ -465,11 +468,11 @@ def test_local_pool_without_shutdown_is_an_error_but_attribute_pool_a_warning():
             )
         }
     )
-    assert [(f.rule_id, f.severity) for f in owned] == [("CG108", "warning")]
+    assert [(f.id, f.severity) for f in owned] == [("CG108", "warning")]
 
 
 def cg106_severity(source: str) -> list[str]:
-    return [f.severity for f in find_issues({"a.py": textwrap.dedent(source)}) if f.rule_id == "CG106"]
+    return [f.severity for f in find_issues({"a.py": textwrap.dedent(source)}) if f.id == "CG106"]
 
 
 def test_base_exception_handed_to_a_future_is_propagation_not_swallowing():
@@ -618,7 +621,7 @@ def violations(source: str, constraints: dict) -> list:
 
 def test_stdlib_only_flags_third_party_import_with_its_line():
     (violation,) = violations(THIRD_PARTY, {"stdlib_only": True})
-    assert (violation.constraint, violation.path, violation.line) == ("stdlib_only", "impl.py", 1)
+    assert (violation.id, violation.path, violation.line) == ("stdlib_only", "impl.py", 1)
     assert "requests" in violation.message
 
 
@@ -636,7 +639,7 @@ def test_stdlib_only_fails_an_unprovable_dynamic_import():
 def test_forbidden_rule_id_and_dotted_name():
     found = violations(THIRD_PARTY, {"forbidden": ["CG105", "threading.Thread"]})
     # The construction, not the `from threading import Thread` line, is the use.
-    assert [(v.constraint, v.line) for v in found] == [("forbidden", 5)]
+    assert [(v.id, v.line) for v in found] == [("forbidden", 5)]
     source = "import queue\nq = queue.Queue()\n"
     (by_rule,) = violations(source, {"forbidden": ["CG105"]})
     assert by_rule.line == 2 and "CG105" in by_rule.message
@@ -650,21 +653,21 @@ def test_forbidden_module_covers_everything_under_it():
 def test_required_name_must_be_used():
     assert violations(REFERENCE_REFACTOR, {"required": ["concurrent.futures.wait"]}) == []
     (missing,) = violations(THIRD_PARTY, {"required": ["concurrent.futures"]})
-    assert missing.constraint == "required"
+    assert missing.id == "required"
 
 
 def test_max_severity_and_max_complexity():
     assert violations(REFERENCE_REFACTOR, {"max_severity": "warning"}) == []
-    assert violations(REFERENCE_REFACTOR, {"max_severity": "bogus"})[0].constraint == "max_severity"
+    assert violations(REFERENCE_REFACTOR, {"max_severity": "bogus"})[0].id == "max_severity"
     (too_complex,) = violations(REFERENCE_REFACTOR, {"max_complexity": 5})
     assert "notify_users" in too_complex.message
 
 
 def test_unknown_constraint_key_is_a_violation_not_ignored():
     (violation,) = violations("x = 1\n", {"stdlib_onyl": True})
-    assert violation.constraint == "stdlib_onyl" and "unknown constraint" in violation.message
+    assert violation.id == "stdlib_onyl" and "unknown constraint" in violation.message
 
 
 def test_constraints_on_unparsable_source_report_the_parse_error():
     (violation,) = violations("def f(:\n", {})
-    assert violation.constraint == "parse" and violation.line == 1
+    assert violation.id == "parse" and violation.line == 1

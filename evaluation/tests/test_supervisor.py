@@ -20,7 +20,8 @@ def test_a_process_that_cannot_start_is_a_run_error(tmp_path):
         supervise(
             index=0,
             command=[sys.executable, "-c", "pass"],
-            boot={},
+            shim=tmp_path,
+            pythonpath=[],
             node_ids=[],
             cwd=tmp_path,
             env={},

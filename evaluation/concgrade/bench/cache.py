@@ -23,34 +23,6 @@ CACHE_FORMAT = 1
 MEASURING_CODE = ("inside/bench_child.py", "inside/probe.py")
 
 
-def default_cache_dir(environ: dict[str, str] | None = None) -> Path | None:
-    """$CONCGRADE_CACHE_DIR, else $XDG_CACHE_HOME/concgrade, else ~/.cache/concgrade; a temp folder if none is writable."""
-    environ = dict(os.environ if environ is None else environ)
-    candidates = []
-    if environ.get("CONCGRADE_CACHE_DIR"):
-        candidates.append(Path(environ["CONCGRADE_CACHE_DIR"]))
-    else:
-        if environ.get("XDG_CACHE_HOME"):
-            candidates.append(Path(environ["XDG_CACHE_HOME"]) / "concgrade")
-        candidates.append(Path.home() / ".cache" / "concgrade")
-        uid = os.getuid() if hasattr(os, "getuid") else "user"
-        candidates.append(Path(tempfile.gettempdir()) / f"concgrade-cache-{uid}")
-    for folder in candidates:
-        if _writable(folder / "bench"):
-            return folder
-    return None
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
-        probe.close()
-        return True
-    except OSError:
-        return False
-
-
 def machine_fingerprint() -> dict[str, Any]:
     """What ties timings to this machine and interpreter: numbers from elsewhere are never reused."""
     return {

@@ -8,7 +8,6 @@ implementation alike. Each process warms up (untimed calls) before its one timed
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from concgrade.bench.cache import cache_key, default_cache_dir, load_entry, store_entry
+from concgrade.bench.cache import cache_key, load_entry, store_entry
 from concgrade.bench.model import (
     ERROR,
     OK,
@@ -30,14 +29,13 @@ from concgrade.bench.model import (
     implementation_bench,
     workload_bench,
 )
-from concgrade.bench.workloads import Workload, parse_workloads
-from concgrade.errors import TaskError, UsageError
+from concgrade.errors import UsageError
+from concgrade.files import cache_dir, sha256_file, tree_digest
 from concgrade.run.plan import RunSpec, plan_runs
-from concgrade.run.runner import ScratchRun, hash_folder, read_json, run_process, scratch_run
-from concgrade.task.model import IGNORED_DIRS, Task
+from concgrade.run.runner import ScratchRun, read_json, run_process, scratch_run
+from concgrade.task.model import Task
+from concgrade.task.workloads import HOOK_FOLDERS, Workload, hook_files
 
-# Task folders where a workload's hooks (setup, args_factory) may live, searched in this order.
-HOOK_FOLDERS = ("tests", "evaluation")
 # How far the child's own clock may disagree with the length of its reported window.
 CLOCK_TOLERANCE = 0.01
 
@@ -49,46 +47,18 @@ Failure = tuple[str, str]  # (status, message): why an implementation has no tim
 class BenchOptions:
     requested_by: str = "flag"  # "flag" (--bench) or "manifest" (a declared min_speedup)
     use_cache: bool = True  # False: re-time everything (fresh figures are still stored)
-    cache_dir: Path | None = None  # None: the default location (see cache.default_cache_dir)
+    cache_dir: Path | None = None  # None: the default location (see files.cache_dir)
 
 
-def prepare_workloads(task: Task) -> tuple[Workload, ...]:
-    """The task's workloads, validated, with every hook found: a bad declaration fails before anything runs."""
-    workloads = parse_workloads(task.manifest, task.manifest_path)
-    for workload in workloads:
-        for key in ("setup", "args_factory"):
-            reference = getattr(workload, key)
-            if reference and not hook_files(task.root, reference):
-                raise TaskError(
-                    f"{task.manifest_path}: workload {workload.name}: {key} = {reference!r}: no module "
-                    f"{reference.split(':')[0].split('.')[0]} in {' or '.join(f + '/' for f in HOOK_FOLDERS)}"
-                )
-    return workloads
-
-
-def hook_files(root: Path, reference: str) -> list[Path]:
-    """The files of the module a hook reference names (its top-level module or package), in the hook folders."""
-    top = reference.split(":")[0].split(".")[0]
-    for folder in HOOK_FOLDERS:
-        module, package = root / folder / f"{top}.py", root / folder / top
-        if module.is_file():
-            return [module]
-        if (package / "__init__.py").is_file():
-            return sorted(p for p in package.rglob("*.py") if not IGNORED_DIRS.intersection(p.parts))
-    return []
-
-
-def run_bench(
-    task: Task, workloads: tuple[Workload, ...], options: BenchOptions, progress: Progress | None = None
-) -> BenchResults:
+def run_bench(task: Task, options: BenchOptions, progress: Progress | None = None) -> BenchResults:
     """Time every workload on every implementation of `task` (reusing cached timings of unchanged code)."""
     started, load_at_start = time.monotonic(), load_average()
-    folder = options.cache_dir or default_cache_dir()
+    folder = options.cache_dir or cache_dir()
     hits = misses = 0
     notes = [] if folder else ["no writable cache folder: timings are not kept for the next grade"]
     specs = plan_runs(task)
     results = []
-    for workload in workloads:
+    for workload in task.workloads:
         keys = {spec.name: cache_key(key_parts(task, workload, spec)) for spec in specs}
         entries = {name: load_entry(folder, key) if options.use_cache else None for name, key in keys.items()}
         to_time = [spec for spec in specs if entries[spec.name] is None]
@@ -131,9 +101,9 @@ def key_parts(task: Task, workload: Workload, spec: RunSpec) -> dict[str, Any]:
     hooks = {}
     for reference in workload.hooks:
         for path in hook_files(task.root, reference):
-            hooks[path.relative_to(task.root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+            hooks[path.relative_to(task.root).as_posix()] = sha256_file(path)
     return {
-        "implementation": hash_folder(spec.implementation.folder),
+        "implementation": tree_digest(spec.implementation.folder, ".py"),
         "role": spec.implementation.role,
         "toggle": spec.toggle_env,
         "workload": workload.identity(),
@@ -249,7 +219,7 @@ def prove_import(imported: dict[str, Any] | None, run: ScratchRun, spec: RunSpec
     folder = (run.task_copy / spec.folder_in_task).resolve()
     file = Path(str(imported.get("file", "")))
     inside = file.is_relative_to(folder)
-    hashes = hash_folder(spec.implementation.folder)
+    hashes = tree_digest(spec.implementation.folder, ".py")
     matches = inside and hashes.get(file.relative_to(folder).as_posix()) == imported.get("sha256")
     return {
         **imported,

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from concgrade.bench import stats
-from concgrade.bench.workloads import Workload
+from concgrade.task.workloads import Workload
 
 OK, ERROR, TIMEOUT, SKIPPED = "ok", "error", "timeout", "skipped"
 

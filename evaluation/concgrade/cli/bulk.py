@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from concgrade.cli.options import add_grade_options, add_output_options, grade_options_from
+from concgrade.dataset.dataset import DatasetSettings, grade_dataset
+from concgrade.dataset.predictions import grade_predictions
 from concgrade.dataset.taskjob import JobOptions, TaskOutcome
 from concgrade.errors import UsageError
 from concgrade.task.services import parse_service_flag
@@ -40,25 +43,14 @@ def add_bulk_commands(commands: Any) -> None:
 
 
 def _add_common(parser: argparse.ArgumentParser, default_output: str) -> None:
-    parser.add_argument("--output", type=Path, help=f"where to write the reports (default: {default_output})")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="tasks graded at once (default: cores)")
-    parser.add_argument("--no-cache", action="store_true", help="regrade (and re-time) even what is cached")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per implementation (a pass must hold in each)")
-    parser.add_argument("--stress", action="store_true", help="stress the runs (see docs/concurrency.md)")
-    bench = parser.add_mutually_exclusive_group()
-    bench.add_argument("--bench", action="store_true", help="time every task's workloads (tasks that do go last)")
-    bench.add_argument("--no-bench", action="store_true", help="time none, even where min_speedup is declared")
+    add_grade_options(parser, "tasks graded")
     parser.add_argument("--install", action="store_true", help="run each task in a virtualenv of its requirements")
     parser.add_argument(
         "--service", action="append", default=[], metavar="NAME=HOST:PORT", help="a service tasks need, e.g. redis"
     )
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where grades run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler (with --executor dask)")
-    parser.add_argument("--test-timeout", type=float, help="seconds per test (default: each task's, or 20)")
-    parser.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: each task's, or 300)")
-    parser.add_argument("--json", action="store_true", help="print the aggregate JSON on stdout")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress, only the verdict")
-    parser.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
+    add_output_options(parser, default_output, "the aggregate JSON")
 
 
 def rewrite_dataset_flag(argv: list[str]) -> list[str]:
@@ -70,36 +62,19 @@ def rewrite_dataset_flag(argv: list[str]) -> list[str]:
     return argv
 
 
-def settings_from(args: argparse.Namespace) -> Any:
-    from concgrade.dataset.dataset import DatasetSettings
-
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    if args.repeat < 1:
-        raise UsageError("--repeat must be at least 1")
-    for flag in ("test_timeout", "run_timeout"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{flag.replace('_', '-')} must be a positive number of seconds")
+def settings_from(args: argparse.Namespace) -> DatasetSettings:
+    grade = grade_options_from(args, default_bench="auto")
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler is for --executor dask")
     if args.executor == "dask" and not args.scheduler:
         raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://scheduler:8786)")
     return DatasetSettings(
-        jobs=args.jobs,
-        use_cache=not args.no_cache,
+        jobs=grade.jobs,
+        use_cache=grade.bench_cache,
         executor=args.executor,
         scheduler=args.scheduler,
         services=dict(parse_service_flag(text) for text in args.service),
-        options=JobOptions(
-            test_timeout=args.test_timeout,
-            run_timeout=args.run_timeout,
-            install=args.install,
-            bench="on" if args.bench else "off" if args.no_bench else "auto",
-            bench_cache=not args.no_cache,
-            repeat=args.repeat,
-            stress=args.stress,
-        ),
+        options=JobOptions(grade=dataclasses.replace(grade, jobs=1), install=args.install),
     )
 
 
@@ -107,15 +82,11 @@ def run_bulk(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     progress = None if (args.quiet or args.json) else print_progress
     if args.command == "dataset":
-        from concgrade.dataset.dataset import grade_dataset
-
         output = (args.output or args.dir / "reports").resolve()
         results = grade_dataset(args.dir, output, settings, args.changed_since, progress)
         document = results.document
         files = [output / "results.json", output / "index.html"]
     else:
-        from concgrade.dataset.predictions import grade_predictions
-
         output = (args.output or args.dataset / "reports" / "predictions").resolve()
         document = grade_predictions(args.file, args.dataset, output, settings, progress)
         files = [output / "predictions.json", output / "index.html"]

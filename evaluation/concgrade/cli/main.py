@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import traceback
@@ -11,18 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from concgrade import __version__
-from concgrade.bench.measure import prepare_workloads
 from concgrade.cli.bulk import add_bulk_commands, rewrite_dataset_flag, run_bulk
-from concgrade.errors import ConcgradeError, UsageError
-from concgrade.grade.repeats import GATE_REPEAT
-from concgrade.pipeline import GradeOptions, grade_task
+from concgrade.cli.check import main as check_main
+from concgrade.cli.options import add_grade_options, add_output_options, grade_options_from
+from concgrade.errors import ConcgradeError
+from concgrade.pipeline import grade, load_graded_task
 from concgrade.report.github import write_github_outputs
-from concgrade.report.html import write_html
-from concgrade.report.junit import write_junit
-from concgrade.report.markdown import write_summary_md
-from concgrade.report.results_json import render_json, write_results_json
 from concgrade.report.terminal import Progress, format_summary
-from concgrade.task.model import load_task
+from concgrade.report.writers import WRITERS, write_report
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -54,47 +49,10 @@ def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
     )
     grade.add_argument("--task", type=Path, default=default_task, help="the task folder (default: %(default)s)")
     grade.add_argument("--candidate", type=Path, help="a third implementation folder, graded like after")
-    grade.add_argument("--output", type=Path, help="where to write the reports (default: TASK/reports)")
-    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest processes at once")
-    grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the manifest's, or 20)")
-    grade.add_argument("--run-timeout", type=float, help="seconds per pytest process (default: the manifest's, or 300)")
-    grade.add_argument("--memory-mb", type=float, help="memory of each run, in MiB (default: the manifest's, or 4096)")
-    grade.add_argument(
-        "--max-tasks", type=int, help="processes plus threads of each run (default: the manifest's, or 1024)"
-    )
-    grade.add_argument(
-        "--output-mb", type=float, help="output each run may write, in MiB (default: the manifest's, or 16)"
-    )
-    grade.add_argument("--repeat", type=int, help="run each implementation N times; any disagreement is flaky")
-    grade.add_argument(
-        "--stress", action="store_true", help="tiny switch interval and seeded yields at locks and sleeps"
-    )
-    grade.add_argument("--seed", type=int, help="the stress seed to replay (results.json gives it); implies --stress")
-    grade.add_argument(
-        "--gate",
-        action="store_true",
-        help=f"CI gate: --repeat {GATE_REPEAT} (unless given) with --stress; stops an implementation at its first contradiction",
-    )
-    grade.add_argument(
-        "--no-early-exit", action="store_true", help="run every repeat even after one contradicts the expectation"
-    )
-    bench = grade.add_mutually_exclusive_group()
-    bench.add_argument(
-        "--bench",
-        action="store_true",
-        help="time the task's declared workloads on every implementation (docs/bench.md)",
-    )
-    bench.add_argument(
-        "--no-bench",
-        action="store_true",
-        help="skip the benchmark even in the gate, where a declared min_speedup runs it",
-    )
-    grade.add_argument("--no-cache", action="store_true", help="re-time workloads even if this code was timed before")
+    add_grade_options(grade, "pytest processes")
     grade.add_argument("--junit-xml", type=Path, metavar="PATH", help="also write JUnit XML (Jenkins schema) here")
     grade.add_argument("--summary-md", type=Path, metavar="PATH", help="also write a Markdown summary (a PR comment)")
-    grade.add_argument("--json", action="store_true", help="print results.json on stdout instead of the summary")
-    grade.add_argument("--quiet", "-q", action="store_true", help="print only the verdict, and no progress")
-    grade.add_argument("--debug", action="store_true", help="show a traceback when concgrade itself fails")
+    add_output_options(grade, "TASK/reports", "results.json")
     commands.add_parser("check", help="lint a task folder without running it (see `concgrade check --help`)")
     add_bulk_commands(commands)
     return parser
@@ -104,8 +62,6 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
     argv = rewrite_dataset_flag(list(sys.argv[1:] if argv is None else argv))
     typed = invocation(argv)
     if argv and argv[0] == "check":  # the linter parses its own arguments (options may come first)
-        from concgrade.static.lint.checks import main as check_main
-
         return check_main(argv[1:])
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "grade")
@@ -129,34 +85,8 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    for flag in ("test_timeout", "run_timeout", "memory_mb", "max_tasks", "output_mb"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{flag.replace('_', '-')} must be a positive number")
-    if args.repeat is not None and args.repeat < 1:
-        raise UsageError("--repeat must be at least 1")
-    if args.seed is not None and args.seed < 0:
-        raise UsageError("--seed must be a non-negative integer")
-    options = GradeOptions(
-        jobs=args.jobs,
-        repeat=args.repeat or (GATE_REPEAT if args.gate else 1),
-        stress=args.stress or args.gate or args.seed is not None,
-        seed=args.seed,
-        early_exit=not args.no_early_exit,
-        gate=args.gate,
-    )
-    task = load_task(args.task).with_limits(
-        args.test_timeout,
-        args.run_timeout,
-        memory_mb=args.memory_mb,
-        max_tasks=args.max_tasks,
-        output_mb=args.output_mb,
-    )
-    if args.candidate:
-        task = task.with_candidate(args.candidate)
-    prepare_workloads(task)  # a bad workload declaration is an error before anything starts
+    options = grade_options_from(args, default_bench="off", command=tuple(args.invocation))
+    task = load_graded_task(args.task, options, args.candidate)  # a bad task fails before anything starts
     output = (args.output or task.root / "reports").resolve()
     progress = None
     if not (args.quiet or args.json):
@@ -164,26 +94,22 @@ def run_grade(args: argparse.Namespace) -> int:
         progress.start(task.name)
     bench_progress = None if (args.quiet or args.json) else _print_line
     try:
-        options = dataclasses.replace(
-            options, command=tuple(args.invocation), bench=bench_mode_of(args), bench_cache=not args.no_cache
-        )
-        results = grade_task(task, options, progress.run_done if progress else None, bench_progress)
+        results = grade(task, options, progress.run_done if progress else None, bench_progress)
     finally:
         if progress:
             progress.stop()
-    written = [output / "results.json", output / "report.html"]
-    write_results_json(results, written[0])
-    write_html(results, written[1])
+    written = [
+        write_report(results, "json", output / "results.json"),
+        write_report(results, "html", output / "report.html"),
+    ]
     if args.junit_xml:
-        write_junit(results, args.junit_xml)
-        written.append(args.junit_xml.resolve())
+        written.append(write_report(results, "junit", args.junit_xml))
     if args.summary_md:
-        write_summary_md(results, args.summary_md)
-        written.append(args.summary_md.resolve())
+        written.append(write_report(results, "markdown", args.summary_md))
     # Annotations are workflow commands read from the output; with --json, stdout is kept for the JSON alone.
     write_github_outputs(results, os.environ, sys.stderr if args.json else sys.stdout)
     if args.json:
-        sys.stdout.write(render_json(results))
+        sys.stdout.write(WRITERS["json"].render(results))
     elif args.quiet:
         print(results.verdict)
     else:
@@ -194,18 +120,6 @@ def run_grade(args: argparse.Namespace) -> int:
 
 def _print_line(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
-
-
-def bench_mode_of(args: argparse.Namespace) -> str:
-    """--bench times the workloads; the gate times them where the manifest demands a speedup; else none.
-
-    Timing a sequential before takes a minute, so an author's plain grade stays the fast path.
-    """
-    if args.bench:
-        return "on"
-    if getattr(args, "gate", False) and not args.no_bench:
-        return "auto"
-    return "off"
 
 
 def invocation(argv: Sequence[str]) -> list[str]:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from concgrade.bench.cache import default_cache_dir as bench_cache_dir
-from concgrade.files import hash_value
+from concgrade.files import cache_dir, hash_value
 
 OUTCOME_FILE = "outcome.json"
 FILES_FOLDER = "files"
@@ -25,7 +24,7 @@ FILES_FOLDER = "files"
 def default_cache_dir() -> Path:
     """The project's one cache folder (shared with the benchmark timings): $CONCGRADE_CACHE_DIR, else
     $XDG_CACHE_HOME/concgrade, else ~/.cache/concgrade, else a folder in the temp dir."""
-    folder = bench_cache_dir()
+    folder = cache_dir()
     if folder is None:
         raise OSError("no writable cache folder (set CONCGRADE_CACHE_DIR or XDG_CACHE_HOME)")
     return folder

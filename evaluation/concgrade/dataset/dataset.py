@@ -26,8 +26,9 @@ from concgrade.dataset.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, Ta
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.files import harness_version, hash_tree
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
-from concgrade.report.dataset_html import write_dataset_html
-from concgrade.task.model import load_task
+from concgrade.report.dataset_html import render_dataset_html
+from concgrade.report.writers import write_atomically
+from concgrade.task.load import load_task
 from concgrade.task.services import detect_services, service_environment, unmet_services
 
 DATASET_SCHEMA_VERSION = "1.0"
@@ -122,7 +123,7 @@ def run_jobs(jobs: list[TaskJob], settings: DatasetSettings) -> Iterator[TaskOut
     if settings.executor != "local":
         yield from make_executor(settings.executor, settings.jobs, settings.scheduler).run(jobs)
         return
-    alone = [job for job in jobs if wants_bench(Path(job.root), job.options.bench)]
+    alone = [job for job in jobs if wants_bench(Path(job.root), job.options.grade.bench)]
     shared = [job for job in jobs if job not in alone]
     yield from make_executor("local", settings.jobs, None).run(shared)
     yield from make_executor("local", 1, None).run(alone)
@@ -222,13 +223,12 @@ def grade_dataset(
     )
     results = DatasetResults(document, outcomes)
     write_document(document, output / "results.json")
-    write_dataset_html(document, output / "index.html")
+    write_atomically(output / "index.html", render_dataset_html(document).encode("utf-8"))
     return results
 
 
 def write_document(document: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    write_atomically(path, (json.dumps(document, indent=2, default=str) + "\n").encode("utf-8"))
 
 
 def write_outcome_files(outcome: TaskOutcome, folder: Path) -> None:

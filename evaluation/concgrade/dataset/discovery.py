@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from concgrade.errors import UsageError
-from concgrade.task.model import IGNORED_DIRS
+from concgrade.files import IGNORED_DIRS
 
 # A task's own parts: never searched for further tasks.
 TASK_PARTS = {"repository_before", "repository_after", "tests", "evaluation", "trajectory", "instances"}

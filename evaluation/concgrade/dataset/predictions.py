@@ -32,9 +32,10 @@ from concgrade.dataset.dataset import (
 from concgrade.dataset.discovery import TASK_PARTS, find_tasks, task_label
 from concgrade.dataset.taskjob import SKIPPED, TaskOutcome
 from concgrade.errors import ConcgradeError, UsageError
+from concgrade.files import IGNORED_DIRS
 from concgrade.grade.checks import ERROR
-from concgrade.report.dataset_html import write_dataset_html
-from concgrade.task.model import IGNORED_DIRS
+from concgrade.report.dataset_html import render_dataset_html
+from concgrade.report.writers import write_atomically
 
 PREDICTIONS_SCHEMA_VERSION = "1.0"
 STATUSES = ("resolved", "partial", "unresolved", "error", "skipped")
@@ -205,7 +206,7 @@ def grade_predictions(
     document["predictions"] = prediction_summary(outcomes, predictions)
     document["exit_code"] = 2 if document["predictions"]["overall"]["error"] else 0
     write_document(document, output / "predictions.json")
-    write_dataset_html(document, output / "index.html")
+    write_atomically(output / "index.html", render_dataset_html(document).encode("utf-8"))
     return document
 
 

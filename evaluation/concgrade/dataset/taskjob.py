@@ -8,6 +8,7 @@ For a remote worker the task (and candidate) folders travel inside the job as co
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import tarfile
@@ -17,10 +18,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from concgrade.bench.measure import requested_by
+from concgrade.dataset.cache import default_cache_dir
+from concgrade.dataset.environments import InstallError, prepare_environment
 from concgrade.errors import ConcgradeError
-from concgrade.files import harness_version
-from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, F2P, P2P, REJECTED
-from concgrade.task.model import IGNORED_DIRS
+from concgrade.files import IGNORED_DIRS, harness_version
+from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
+from concgrade.pipeline import BenchMode, GradeOptions, grade, load_graded_task
+from concgrade.report.writers import render_reports
+from concgrade.task.load import load_task
+from concgrade.task.model import F2P, P2P
 
 SKIPPED = "skipped"
 # Worst first: the dataset's exit status is that of its worst task (a skipped task changes nothing).
@@ -29,22 +36,27 @@ SEVERITY = {ERROR: 3, REJECTED: 2, ACCEPTED: 1, SKIPPED: 0}
 
 @dataclass(frozen=True)
 class JobOptions:
-    """The options that change a grade (and so belong in the cache key)."""
+    """How a dataset grades each of its tasks: the one grade's options, and whether to build its environment."""
 
-    test_timeout: float | None = None
-    run_timeout: float | None = None
-    install: bool = False
-    bench: str = "auto"  # the benchmark phase: "on" (--bench), "off" (--no-bench), "auto" (a declared min_speedup)
-    bench_cache: bool = True  # reuse timings of unchanged code (off with --no-cache)
-    repeat: int = 1  # runs per implementation: a test passes only if it passes in every one
-    stress: bool = False  # tiny switch interval and seeded yields at synchronization points
+    grade: GradeOptions = field(default_factory=lambda: GradeOptions(jobs=1))
+    install: bool = False  # run each task in a virtualenv of its own requirements
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The options as the dataset's results.json lists them."""
+        grade = self.grade
+        return {
+            "test_timeout": grade.limits.test_timeout,
+            "run_timeout": grade.limits.run_timeout,
+            "install": self.install,
+            "bench": grade.bench,
+            "bench_cache": grade.bench_cache,
+            "repeat": grade.repeat,
+            "stress": grade.stress,
+        }
 
     def key(self) -> dict[str, Any]:
-        """The options in the grade cache's key: reusing benchmark timings or not gives the same grade."""
-        return {name: value for name, value in asdict(self).items() if name != "bench_cache"}
+        """The options in the grade cache's key (reusing benchmark timings or not gives the same grade)."""
+        return {**self.grade.key(), "install": self.install}
 
 
 @dataclass
@@ -125,17 +137,7 @@ def run_job(job: TaskJob) -> TaskOutcome:
 
 
 def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcome:
-    # Imported here: a worker process pays for the grading stack only when it grades.
-    from concgrade.dataset.cache import default_cache_dir
-    from concgrade.dataset.environments import InstallError, prepare_environment
-    from concgrade.pipeline import GradeOptions, grade_task
-    from concgrade.report.html import render_html
-    from concgrade.report.results_json import render_json
-    from concgrade.task.model import load_task
-
-    task = load_task(root).with_limits(job.options.test_timeout, job.options.run_timeout)
-    if candidate is not None:
-        task = task.with_candidate(candidate)
+    task = load_graded_task(root, job.options.grade, candidate)
     environment = None
     if job.options.install:
         try:
@@ -147,18 +149,7 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
     if job.environment:
         task = task.with_environment(task.interpreter, job.environment)
     # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
-    options = GradeOptions(
-        jobs=1,
-        repeat=job.options.repeat,
-        stress=job.options.stress,
-        bench=job.options.bench,
-        bench_cache=job.options.bench_cache,
-    )
-    results = grade_task(task, options)
-    files = {
-        "results.json": render_json(results).encode("utf-8"),
-        "report.html": render_html(results).encode("utf-8"),
-    }
+    results = grade(task, dataclasses.replace(job.options.grade, jobs=1))
     return TaskOutcome(
         label=job.label,
         verdict=results.verdict,
@@ -172,17 +163,14 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         instances=results.instances,
         environment=environment,
         resolution=candidate_resolution(results.to_dict()) if candidate is not None else None,
-        files=files,
+        files=render_reports(results),
     )
 
 
-def wants_bench(root: Path, mode: str) -> bool:
+def wants_bench(root: Path, mode: BenchMode) -> bool:
     """Whether grading the task runs its benchmark phase (which needs the machine to itself)."""
-    from concgrade.bench.measure import prepare_workloads, requested_by
-    from concgrade.task.model import load_task
-
     try:
-        return requested_by(mode, prepare_workloads(load_task(root))) is not None
+        return requested_by(mode, load_task(root).workloads) is not None
     except ConcgradeError:
         return False  # the grade itself reports what is wrong with the task
 

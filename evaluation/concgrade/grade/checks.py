@@ -10,8 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from concgrade.grade.observations import RunObservation
-
-P2P, F2P = "PASS_TO_PASS", "FAIL_TO_PASS"
+from concgrade.task.model import F2P, P2P, entry_matches
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
 EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
@@ -49,16 +48,6 @@ class Grade:
         return [check for check in self.checks if check.status != "pass"]
 
 
-def entry_matches(entry: str, nodeid: str) -> bool:
-    """A suite entry (file, class, node id, or bare test name) matches a collected node id."""
-    if nodeid == entry or nodeid.startswith(entry + "::") or nodeid.startswith(entry + "["):
-        return True
-    if "/" not in entry and "::" not in entry:  # a bare test name, as some instance files carry
-        name = nodeid.rsplit("::", 1)[-1]
-        return name == entry or name.split("[", 1)[0] == entry
-    return False
-
-
 def assign_suites(entries: dict[str, list[str]], collected: Iterable[str]) -> dict[str, list[str]]:
     """The collected node ids of each suite; a test named by both suites belongs to FAIL_TO_PASS."""
     collected = list(dict.fromkeys(collected))
@@ -74,50 +63,6 @@ def infer_suites(before: RunObservation, collected: Iterable[str]) -> dict[str, 
         test = before.tests.get(nodeid)
         (p2p if test is not None and test.passed else f2p).append(nodeid)
     return {P2P: p2p, F2P: f2p}
-
-
-def grade_runs(
-    entries: dict[str, list[str]],
-    runs: Sequence[RunObservation],
-    inferred: bool = False,
-    source_checks: Sequence[Check] = (),
-    folder_changes: Sequence[str] = (),
-) -> Grade:
-    """Grade the runs of one task (one per implementation) against its declared suites.
-
-    `source_checks` are checks of the task and its sources made before anything ran (lint, constraints);
-    they come after the checks of the runs themselves, before the expectations of each implementation.
-    `folder_changes` are the user's files the grade found changed afterwards (see safety_checks.py).
-    """
-    collected = [nodeid for run in runs for nodeid in run.collected]
-    before = next((run for run in runs if run.role == "before"), None)
-    if inferred and before is not None:
-        suites = infer_suites(before, collected)
-    else:
-        suites = assign_suites(entries, collected)
-    checks = [
-        check_runs_started(runs),
-        check_suites_ran(entries, suites, runs, inferred),
-        check_f2p_nonempty(suites),
-        check_runs_consistent(runs),
-        *[check_implementation_proved(run) for run in runs],
-        *source_checks,
-    ]
-    for run in runs:
-        if run.repeats and len(run.repeats) > 1:
-            checks.append(check_repeats_agree(run))
-    for run in runs:
-        checks += expectation_checks(run, suites)
-    from concgrade.grade.safety import safety_checks  # here: safety_checks builds on this module
-
-    checks += safety_checks(runs, folder_changes)
-    return Grade(tuple(checks), verdict_of(checks), suites, inferred)
-
-
-def with_checks(grade: Grade, checks: Sequence[Check]) -> Grade:
-    """The grade with more checks (from a later phase, e.g. the benchmark) appended and the verdict recomputed."""
-    combined = (*grade.checks, *checks)
-    return Grade(combined, verdict_of(combined), grade.suites, grade.suites_inferred, grade.notes)
 
 
 def verdict_of(checks: Sequence[Check]) -> str:
@@ -149,7 +94,7 @@ def check_suites_ran(
         for suite, names in entries.items():
             unmatched = [e for e in names if not any(entry_matches(e, n) for n in suites[suite])]
             if unmatched:
-                problems.append(f"{suite} entries that match no collected test: {_names(unmatched)}")
+                problems.append(f"{suite} entries that match no collected test: {list_names(unmatched)}")
     for run in runs:
         if run.started and not run.collected:
             problems.append(f"no test was collected on {run.name}{why_nothing_collected(run)}")
@@ -181,7 +126,7 @@ def check_f2p_nonempty(suites: dict[str, list[str]]) -> Check:
 def check_runs_consistent(runs: Sequence[RunObservation]) -> Check:
     problems = [f"{run.name}: {problem}" for run in runs for problem in run.problems]
     if problems:
-        return Check("runs.consistent", "fail", "the result channels disagree (tampering?): " + _names(problems))
+        return Check("runs.consistent", "fail", "the result channels disagree (tampering?): " + list_names(problems))
     return Check("runs.consistent", "pass", "streamed records, JSON report and exit status agree")
 
 
@@ -209,7 +154,7 @@ def check_repeats_agree(run: RunObservation) -> Check:
     check_id = f"repeats.agree_on_{run.name}"
     flaky = [test for test in run.tests.values() if test.outcome == FLAKY]
     if flaky:
-        listed = _names([f"{test.nodeid} (passed {test.passes} of {test.runs})" for test in flaky])
+        listed = list_names([f"{test.nodeid} (passed {test.passes} of {test.runs})" for test in flaky])
         message = f"{len(flaky)} tests changed outcome between repeats on {run.name} (flaky): {listed}"
         return Check(check_id, "fail", message, run.name, tuple(test.nodeid for test in flaky))
     return Check(check_id, "pass", f"{len(run.repeats)} repeats on {run.name} agree on every test", run.name)
@@ -240,7 +185,7 @@ def _suite_check(run: RunObservation, nodeids: list[str], suite: str, want_pass:
             wrong.append(nodeid)
     if wrong:
         outcomes = {nodeid: (run.tests[nodeid].outcome if nodeid in run.tests else "missing") for nodeid in wrong}
-        listed = _names([f"{nodeid} ({outcome})" for nodeid, outcome in outcomes.items()])
+        listed = list_names([f"{nodeid} ({outcome})" for nodeid, outcome in outcomes.items()])
         expectation = "pass" if want_pass else "fail"
         message = f"{len(wrong)} of {len(nodeids)} {suite} tests do not {expectation} on {run.name}: {listed}"
         return Check(check_id, "fail", message, run.name, tuple(wrong))
@@ -252,7 +197,7 @@ def check_task_lint(findings: Sequence[dict[str, object]]) -> Check:
     """Error-level findings of `concgrade check` reject a task: broken in ways a test run does not show."""
     errors = [f for f in findings if f.get("severity") == "error" and not f.get("fixed")]
     if errors:
-        listed = _names([f"{f['id']} {f.get('path') or ''}: {f['message']}" for f in errors])
+        listed = list_names([f"{f['id']} {f.get('path') or ''}: {f['message']}" for f in errors])
         return Check("task.lint", "fail", f"{len(errors)} lint error(s): {listed}")
     return Check("task.lint", "pass", f"no lint error ({len(findings)} warnings or notes)")
 
@@ -261,11 +206,12 @@ def check_constraints_met(name: str, violations: Sequence[dict[str, object]]) ->
     """The manifest's constraints (e.g. standard library only, forbidden constructs) hold on an implementation."""
     check_id = f"constraints.{name}"
     if violations:
-        listed = _names([f"{v['constraint']}: {v['message']}" for v in violations])
+        listed = list_names([f"{v['constraint']}: {v['message']}" for v in violations])
         return Check(check_id, "fail", f"{name} breaks the manifest's constraints: {listed}", name)
     return Check(check_id, "pass", f"{name} meets the manifest's constraints", name)
 
 
-def _names(items: Sequence[str]) -> str:
+def list_names(items: Sequence[str]) -> str:
+    """The first few items, then how many more: check messages stay one readable line."""
     shown = ", ".join(items[:NAMES_SHOWN])
     return shown + (f" and {len(items) - NAMES_SHOWN} more" if len(items) > NAMES_SHOWN else "")

@@ -9,7 +9,26 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from concgrade.inside import protocol
+from concgrade.run.outputs import AttemptOutput, RunOutput
+
+# What concgrade says happened to one test (more than pytest's three words: see _outcome).
+Outcome = Literal[
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "xfailed",
+    "xpassed",
+    "timeout",
+    "interrupted",
+    "crashed",
+    "missing",
+    "inconsistent",
+    "flaky",
+]
 
 # Outcomes that count as a pass (the SWE-bench convention); everything else is not a pass.
 PASSING = frozenset({"passed", "xfailed"})
@@ -30,7 +49,7 @@ JSON_REPORT_EQUIVALENT = {
 class TestObservation:
     __test__ = False  # not a pytest test class
     nodeid: str
-    outcome: str  # passed failed error skipped xfailed xpassed timeout interrupted crashed missing inconsistent
+    outcome: Outcome
     duration: float = 0.0
     message: str = ""
     stdout: str = ""
@@ -91,9 +110,9 @@ class RunObservation:
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat (see repeats.py)
 
 
-def observe_run(output: Any) -> RunObservation:
-    """Derive per-test outcomes from a RunOutput (see runner.py), merging the attempts of a run."""
-    attempts = getattr(output, "attempts", None) or [_single_attempt(output)]
+def observe_run(output: RunOutput) -> RunObservation:
+    """Derive per-test outcomes from a run's output, merging the tests of all its attempts."""
+    attempts = output.attempts
     tests: dict[str, TestObservation] = {}
     collected: list[str] = []
     problems: list[str] = []
@@ -101,15 +120,16 @@ def observe_run(output: Any) -> RunObservation:
     for attempt in attempts:
         records = attempt.records
         phases = _phases_by_test(records)
-        attempt_collected = next((r.get("nodeids", []) for r in records if r.get("type") == "collected"), [])
-        collected = collected or list(attempt_collected)
-        finish = next((r for r in records if r.get("type") == "session_finish"), None)
+        collected_record = protocol.first_of(records, "collected")
+        attempt_collected = list(collected_record.get("nodeids", [])) if collected_record else []
+        collected = collected or attempt_collected
+        finish = protocol.first_of(records, "session_finish")
         attempt_tests = {}
         for nodeid in _ordered_ids(attempt_collected, phases):
             test = _observe_test(nodeid, phases.get(nodeid, {}), finish is not None, attempt.timed_out)
             attempt_tests[nodeid] = explain(test, attempt)
-        for record in records:
-            if record.get("type") == "probe" and record.get("nodeid") in attempt_tests:
+        for record in protocol.of_type(records, "probe"):
+            if record.get("nodeid") in attempt_tests:
                 attempt_tests[record["nodeid"]].probes.append(record.get("figures", {}))
         label = f"process {attempt.index + 1}: " if len(attempts) > 1 else ""
         problems += [label + p for p in _cross_check(attempt_tests, attempt.json_report, finish, attempt.exit_code)]
@@ -125,21 +145,19 @@ def observe_run(output: Any) -> RunObservation:
         for nodeid, test in attempt_tests.items():
             if nodeid not in tests or tests[nodeid].outcome == "missing":
                 tests[nodeid] = test
-    records = [record for attempt in attempts for record in attempt.records]
-    started = any(r.get("type") == "session_start" for r in records)
+    records = output.records
     return RunObservation(
         name=output.name,
         role=output.role,
         exit_code=output.exit_code,
         timed_out=output.timed_out,
         duration=output.duration,
-        started=started,
+        started=protocol.first_of(records, "session_start") is not None,
         finished=finish is not None,
         collected=list(collected),
         collect_errors=[
             {"nodeid": r.get("nodeid", ""), "message": r.get("longrepr", "")}
-            for r in records
-            if r.get("type") == "collect_error"
+            for r in protocol.of_type(records, "collect_error")
         ],
         tests=tests,
         imports=_import_proofs(records, output.expected_folder, output.expected_hashes),
@@ -148,14 +166,14 @@ def observe_run(output: Any) -> RunObservation:
         toggle_env=output.toggle_env,
         stdout_tail=output.stdout_tail,
         stderr_tail=output.stderr_tail,
-        attempts=[_attempt_summary(attempt, records) for attempt in attempts],
-        limit_breaches=_unique(b for attempt in attempts for b in getattr(attempt, "limit_breaches", [])),
+        attempts=[_attempt_summary(attempt) for attempt in attempts],
+        limit_breaches=_unique(b for attempt in attempts for b in attempt.limit_breaches),
         tampering=_tampering(attempts, output.expected_folder),
-        changed_files=_unique(f for attempt in attempts for f in getattr(attempt, "changed_files", [])),
-        leftovers=_unique(p for attempt in attempts for p in getattr(attempt, "leftovers", [])),
-        hangs=[_hang(attempt) for attempt in attempts if getattr(attempt, "ended_by", "") == "hung_after_session"],
-        hook_files=list(getattr(output, "hook_files", [])),
-        repeat=getattr(output, "repeat", 0),
+        changed_files=_unique(f for attempt in attempts for f in attempt.changed_files),
+        leftovers=_unique(p for attempt in attempts for p in attempt.leftovers),
+        hangs=[_hang(attempt) for attempt in attempts if attempt.ended_by == "hung_after_session"],
+        hook_files=list(output.hook_files),
+        repeat=output.repeat,
         stress=next(
             (
                 r["stress"]
@@ -167,24 +185,6 @@ def observe_run(output: Any) -> RunObservation:
     )
 
 
-def _single_attempt(output: Any) -> Any:
-    """A RunOutput without attempts (made by hand, or by an older runner) seen as its own only attempt."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(
-        index=0,
-        records=output.records,
-        json_report=output.json_report,
-        exit_code=output.exit_code,
-        timed_out=output.timed_out,
-        ended_by="wall_clock" if output.timed_out else "exit",
-        exit_description=f"exited with status {output.exit_code}",
-        stacks="",
-        duration=output.duration,
-        node_ids=[],
-    )
-
-
 def _unique(items: Any) -> list[str]:
     return list(dict.fromkeys(items))
 
@@ -192,10 +192,9 @@ def _unique(items: Any) -> list[str]:
 DEADLOCK = "deadlock suspected"
 
 
-def explain(test: TestObservation, attempt: Any) -> TestObservation:
+def explain(test: TestObservation, attempt: AttemptOutput) -> TestObservation:
     """Say why a test timed out or took its process down, with the evidence: stacks, exit status, limits."""
-    stacks = getattr(attempt, "stacks", "") or ""
-    breaches = getattr(attempt, "limit_breaches", []) or []
+    stacks, breaches = attempt.stacks, attempt.limit_breaches
     if test.outcome == "timeout" and "Failed: Timeout" in test.message:
         test.message = f"{DEADLOCK}: the test outlived its timeout (pytest-timeout); stacks below\n{test.message}"
     elif test.outcome == "crashed" and stacks.startswith("Timeout ("):
@@ -211,13 +210,13 @@ def explain(test: TestObservation, attempt: Any) -> TestObservation:
             f"Stacks:\n{stacks or '(none: the process did not answer)'}"
         )
     elif test.outcome == "crashed":
-        why = "; ".join(breaches) if breaches else getattr(attempt, "exit_description", "")
+        why = "; ".join(breaches) if breaches else attempt.exit_description
         test.message = f"the test process died during this test: {why}"
     return test
 
 
-def _attempt_summary(attempt: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
-    ran = {r.get("nodeid") for r in attempt.records if r.get("type") == "phase" and r.get("when") == "setup"}
+def _attempt_summary(attempt: AttemptOutput) -> dict[str, Any]:
+    ran = protocol.started_nodeids(attempt.records)
     return {
         "index": attempt.index,
         "tests_requested": len(attempt.node_ids) if attempt.node_ids else None,
@@ -230,7 +229,7 @@ def _attempt_summary(attempt: Any, records: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-def _hang(attempt: Any) -> str:
+def _hang(attempt: AttemptOutput) -> str:
     """The finding; the stacks are in the attempt's summary."""
     return (
         f"process {attempt.index + 1} did not exit after its session finished (deadlocked non-daemon threads?) "
@@ -238,7 +237,7 @@ def _hang(attempt: Any) -> str:
     )
 
 
-def _tampering(attempts: list[Any], expected_folder: str) -> list[str]:
+def _tampering(attempts: list[AttemptOutput], expected_folder: str) -> list[str]:
     """Signs that the code under test interfered with the runner, its hooks or the records channel."""
     found = []
     folder = expected_folder.rstrip(os.sep) + os.sep
@@ -249,7 +248,7 @@ def _tampering(attempts: list[Any], expected_folder: str) -> list[str]:
                 found.append(f"{record.get('what', '?')}{source}")
             elif record.get("type") == "hookimpl" and str(record.get("source", "")).startswith(folder):
                 found.append(f"the implementation registered a {record.get('hook')} hook ({record.get('source')})")
-        forged = getattr(attempt, "forged_lines", [])
+        forged = attempt.forged_lines
         if forged:
             found.append(f"{len(forged)} forged line(s) on the records channel, e.g. {forged[0][:80]!r}")
     return _unique(found)
@@ -257,9 +256,8 @@ def _tampering(attempts: list[Any], expected_folder: str) -> list[str]:
 
 def _phases_by_test(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
     phases: dict[str, dict[str, dict[str, Any]]] = {}
-    for record in records:
-        if record.get("type") == "phase":
-            phases.setdefault(record.get("nodeid", ""), {})[record.get("when", "")] = record
+    for record in protocol.of_type(records, "phase"):
+        phases.setdefault(record.get("nodeid", ""), {})[record.get("when", "")] = record
     return phases
 
 
@@ -356,9 +354,7 @@ def _import_proofs(
     records: list[dict[str, Any]], expected_folder: str, expected_hashes: dict[str, str]
 ) -> list[ImportProof]:
     proofs = []
-    for record in records:
-        if record.get("type") != "implementation":
-            continue
+    for record in protocol.of_type(records, "implementation"):
         file = str(record.get("file", ""))
         inside = file.startswith(expected_folder.rstrip(os.sep) + os.sep)
         relative = file[len(expected_folder) + 1 :] if inside else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from concgrade.grade.checks import Check, _names
+from concgrade.grade.checks import Check, list_names
 from concgrade.grade.observations import RunObservation
 
 
@@ -26,7 +26,7 @@ def check_task_folder_unchanged(folder_changes: Sequence[str]) -> Check:
         return Check(
             "integrity.task_folder_unchanged",
             "fail",
-            f"the grade changed the user's folder: {_names(list(folder_changes))}",
+            f"the grade changed the user's folder: {list_names(list(folder_changes))}",
         )
     return Check("integrity.task_folder_unchanged", "pass", "the task folder is byte-identical after the grade")
 
@@ -37,7 +37,7 @@ def check_files_unchanged(run: RunObservation) -> Check:
         return Check(
             check_id,
             "fail",
-            f"{run.name}: the run changed the tests, conftest files or manifest: {_names(run.changed_files)}",
+            f"{run.name}: the run changed the tests, conftest files or manifest: {list_names(run.changed_files)}",
             run.name,
         )
     return Check(check_id, "pass", f"{run.name}: tests, conftest files and manifest are unchanged", run.name)
@@ -47,16 +47,18 @@ def check_runner_untampered(run: RunObservation) -> Check:
     check_id = f"integrity.runner_untampered.{run.name}"
     findings = [*run.tampering]
     if run.hook_files:
-        findings.append(f"the implementation brings files that hook into Python or pytest: {_names(run.hook_files)}")
+        findings.append(
+            f"the implementation brings files that hook into Python or pytest: {list_names(run.hook_files)}"
+        )
     if findings:
-        return Check(check_id, "fail", f"{run.name}: tampering with the test runner: {_names(findings)}", run.name)
+        return Check(check_id, "fail", f"{run.name}: tampering with the test runner: {list_names(findings)}", run.name)
     return Check(check_id, "pass", f"{run.name}: pytest's reporting and the records channel were left alone", run.name)
 
 
 def check_limits_respected(run: RunObservation) -> Check:
     check_id = f"limits.respected.{run.name}"
     if run.limit_breaches:
-        return Check(check_id, "fail", f"{run.name}: broke a limit: {_names(run.limit_breaches)}", run.name)
+        return Check(check_id, "fail", f"{run.name}: broke a limit: {list_names(run.limit_breaches)}", run.name)
     return Check(check_id, "pass", f"{run.name}: stayed within its memory, process, CPU and output limits", run.name)
 
 
@@ -66,7 +68,9 @@ def check_processes_ended(run: RunObservation) -> Check:
     if run.hangs:
         problems.append(run.hangs[0].split("\n", 1)[0])
     if run.leftovers:
-        problems.append(f"{len(run.leftovers)} process(es) outlived the tests and were killed: {_names(run.leftovers)}")
+        problems.append(
+            f"{len(run.leftovers)} process(es) outlived the tests and were killed: {list_names(run.leftovers)}"
+        )
     if problems:
         return Check(check_id, "fail", f"{run.name}: " + "; ".join(problems), run.name)
     return Check(check_id, "pass", f"{run.name}: the process exited and left nothing running", run.name)

@@ -11,14 +11,11 @@ Dependency-free: it imports only the standard library, pytest and concgrade's pl
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-BOOT_VARIABLE = "CONCGRADE_BOOT"
-KEY_BYTES = 32
-# Helpers the standard library starts and that end with this process: not leftovers of the tests.
-STDLIB_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+from concgrade.inside import protocol
+from concgrade.inside.protocol import BOOT_VARIABLE, KEY_BYTES, STDLIB_HELPERS, BootConfig
 
 
 def read_key(fd: int) -> bytes:
@@ -157,9 +154,7 @@ def report_strays_at_exit(marker_variable: str) -> None:
             return
         strays = stray_processes(marker)
         if strays and plugin._armed is not None:
-            plugin._armed.stream.write(
-                {"type": "exit_leftovers", "processes": [f"pid {pid}: {command}" for pid, command in strays]}
-            )
+            plugin._armed.stream.write(protocol.exit_leftovers([f"pid {pid}: {command}" for pid, command in strays]))
         for pid, _ in strays:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -170,28 +165,26 @@ def report_strays_at_exit(marker_variable: str) -> None:
 
 
 def main() -> None:
-    config = json.loads(os.environ.pop(BOOT_VARIABLE, "{}"))
-    if config.get("marker_variable"):
-        report_strays_at_exit(config["marker_variable"])
-    join_cgroups(config.get("cgroup_procs", []))
-    set_limits(config.get("rlimits", {}))
-    key = read_key(config["key_fd"]) if "key_fd" in config else b""
-    preload(config.get("preload", []))
+    config = BootConfig.from_json(os.environ.pop(BOOT_VARIABLE, "{}"))
+    if config.marker_variable:
+        report_strays_at_exit(config.marker_variable)
+    join_cgroups(config.cgroup_procs)
+    set_limits(config.rlimits)
+    key = read_key(config.key_fd) if config.key_fd is not None else b""
+    preload(config.preload)
     import faulthandler
     import signal
 
     from concgrade.inside import plugin
 
-    stacks_fd = config.get("stacks_fd")
-    if stacks_fd is not None:
-        os.set_inheritable(stacks_fd, False)
+    if config.stacks_fd is not None:
+        os.set_inheritable(config.stacks_fd, False)
         # The harness's outer wall clock asks for every thread's stack with SIGUSR1 before it kills.
-        faulthandler.register(signal.SIGUSR1, file=stacks_fd, all_threads=True, chain=False)
-    records_fd = config.get("records_fd")
-    if records_fd is not None:
-        os.set_inheritable(records_fd, False)  # programs the tests exec do not get the channel
-        plugin.arm(records_fd, key, stacks_fd, config.get("watchdog_factor", 2.0))
-    task_path(os.getcwd(), config.get("shim", ""), config.get("pythonpath", []))
+        faulthandler.register(signal.SIGUSR1, file=config.stacks_fd, all_threads=True, chain=False)
+    if config.records_fd is not None:
+        os.set_inheritable(config.records_fd, False)  # programs the tests exec do not get the channel
+        plugin.arm(config.records_fd, key, config.stacks_fd, config.watchdog_factor)
+    task_path(os.getcwd(), config.shim, config.pythonpath)
     import pytest
 
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *sys.argv[1:]]

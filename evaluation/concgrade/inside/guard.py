@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from concgrade.inside import protocol
+
 # (module, dotted attribute) pairs whose identity must not change while the tests run.
 WATCHED = (
     ("_pytest.runner", "call_and_report"),
@@ -102,7 +104,7 @@ class RunnerGuard:
         if what in self._reported:
             return
         self._reported.add(what)
-        self._report({"type": "tamper", "nodeid": nodeid, "what": what, "source": source})
+        self._report(protocol.tamper(nodeid, what, source))
 
     # -- identities -------------------------------------------------------------------------------
     def check_identities(self, nodeid: str) -> None:
@@ -131,15 +133,8 @@ class RunnerGuard:
         for name, impls in now.items():
             for plugin_name, function_id, _code_id in impls - self._hooks.get(name, set()):
                 function = self._find_impl(name, function_id)
-                self._report(
-                    {
-                        "type": "hookimpl",
-                        "nodeid": nodeid,
-                        "hook": name,
-                        "plugin": plugin_name,
-                        "source": source_of(function) if function is not None else "?",
-                    }
-                )
+                source = source_of(function) if function is not None else "?"
+                self._report(protocol.hookimpl(nodeid, name, plugin_name, source))
         self._hooks = now
 
     def _find_impl(self, hook: str, function_id: int) -> Any:

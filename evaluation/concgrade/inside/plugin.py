@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import faulthandler
 import hashlib
-import hmac
 import json
 import os
 import sys
@@ -19,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from concgrade.inside import protocol
 from concgrade.inside.guard import RunnerGuard
 from concgrade.inside.probe_kinds import RunningProbe, parse_declared, start_declared, start_probe
+from concgrade.inside.stress import Stress
 
 # Captured output and error text kept per phase; the rest is cut and the cut is stated.
 TEXT_LIMIT = 64 * 1024
@@ -34,16 +35,13 @@ class RecordStream:
         self._key = key
         self._seq = 0
 
-    def write(self, record: dict[str, Any]) -> None:
-        body = json.dumps(record, default=str)
+    def write(self, record: protocol.Record | dict[str, Any]) -> None:
         if self._key:
             # Signed and numbered: a line the code under test writes to this pipe cannot pass for ours.
-            mac = hmac.new(self._key, f"{self._seq} {body}".encode("utf-8", "replace"), hashlib.sha256).hexdigest()
-            line = f"{self._seq} {mac} {body}\n"
+            data = protocol.signed_line(self._key, self._seq, record)
             self._seq += 1
         else:
-            line = body + "\n"
-        data = line.encode("utf-8", "replace")
+            data = (json.dumps(record, default=str) + "\n").encode("utf-8", "replace")
         while data:  # a signal (pytest-timeout's alarm) can cut a large write to a pipe short
             written = os.write(self._fd, data)
             data = data[written:]
@@ -55,15 +53,9 @@ def clip(text: str, limit: int = TEXT_LIMIT) -> str:
     return text[:limit] + f"\n[concgrade: cut {len(text) - limit} characters]"
 
 
-def serialize_phase(report: pytest.TestReport) -> dict[str, Any]:
+def serialize_phase(report: pytest.TestReport) -> protocol.Phase:
     """One test phase as a JSON-ready record."""
-    record: dict[str, Any] = {
-        "type": "phase",
-        "nodeid": report.nodeid,
-        "when": report.when,
-        "outcome": report.outcome,
-        "duration": round(report.duration, 6),
-    }
+    record = protocol.phase(report.nodeid, report.when, report.outcome, round(report.duration, 6))
     if hasattr(report, "wasxfail"):
         record["wasxfail"] = str(report.wasxfail)
     if report.longrepr is not None and report.outcome != "passed":
@@ -73,7 +65,7 @@ def serialize_phase(report: pytest.TestReport) -> dict[str, Any]:
         text = getattr(report, stream, "")
         if text:
             captured += len(text)
-            record[stream] = clip(text)
+            record[stream] = clip(text)  # type: ignore[literal-required]
     if captured:
         record["captured_chars"] = captured  # before clipping: the harness holds runs to an output limit
     return record
@@ -113,18 +105,16 @@ class GradedSession:
                 continue
             self.seen_files.add((name, path))
             real = os.path.realpath(path)
-            self.stream.write({"type": "implementation", "module": name, "file": real, "sha256": file_sha256(real)})
+            self.stream.write(protocol.implementation_import(name, real, file_sha256(real)))
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.stream.write({"type": "collected", "nodeids": [item.nodeid for item in session.items]})
+        self.stream.write(protocol.collected([item.nodeid for item in session.items]))
         self.prove_imports()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.stream.write(
-                {"type": "collect_error", "nodeid": report.nodeid, "longrepr": clip(str(report.longrepr))}
-            )
+            self.stream.write(protocol.collect_error(report.nodeid, clip(str(report.longrepr))))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
@@ -138,7 +128,7 @@ class GradedSession:
         if path in self.hashed_sources or not os.path.isfile(path):
             return
         self.hashed_sources.add(path)
-        self.stream.write({"type": "source", "file": os.path.realpath(path), "sha256": file_sha256(path)})
+        self.stream.write(protocol.source_hash(os.path.realpath(path), file_sha256(path)))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collect_file(self, file_path: Any) -> None:
@@ -153,7 +143,7 @@ class GradedSession:
     def publish_probes(self, nodeid: str, probes: list[RunningProbe], declared: bool = False) -> None:
         for probe in probes:
             figures = {**probe.figures(), "declared": declared}
-            self.stream.write({"type": "probe", "nodeid": nodeid, "figures": figures})
+            self.stream.write(protocol.probe(nodeid, figures))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
@@ -169,11 +159,9 @@ class GradedSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.prove_imports()
-        record = {"type": "session_finish", "exitstatus": int(exitstatus), "testscollected": session.testscollected}
         stress = session.config.stash.get(STRESS_KEY, None)
-        if stress is not None:
-            record["stress"] = stress.figures()  # with the number of yields it made
-        self.stream.write(record)
+        figures = stress.figures() if stress is not None else None  # with the number of yields it made
+        self.stream.write(protocol.session_finish(int(exitstatus), session.testscollected, figures))
 
 
 _graded: GradedSession | None = None
@@ -260,16 +248,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if _armed is None and not path:
         return
     stream = _armed.stream if _armed is not None else RecordStream(path)
-    start: dict[str, Any] = {"type": "session_start", "pid": os.getpid(), "python": sys.version.split()[0]}
     seed = config.getoption("--concgrade-stress")
+    figures = None
     if seed is not None:
-        from concgrade.inside.stress import Stress
-
         stress = Stress(seed)
         stress.activate()
-        start["stress"] = stress.figures()
+        figures = stress.figures()
         config.stash[STRESS_KEY] = stress
-    stream.write(start)
+    stream.write(protocol.session_start(os.getpid(), sys.version.split()[0], figures))
     try:
         declared = [parse_declared(option) for option in config.getoption("--concgrade-probe")]
     except ValueError as exc:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import importlib.machinery
-import json
 import os
 import sys
 import threading
@@ -23,31 +22,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-ENV_VAR = "CONCGRADE_PROCESS_PROBE"
+from concgrade.inside.protocol import PROCESS_PROBE_VARIABLE, ProbeConfig
+
 TIMELINE_LIMIT = 20_000
 
 # Event kinds, one line each: "<kind> <monotonic ns> <pid> <rest>".
 CALL_START, CALL_END = "S", "F"  # rest: target [ok|err]
 PROCESS_BEGIN, PROCESS_END, PROCESS_REAPED = "B", "E", "R"  # R is written by the parent: rest = child pid
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    events_dir: str
-    targets: tuple[str, ...]
-
-    def to_env(self) -> str:
-        return json.dumps({"events": self.events_dir, "targets": list(self.targets)})
-
-    @staticmethod
-    def from_env(text: str | None) -> ProbeConfig | None:
-        if not text:
-            return None
-        try:
-            data = json.loads(text)
-            return ProbeConfig(str(data["events"]), tuple(str(t) for t in data.get("targets", [])))
-        except (ValueError, KeyError, TypeError):
-            return None
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -276,7 +257,7 @@ def activate(config: ProbeConfig) -> ProcessProbeState:
 
 def activate_from_environment() -> ProcessProbeState | None:
     """What `sitecustomize` calls at interpreter start: switch on if the run asked for it."""
-    config = ProbeConfig.from_env(os.environ.get(ENV_VAR))
+    config = ProbeConfig.from_env(os.environ.get(PROCESS_PROBE_VARIABLE))
     if config is None or not os.path.isdir(config.events_dir):
         return None
     return activate(config)
@@ -504,8 +485,8 @@ def start_probe(target: str, label: str | None = None) -> tuple[ProcessProbe, Ca
     import tempfile
 
     split_target(target)  # a malformed target fails here, in the test, with a clear message
-    saved = {name: os.environ.get(name) for name in (ENV_VAR, "PYTHONPATH")}
-    config = ProbeConfig.from_env(os.environ.get(ENV_VAR))
+    saved = {name: os.environ.get(name) for name in (PROCESS_PROBE_VARIABLE, "PYTHONPATH")}
+    config = ProbeConfig.from_env(os.environ.get(PROCESS_PROBE_VARIABLE))
     if _state is not None:
         events_dir = _state.events_dir
     elif config is not None and os.path.isdir(config.events_dir):
@@ -520,7 +501,7 @@ def start_probe(target: str, label: str | None = None) -> tuple[ProcessProbe, Ca
         atexit.register(lambda: os.getpid() == owner and shutil.rmtree(events_dir, ignore_errors=True))
     targets = tuple(dict.fromkeys([*(config.targets if config else ()), target]))
     added = _state is None or target not in _state.targets
-    os.environ[ENV_VAR] = ProbeConfig(events_dir, targets).to_env()
+    os.environ[PROCESS_PROBE_VARIABLE] = ProbeConfig(events_dir, targets).to_env()
     path = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([STARTUP_DIR, PACKAGE_PARENT, *path]))
     restart_forkserver()

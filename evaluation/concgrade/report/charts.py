@@ -65,7 +65,7 @@ def exact(points: list[tuple[float, float]], end: float) -> list[tuple[float, fl
 
 def bucketed(points: list[tuple[float, float]], end: float) -> list[tuple[float, float]]:
     """The highest value reached in each time bucket, so that no peak disappears when points are merged."""
-    highest = [None] * BUCKETS  # type: list[float | None]
+    highest: list[float | None] = [None] * BUCKETS
     value = 0.0
     index = 0
     for bucket in range(BUCKETS):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from concgrade.report.html import _environment
@@ -50,8 +49,3 @@ def task_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
 def render_dataset_html(document: dict[str, Any]) -> str:
     template = _environment().get_template("dataset.html.j2")
     return template.render(doc=document, rows=task_rows(document), verdicts=VERDICTS)
-
-
-def write_dataset_html(document: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_dataset_html(document), encoding="utf-8")

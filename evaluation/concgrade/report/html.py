@@ -61,8 +61,3 @@ def render_html(results: Results) -> str:
             script_hash=csp_hash(script),
         )
     )
-
-
-def write_html(results: Results, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(results), encoding="utf-8")

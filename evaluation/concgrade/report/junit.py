@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import socket
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from concgrade.report.view import UNGRADED, excerpt, expectation
 from concgrade.results.model import ImplementationResult, Results, TestResult
@@ -114,8 +113,3 @@ def count(suite: ET.Element) -> None:
     suite.set("tests", str(len(cases)))
     for key, tag in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped")):
         suite.set(key, str(sum(1 for case in cases if case.find(tag) is not None)))
-
-
-def write_junit(results: Results, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_junit(results), encoding="utf-8")

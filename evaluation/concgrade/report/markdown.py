@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 from concgrade.report.view import matrix_rows, summary_rows
 from concgrade.results.model import Results
@@ -100,8 +99,3 @@ def _render(results: Results, unmet_shown: int) -> str:
         fence = "~~~~" if "```" in command else "```"
         lines += ["Reproduce:", "", fence + "sh", command, fence, ""]
     return "\n".join(lines)
-
-
-def write_summary_md(results: Results, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_summary_md(results), encoding="utf-8")

@@ -7,9 +7,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
-from concgrade.grade.observations import observe_run
+from concgrade.grade.observations import RunObservation
 from concgrade.report.bench_terminal import bench_lines
 from concgrade.report.view import summary_rows
 from concgrade.results.model import Results
@@ -83,16 +83,16 @@ class Progress:
         self._ticker = threading.Thread(target=self._tick, name="concgrade-progress", daemon=True)
         self._ticker.start()
 
-    def run_done(self, output: Any) -> None:
-        """The runner's callback: one line per finished run, with its outcome counts."""
-        label = f"{output.name} #{getattr(output, 'repeat', 0) + 1}" if self.repeat > 1 else output.name
+    def run_done(self, run: RunObservation) -> None:
+        """Called once per finished run (already observed): one line with its outcome counts."""
+        label = f"{run.name} #{run.repeat + 1}" if self.repeat > 1 else run.name
         with self._lock:
             self.done.append(label)
             position = len(self.done)
-        counts = Counter(test.outcome for test in observe_run(output).tests.values())
+        counts = Counter(test.outcome for test in run.tests.values())
         text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no test ran"
-        note = " (killed at the run's time limit)" if output.timed_out else ""
-        self._print(f"  [{position}/{len(self.names)}] {label}: {text} in {output.duration:.1f}s{note}")
+        note = " (killed at the run's time limit)" if run.timed_out else ""
+        self._print(f"  [{position}/{len(self.names)}] {label}: {text} in {run.duration:.1f}s{note}")
 
     def stop(self) -> None:
         self._stop.set()

@@ -12,10 +12,10 @@ from typing import Any
 
 from markupsafe import Markup
 
-from concgrade.grade.checks import F2P, P2P
 from concgrade.report.charts import Chart, step_chart
 from concgrade.report.trajectory_html import render_markdown
 from concgrade.results.model import Results, TestResult
+from concgrade.task.model import F2P, P2P
 
 UNGRADED = "ungraded"
 SUITE_ORDER = {F2P: 0, P2P: 1, UNGRADED: 2}
@@ -481,19 +481,14 @@ def value_from_deltas(tables: Mapping[str, Mapping[str, Any]], key: str, name: s
 
 def findings(results: Results) -> list[FindingView]:
     """Every finding the results hold: rule findings and constraint violations per implementation, task lint."""
-    sources: list[tuple[str, Any]] = [("task (lint)", getattr(results, "lint", None) or [])]
-    sources.append(("", getattr(results, "findings", None) or []))
+    sources: list[tuple[str, list[dict[str, Any]]]] = [("task (lint)", results.lint)]
     for name, impl in results.implementations.items():
-        sources.append((name, getattr(impl, "findings", None) or (impl.metrics or {}).get("findings") or []))
-        sources.append((name, getattr(impl, "violations", None) or []))
+        sources += [(name, impl.findings), (name, impl.violations)]
     views = []
     for implementation, items in sources:
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, Mapping):
-                continue
+        for item in items:
             path, line = item.get("path") or "", item.get("line")
-            rule = item.get("rule_id") or item.get("rule") or item.get("id") or item.get("constraint") or ""
-            severity = item.get("severity") or ("error" if "constraint" in item else "")
+            rule, severity = item.get("id", ""), item.get("severity", "")
             views.append(
                 FindingView(
                     implementation=str(item.get("implementation") or implementation),

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from concgrade import __version__
-from concgrade.grade.checks import F2P, P2P, Grade
+from concgrade.grade.checks import Grade
 from concgrade.grade.observations import RunObservation, TestObservation
 from concgrade.static.structure import Structure
-from concgrade.task.model import Task
+from concgrade.task.model import F2P, P2P, Task
 
 SCHEMA_VERSION = "1.0"
 
@@ -82,7 +82,7 @@ class ImplementationResult:
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat: exit, stress seed, counts
 
 
-@dataclass
+@dataclass(frozen=True)
 class Results:
     run_id: str
     started_at: str
@@ -157,15 +157,14 @@ def build_results(
     trajectory: list[dict[str, Any]] | None = None,
     diffs: list[dict[str, Any]] | None = None,
     reproduce: dict[str, Any] | None = None,
+    bench: Any = None,
+    instances: dict[str, Any] | None = None,
 ) -> Results:
     suite_of = {nodeid: suite for suite, ids in grade.suites.items() for nodeid in ids}
-    implementations = {}
-    for run in runs:
-        impl = task.implementation(run.name)
-        result = implementation_result(run, impl.folder.as_posix(), suite_of, structure.metrics.get(run.name))
-        result.findings = structure.findings.get(run.name, [])
-        result.violations = structure.violations.get(run.name, [])
-        implementations[run.name] = result
+    implementations = {
+        run.name: implementation_result(run, task.implementation(run.name).folder.as_posix(), suite_of, structure)
+        for run in runs
+    }
     return Results(
         run_id=run_id,
         started_at=started_at,
@@ -186,6 +185,8 @@ def build_results(
         trajectory=trajectory or [],
         diffs=diffs or [],
         reproduce=reproduce or {},
+        bench=bench,
+        instances=instances,
     )
 
 
@@ -213,7 +214,7 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
 
 
 def implementation_result(
-    run: RunObservation, folder: str, suite_of: dict[str, str], metrics: dict[str, Any] | None
+    run: RunObservation, folder: str, suite_of: dict[str, str], structure: Structure
 ) -> ImplementationResult:
     tests = [test_result(test, suite_of.get(test.nodeid)) for test in run.tests.values()]
     return ImplementationResult(
@@ -231,7 +232,9 @@ def implementation_result(
         collect_errors=run.collect_errors,
         summary=summarize(run.tests.values()),
         tests=tests,
-        metrics=metrics,
+        metrics=structure.metrics.get(run.name),
+        findings=structure.findings.get(run.name, []),
+        violations=structure.violations.get(run.name, []),
         stdout_tail=run.stdout_tail,
         stderr_tail=run.stderr_tail,
         attempts=run.attempts,

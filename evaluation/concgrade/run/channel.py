@@ -7,43 +7,19 @@ A line that does not carry a valid signature and the next sequence number is cou
 
 from __future__ import annotations
 
-import hmac
-import json
 import os
 import secrets
 import selectors
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from hashlib import sha256
 from typing import Any
 
-KEY_BYTES = 32
+from concgrade.inside.protocol import KEY_BYTES, verified_record
+
 # The plugin's records of one process kept in memory; beyond this they are counted and dropped.
 RECORDS_BUDGET = 64 * 2**20
 READ_CHUNK = 1 << 16
-
-
-def sign(key: bytes, seq: int, body: str) -> str:
-    """The line the plugin writes for one record (see plugin.RecordStream)."""
-    mac = hmac.new(key, f"{seq} {body}".encode("utf-8", "replace"), sha256).hexdigest()
-    return f"{seq} {mac} {body}\n"
-
-
-def verify(key: bytes, line: str, expected_seq: int) -> dict[str, Any] | None:
-    """The record a signed line carries, or None if it is not genuine or not the next one."""
-    seq_text, _, rest = line.partition(" ")
-    mac, _, body = rest.partition(" ")
-    if not seq_text.isdigit() or int(seq_text) != expected_seq:
-        return None
-    good = hmac.new(key, f"{seq_text} {body}".encode("utf-8", "replace"), sha256).hexdigest()
-    if not hmac.compare_digest(good, mac):
-        return None
-    try:
-        record = json.loads(body)
-    except json.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
 
 
 @dataclass
@@ -132,7 +108,7 @@ class RecordChannel:
     def _take(self, line: str) -> None:
         if not line.strip():
             return
-        record = verify(self.key, line, self._seq)
+        record = verified_record(self.key, line, self._seq)
         if record is None:
             if len(self.state.forged) < 100:
                 self.state.forged.append(line[:200])

@@ -6,7 +6,10 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from concgrade.task.model import IGNORED_DIRS, MANIFEST_NAME
+from concgrade.files import IGNORED_DIRS
+
+# Files at the root of a task that configure pytest.
+from concgrade.task.manifest import MANIFEST_NAME
 
 # Files at the root of a task that configure pytest.
 PYTEST_CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from concgrade.inside.protocol import PROCESS_PROBE_VARIABLE, ProbeConfig
 from concgrade.task.model import Implementation, Task
 from concgrade.task.selection import split_arguments
-
-PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"  # the same name as process_probe.ENV_VAR
 
 # Variables of the caller's environment that would change what a graded process runs.
 SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
@@ -154,5 +152,5 @@ def run_environment(
     env.pop(PROCESS_PROBE_VARIABLE, None)
     if spec.process_targets and process_events is not None:
         # Read by the shim's sitecustomize in every interpreter of the run (see process_probe.py).
-        env[PROCESS_PROBE_VARIABLE] = json.dumps({"events": str(process_events), "targets": list(spec.process_targets)})
+        env[PROCESS_PROBE_VARIABLE] = ProbeConfig(str(process_events), spec.process_targets).to_env()
     return env

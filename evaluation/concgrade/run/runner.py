@@ -15,54 +15,28 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import concgrade
 from concgrade.errors import TaskError
+from concgrade.files import copy_tree, tree_digest
+from concgrade.inside import protocol
 from concgrade.run.integrity import changes, harness_hook_files, protected_digest
+from concgrade.run.outputs import AttemptOutput, RunOutput
 from concgrade.run.plan import RunSpec, pytest_arguments, run_environment
 from concgrade.run.sandbox import RunLimits, Sandbox, prepare_sandbox
-from concgrade.run.supervisor import EXIT_GRACE, AttemptOutput, supervise
-from concgrade.task.model import IGNORED_DIRS, Limits, Task
+from concgrade.run.supervisor import EXIT_GRACE, supervise
+from concgrade.task.model import Limits, Task
 
 BOOT_SCRIPT = "_concgrade_boot.py"
-# The plugin ends a test's process with faulthandler at this many times the test's timeout.
-WATCHDOG_FACTOR = 2.0
 # How an OSError for RLIMIT_FSIZE reads (EFBIG).
 FILE_TOO_LARGE = "[Errno 27] File too large"
 # Output of a benchmark process kept; the rest is cut.
 OUTPUT_TAIL = 16 * 1024
 # Reruns after crashes stop once the run has used this many times its per-process timeout.
 RERUN_BUDGET = 3
-
-
-@dataclass
-class RunOutput:
-    """Everything the pytest processes of one run left behind, read back before their scratch folder is removed.
-
-    A run is one or more processes (attempts): when one dies before its session ends, the tests that
-    had not started run again in a new one. The top-level fields describe the first attempt (or the
-    whole run where that makes sense); `attempts` holds each.
-    """
-
-    name: str
-    role: str
-    command: list[str]
-    toggle_env: dict[str, str]
-    exit_code: int | None
-    timed_out: bool
-    duration: float
-    records: list[dict[str, Any]]
-    json_report: dict[str, Any] | None
-    stdout_tail: str
-    stderr_tail: str
-    expected_folder: str  # where the implementation should be imported from (inside the scratch copy)
-    expected_hashes: dict[str, str] = field(default_factory=dict)  # task-relative file -> sha256 of the source
-    attempts: list[AttemptOutput] = field(default_factory=list)
-    hook_files: list[str] = field(default_factory=list)  # files a candidate added that would hook into pytest
-    repeat: int = 0
 
 
 def run_all(
@@ -139,26 +113,17 @@ def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOut
             attempt = run_attempt(task, spec, sandbox, scratch, len(attempts), remaining)
             attempts.append(attempt)
             collected = collected or collected_ids(attempt.records)
-            newly_started = started_ids(attempt.records) - started
+            newly_started = protocol.started_nodeids(attempt.records) - started
             started |= newly_started
             remaining = [nodeid for nodeid in collected if nodeid not in started]
             if not remaining or not newly_started or time.monotonic() > budget_ends:
                 break
-        first, last = attempts[0], attempts[-1]
         return RunOutput(
             name=spec.name,
             role=spec.implementation.role,
-            command=first.command,
             toggle_env=spec.toggle_env,
-            exit_code=last.exit_code,
-            timed_out=any(attempt.timed_out for attempt in attempts),
-            duration=sum(attempt.duration for attempt in attempts),
-            records=[record for attempt in attempts for record in attempt.records],
-            json_report=first.json_report,
-            stdout_tail=last.stdout_tail,
-            stderr_tail=last.stderr_tail,
             expected_folder=str((scratch / "task" / spec.folder_in_task).resolve()),
-            expected_hashes=hash_folder(spec.implementation.folder),
+            expected_hashes=tree_digest(spec.implementation.folder, ".py"),
             attempts=attempts,
             hook_files=added_hook_files(task, spec),
             repeat=spec.repeat,
@@ -201,18 +166,12 @@ def run_attempt(
     env["PYTHONPATH"] = str(shim)
     env["PWD"] = str(task_copy)
     env.pop("OLDPWD", None)
-    boot = {
-        "shim": str(shim),
-        "pythonpath": toggle_path,
-        "preload": list(sandbox.preload),
-        "rlimits": {name: list(pair) for name, pair in sandbox.rlimits.items()},
-        "watchdog_factor": WATCHDOG_FACTOR,
-    }
     before = protected_digest(task_copy)
     attempt = supervise(
         index=index,
         command=[spec.interpreter or sys.executable, str(shim / BOOT_SCRIPT), *args],
-        boot=boot,
+        shim=shim,
+        pythonpath=toggle_path,
         node_ids=node_ids,
         cwd=task_copy,
         env=env,
@@ -230,20 +189,16 @@ def run_attempt(
 
 
 def collected_ids(records: list[dict[str, Any]]) -> list[str]:
-    return next((list(r.get("nodeids", [])) for r in records if r.get("type") == "collected"), [])
-
-
-def started_ids(records: list[dict[str, Any]]) -> set[str]:
-    """Tests whose setup phase was reported: they ran (or took their process down) and are not run again."""
-    return {r.get("nodeid", "") for r in records if r.get("type") == "phase" and r.get("when") == "setup"}
+    record = protocol.first_of(records, "collected")
+    return list(record.get("nodeids", [])) if record else []
 
 
 def sources_changed(records: list[dict[str, Any]], task_copy: Path, before: dict[str, str]) -> list[str]:
     """Test and conftest files whose content, when pytest read them, was not the task's."""
     root = str(task_copy.resolve()) + os.sep
     found = []
-    for record in records:
-        if record.get("type") != "source" or not str(record.get("file", "")).startswith(root):
+    for record in protocol.of_type(records, "source"):
+        if not str(record.get("file", "")).startswith(root):
             continue
         relative = str(record["file"])[len(root) :]
         if relative in before and before[relative] != record.get("sha256"):
@@ -252,7 +207,7 @@ def sources_changed(records: list[dict[str, Any]], task_copy: Path, before: dict
 
 
 def output_breaches(attempt: AttemptOutput, limits: RunLimits) -> list[str]:
-    captured = sum(int(r.get("captured_chars", 0)) for r in attempt.records if r.get("type") == "phase")
+    captured = sum(int(r.get("captured_chars", 0)) for r in protocol.of_type(attempt.records, "phase"))
     total = attempt.output_bytes + captured
     found = []
     if total > limits.output_bytes:
@@ -319,12 +274,12 @@ def copy_task(source: Path, target: Path) -> None:
             resolved = path.resolve()
             if not resolved.is_relative_to(source):
                 raise TaskError(f"{path}: symlink points outside the task ({resolved})")
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*IGNORED_DIRS), symlinks=True)
+    copy_tree(source, target)
 
 
 def replace_folder(source: Path, target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*IGNORED_DIRS), symlinks=True)
+    copy_tree(source, target)
 
 
 def make_shim(folder: Path) -> Path:
@@ -397,14 +352,3 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def hash_folder(folder: Path) -> dict[str, str]:
-    """sha256 of every Python file of an implementation, by path relative to the folder."""
-    import hashlib
-
-    hashes = {}
-    for path in sorted(folder.rglob("*.py")):
-        if not any(part in IGNORED_DIRS for part in path.relative_to(folder).parts):
-            hashes[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return hashes

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.errors import RunError
+from concgrade.inside import protocol
+from concgrade.inside.protocol import BOOT_VARIABLE, MARKER_VARIABLE, STDLIB_HELPERS, BootConfig
 from concgrade.run import proctree
 from concgrade.run.cgroups import RunCgroup
 from concgrade.run.channel import OutputTail, RecordChannel
+from concgrade.run.outputs import AttemptOutput
 from concgrade.run.sandbox import Sandbox
 
-MARKER_VARIABLE = "CONCGRADE_RUN_MARKER"
 OUTPUT_TAIL = 16 * 1024
 WATCH_INTERVAL = 0.1
 # Once its session has finished, a process that makes no progress (no CPU time, no thread runnable) for
@@ -32,36 +34,8 @@ IDLE_INTERVAL = 0.5
 IDLE_CHECKS = 2
 STACKS_GRACE = 1.0
 READER_GRACE = 1.0
-# Helpers the standard library starts and ends with their parent: not leftovers of the tests.
-STDLIB_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "multiprocessing.semaphore_tracker")
-
-
-@dataclass
-class AttemptOutput:
-    """What one pytest process of a run left: records, exit, limits it broke, and how it ended."""
-
-    index: int
-    command: list[str]
-    node_ids: list[str]  # the tests this process was asked to run (empty: the spec's test files)
-    exit_code: int | None
-    exit_description: str
-    ended_by: str  # "exit", "faulthandler", "wall_clock", "hung_after_session", "watchdog"
-    duration: float
-    records: list[dict[str, Any]]
-    json_report: dict[str, Any] | None
-    stdout_tail: str
-    stderr_tail: str
-    output_bytes: int = 0
-    stacks: str = ""
-    forged_lines: list[str] = field(default_factory=list)
-    dropped_records: int = 0
-    limit_breaches: list[str] = field(default_factory=list)
-    leftovers: list[str] = field(default_factory=list)
-    changed_files: list[str] = field(default_factory=list)
-
-    @property
-    def timed_out(self) -> bool:
-        return self.ended_by == "wall_clock"
+# The plugin ends a test's process with faulthandler at this many times the test's timeout.
+WATCHDOG_FACTOR = 2.0
 
 
 @dataclass
@@ -95,7 +69,8 @@ def supervise(
     *,
     index: int,
     command: list[str],
-    boot: dict[str, Any],
+    shim: Path,
+    pythonpath: list[str],
     node_ids: list[str],
     cwd: Path,
     env: dict[str, str],
@@ -111,22 +86,26 @@ def supervise(
     cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
 
     def on_record(record: dict[str, Any]) -> None:
-        if record.get("type") == "session_finish":
+        if record.get("type") == "session_finish":  # the one record the supervisor acts on as it arrives
             watch.session_finished_at = time.monotonic()
             watch.wake.set()
 
     channel = RecordChannel(on_record)
     stacks_path = scratch / f"stacks-{index}.txt"
     stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    boot = {
-        **boot,
-        "records_fd": channel.child.records_write,
-        "key_fd": channel.child.key_read,
-        "stacks_fd": stacks_fd,
-        "cgroup_procs": cgroup.procs_files(),
-        "marker_variable": MARKER_VARIABLE,
-    }
-    env = {**env, "CONCGRADE_BOOT": json.dumps(boot), MARKER_VARIABLE: marker}
+    boot = BootConfig(
+        shim=str(shim),
+        pythonpath=pythonpath,
+        preload=list(sandbox.preload),
+        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
+        watchdog_factor=WATCHDOG_FACTOR,
+        records_fd=channel.child.records_write,
+        key_fd=channel.child.key_read,
+        stacks_fd=stacks_fd,
+        cgroup_procs=cgroup.procs_files(),
+        marker_variable=MARKER_VARIABLE,
+    )
+    env = {**env, BOOT_VARIABLE: boot.to_json(), MARKER_VARIABLE: marker}
     full_command = [*sandbox.wrapper, *command]
     started = time.monotonic()
     pass_fds = (channel.child.records_write, channel.child.key_read, stacks_fd)
@@ -314,10 +293,8 @@ def leftover_processes(root: int, marker: bytes, cgroup: RunCgroup) -> list[str]
 
 def exit_leftovers(records: list[dict[str, Any]]) -> list[str]:
     """Leftovers the boot found at the very end of the interpreter (the only way to see them inside a namespace)."""
-    for record in records:
-        if record.get("type") == "exit_leftovers":
-            return [str(item) for item in record.get("processes", [])]
-    return []
+    record = protocol.first_of(records, "exit_leftovers")
+    return [str(item) for item in record.get("processes", [])] if record else []
 
 
 # A pid no process can have: once the run's first process is reaped its pid may be reused by a stranger, so

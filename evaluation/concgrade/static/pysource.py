@@ -257,7 +257,7 @@ def _repeats(parent: ast.AST, child: ast.AST) -> bool:
         return child in parent.body or child is parent.test
     if isinstance(parent, COMPREHENSIONS):
         if child in getattr(parent, "generators", ()):
-            return parent.generators.index(child) > 0
+            return parent.generators.index(child) > 0  # type: ignore[arg-type]  # child is a comprehension here
         return True
     if isinstance(parent, ast.comprehension):
         return child is not parent.iter

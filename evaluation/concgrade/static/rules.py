@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from concgrade.static.constraints import SEVERITIES, ConstraintViolation, check_constraints
+from concgrade.findings import Finding, Severity
 from concgrade.static.pysource import (
     COMPREHENSIONS,
     POOL_KINDS,
@@ -17,18 +17,6 @@ from concgrade.static.pysource import (
     size_argument,
     walk_scope,
 )
-
-# check_constraints and ConstraintViolation live in constraints.py; they are part of this module's API.
-__all__ = [
-    "RULES",
-    "SEVERITIES",
-    "ConstraintViolation",
-    "Finding",
-    "Rule",
-    "check_constraints",
-    "find_issues",
-    "render_rules_table",
-]
 
 
 @dataclass(frozen=True)
@@ -117,18 +105,6 @@ RULES: dict[str, Rule] = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
-    rule_id: str
-    severity: str
-    message: str
-    path: str
-    line: int | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 def render_rules_table() -> str:
     """The rule table as Markdown, for docs and `--help` output."""
     rows = ["| id | severity | rule | details |", "| --- | --- | --- | --- |"]
@@ -149,10 +125,10 @@ def find_issues(sources: Mapping[str, str]) -> list[Finding]:
             continue
         for check in _CHECKS:
             findings.extend(check(parsed))
-    return sorted(findings, key=lambda f: (f.path, f.line or 0, f.rule_id))
+    return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.id))
 
 
-def _finding(rule_id: str, message: str, path: str, line: int | None, severity: str | None = None) -> Finding:
+def _finding(rule_id: str, message: str, path: str, line: int | None, severity: Severity | None = None) -> Finding:
     return Finding(rule_id, severity or RULES[rule_id].severity, message, path, line)
 
 
@@ -213,8 +189,8 @@ def _global_shutdown(parsed: ParsedSource, call: ast.Call, name: str, short: str
 def _function_pool(parsed: ParsedSource, call: ast.Call, func: ast.AST, short: str) -> Iterator[Finding]:
     owner = parsed.parents.get(call)
     name = parsed.qualname(func)
-    if isinstance(owner, (ast.Assign, ast.AnnAssign)) and _attribute_target(owner):
-        attr = _attribute_target(owner)
+    attr = _attribute_target(owner) if isinstance(owner, (ast.Assign, ast.AnnAssign)) else None
+    if attr:
         if not _shut_down_anywhere(parsed, attr):
             yield _finding(
                 "CG108",
@@ -226,7 +202,7 @@ def _function_pool(parsed: ParsedSource, call: ast.Call, func: ast.AST, short: s
             )
         return
     local = _assigned_name(parsed, call)
-    if _returned(func, call, local) or func.name == "main" or (local and _escapes(func, local)):
+    if _returned(func, call, local) or getattr(func, "name", "") == "main" or (local and _escapes(func, local)):
         return
     yield _finding(
         "CG101",
@@ -488,7 +464,8 @@ def _gathers_per_item(call: ast.Call) -> bool:
     """`gather(*(f(x) for x in items))`: a comprehension over the input, not over a fixed range."""
     for arg in call.args:
         if isinstance(arg, ast.Starred) and isinstance(arg.value, COMPREHENSIONS):
-            if not _fixed_count(arg.value) and isinstance(arg.value.elt, ast.Call):
+            element = getattr(arg.value, "elt", None)  # a dict comprehension has key and value instead
+            if not _fixed_count(arg.value) and isinstance(element, ast.Call):
                 return True
     return False
 
@@ -568,10 +545,13 @@ def _bound_constructs(parsed: ParsedSource) -> Iterator[tuple[ast.AST, ast.Call,
 
 
 def _target_names(node: ast.AST) -> set[str]:
+    targets: list[ast.expr | None]
     if isinstance(node, ast.withitem):
         targets = [node.optional_vars]
+    elif isinstance(node, ast.Assign):
+        targets = list(node.targets)
     else:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        targets = [getattr(node, "target", None)]
     names = set()
     for target in targets:
         if isinstance(target, ast.Name):

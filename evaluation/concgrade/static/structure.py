@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from concgrade.files import read_sources
+from concgrade.static.constraints import check_constraints
 from concgrade.static.metrics import ImplementationMetrics, delta, measure_sources
-from concgrade.static.rules import check_constraints, find_issues
-from concgrade.task.model import Task, implementation_sources
+from concgrade.static.rules import find_issues
+from concgrade.task.model import Task
 
 
 @dataclass
@@ -25,7 +27,7 @@ def analyze_task(task: Task) -> Structure:
     structure = Structure()
     measured: dict[str, ImplementationMetrics] = {}
     for impl in task.implementations:
-        sources = implementation_sources(impl.folder)
+        sources = read_sources(impl.folder)
         metrics = measure_sources(sources, local_modules=task.modules)
         findings = find_issues(sources)
         measured[impl.name] = metrics

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from concgrade.files import IGNORED_DIRS
 from concgrade.task.compose import find_compose_file, read_compose
-from concgrade.task.model import IGNORED_DIRS, Implementation, Toggle
+from concgrade.task.model import Implementation, Toggle
 from concgrade.task.selection import VALUE_OPTIONS, keyword_words, split_arguments
 
 ROLES = ("before", "after")

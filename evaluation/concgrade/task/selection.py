@@ -8,12 +8,8 @@ the word that tells the implementations apart is replaced by `{impl}`: `tests/te
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # task.py imports this module; the types are only needed for hints
-    from concgrade.grade.observations import RunObservation
-    from concgrade.task.model import Toggle
+from concgrade.task.model import Toggle
 
 PLACEHOLDER = "{impl}"
 # pytest options whose value is the next argument (so that value is not taken for a test file).
@@ -118,15 +114,3 @@ def canonical_entries(entries: list[str], toggle: Toggle) -> list[str]:
     tokens = tokens_by_role(toggle)
     words = tokens["after"] + tokens["before"]
     return list(dict.fromkeys(canonical_nodeid(entry, words) for entry in entries))
-
-
-def canonical_run(run: RunObservation, toggle: Toggle) -> RunObservation:
-    """The run with its node ids in the paired form (unchanged unless the toggle is a selection)."""
-    words = tokens_by_role(toggle).get(run.role, [])
-    if not words:
-        return run
-    tests = {}
-    for nodeid, test in run.tests.items():
-        paired = canonical_nodeid(nodeid, words)
-        tests[paired] = replace(test, nodeid=paired)
-    return replace(run, collected=[canonical_nodeid(n, words) for n in run.collected], tests=tests)

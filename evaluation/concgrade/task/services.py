@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from concgrade.errors import UsageError
+from concgrade.files import IGNORED_DIRS
 from concgrade.task.compose import find_compose_file, read_compose
-from concgrade.task.model import IGNORED_DIRS
 
 # Service name -> words in a container image name that mean it.
 IMAGES = {

@@ -9,9 +9,13 @@ path, so that the environment's own start-up hook still runs.
 import os
 import sys
 
+# protocol.PROCESS_PROBE_VARIABLE, written out: this file runs at the start of every interpreter of a run,
+# before anything is imported, and must cost nothing when the probe is off.
+PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"
+
 
 def _switch_on_probe() -> None:
-    if not os.environ.get("CONCGRADE_PROCESS_PROBE"):
+    if not os.environ.get(PROCESS_PROBE_VARIABLE):
         return
     try:
         from concgrade.inside import process_probe

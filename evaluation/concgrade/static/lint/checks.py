@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from concgrade.errors import TaskError
+from concgrade.files import IGNORED_DIRS
+from concgrade.findings import Finding, Severity
+from concgrade.static.lint.fixes import append_suites, ignore_reports, write_new_manifest
 from concgrade.static.pysource import ParsedSource
 from concgrade.static.testscan import (
     defines,
@@ -21,15 +23,15 @@ from concgrade.static.testscan import (
     test_ids,
     tree_writes,
 )
-from concgrade.task.model import IGNORED_DIRS, MANIFEST_NAME, SUITES, load_task
+from concgrade.task.load import load_task
+from concgrade.task.manifest import MANIFEST_NAME
+from concgrade.task.model import SUITES
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 MANIFEST = f"evaluation/{MANIFEST_NAME}"
 MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints", "workloads"}
 _SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", ".nox"}
@@ -39,7 +41,7 @@ _PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
 @dataclass(frozen=True)
 class LintCheck:
     id: str
-    severity: str
+    severity: Severity
     title: str
     fixable: bool = False
 
@@ -73,77 +75,21 @@ CHECKS: dict[str, LintCheck] = {
 }
 
 
-@dataclass(frozen=True)
-class LintFinding:
-    id: str
-    severity: str
-    message: str
-    path: str | None  # relative to the task folder, posix
-    line: int | None = None
-    fixable: bool = False
-    fixed: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def lint_task(root: Path, *, fix: bool = False) -> list[LintFinding]:
+def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True) -> list[Finding]:
     """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
 
     Fixed findings come first, marked `fixed`; a fix never deletes or overwrites a user's file.
+    `check_loader=False` when the caller has loaded the task already (a grade): it is not loaded again.
     """
     root = Path(root)
     if not root.is_dir():
-        return [LintFinding("CL001", "error", f"{root}: not a folder", None)]
-    linter = _Linter(root)
+        return [Finding("CL001", "error", f"{root}: not a folder", None)]
+    linter = _Linter(root, check_loader)
     findings = linter.run()
     if not fix or not linter.fixes:
         return findings
     fixed = [replace(finding, fixed=True) for finding, apply in linter.fixes if apply()]
     return fixed + _Linter(root).run() if fixed else findings
-
-
-def render_findings(findings: Sequence[LintFinding]) -> str:
-    """Terminal text: one line per finding, most severe first, then a count."""
-    lines = []
-    for f in sorted(findings, key=lambda f: (f.fixed, SEVERITY_ORDER[f.severity], f.path or "", f.line or 0)):
-        where = (f.path or ".") + (f":{f.line}" if f.line else "")
-        note = " (fixed)" if f.fixed else " (fixable: --fix)" if f.fixable else ""
-        lines.append(f"{f.severity:<7} {f.id}  {where}: {f.message}{note}")
-    open_findings = [f for f in findings if not f.fixed]
-    counts = {s: sum(f.severity == s for f in open_findings) for s in SEVERITY_ORDER}
-    summary = ", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items())
-    fixed = len(findings) - len(open_findings)
-    fixable = sum(f.fixable for f in open_findings)
-    extra = (f"; {fixed} fixed" if fixed else "") + (f"; {fixable} fixable with --fix" if fixable else "")
-    lines.append(("no findings" if not findings else summary) + extra)
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`concgrade check [--fix] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
-    parser = argparse.ArgumentParser(
-        prog="concgrade check",
-        description="Lint a task folder before grading it: layout, manifest, suites, and misleading tests.",
-        epilog="Exit status: 0 no error-level finding, 1 errors found, 2 bad invocation or no such folder.",
-    )
-    parser.add_argument("--fix", action="store_true", help="apply safe fixes derived from the task itself")
-    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
-    parser.add_argument("task_dir", type=Path, help="the task folder")
-    try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    except SystemExit as exc:  # argparse exits 2 on bad flags and 0 on --help: report, don't exit
-        return EXIT_OK if exc.code == 0 else EXIT_USAGE
-    if not args.task_dir.is_dir():
-        print(f"concgrade check: error: {args.task_dir}: no such folder", file=sys.stderr)
-        return EXIT_USAGE
-    findings = lint_task(args.task_dir, fix=args.fix)
-    if args.json:
-        document = {"task": str(args.task_dir.resolve()), "findings": [f.to_dict() for f in findings]}
-        print(json.dumps(document, indent=2))
-    else:
-        print(render_findings(findings))
-    return EXIT_ERRORS if any(f.severity == "error" and not f.fixed for f in findings) else EXIT_OK
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -152,27 +98,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 class _Linter:
     """One pass over a task folder; collects findings and the fixes it could apply."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, check_loader: bool = True) -> None:
         self.root = root
-        self.findings: list[LintFinding] = []
-        self.fixes: list[tuple[LintFinding, Callable[[], bool]]] = []
+        self.check_loader = check_loader
+        self.findings: list[Finding] = []
+        self.fixes: list[tuple[Finding, Callable[[], bool]]] = []
         self._ids: dict[str, set[str] | None] = {}
         self._parsed: dict[str, ParsedSource | None] = {}
         self._errors: dict[str, Exception] = {}
         self._manifest_text = ""
 
-    def add(self, check_id: str, message: str, path: str | None, line: int | None = None, **kw) -> LintFinding:
+    def add(
+        self,
+        check_id: str,
+        message: str,
+        path: str | None,
+        line: int | None = None,
+        *,
+        fix: Callable[[], bool] | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
         check = CHECKS[check_id]
-        fix = kw.pop("fix", None)
-        finding = LintFinding(
-            check_id, kw.pop("severity", check.severity), message, path, line, fixable=fix is not None
-        )
+        finding = Finding(check_id, severity or check.severity, message, path, line, fixable=fix is not None)
         self.findings.append(finding)
         if fix is not None:
             self.fixes.append((finding, fix))
         return finding
 
-    def run(self) -> list[LintFinding]:
+    def run(self) -> list[Finding]:
         manifest = self._manifest()
         instances = self._instances()
         implementations = self._layout(manifest)
@@ -184,7 +137,7 @@ class _Linter:
         self._test_behaviour(modules)
         self._requirements()
         self._reports()
-        if not any(f.severity == "error" for f in self.findings):
+        if self.check_loader and not any(f.severity == "error" for f in self.findings):
             self._loader()
         return self.findings
 
@@ -284,7 +237,7 @@ class _Linter:
         elif (self.root / MANIFEST).is_file():
             return  # present but unreadable: already reported
         elif instances:
-            fix = (lambda: _write_new_manifest(self.root, *derived)) if derived else None
+            fix = (lambda: write_new_manifest(self.root, *derived)) if derived else None
             self.add(
                 "CL011",
                 f"no {MANIFEST}; the suites come from {instances[0][0]}",
@@ -297,7 +250,7 @@ class _Linter:
     def _manifest_suites(self, manifest: dict, derived: tuple[dict[str, list[str]], str] | None) -> None:
         suites = manifest.get("suites")
         if suites is None:
-            fix = (lambda: _append_suites(self.root, *derived)) if derived else None
+            fix = (lambda: append_suites(self.root, *derived)) if derived else None
             self.add("CL013", "no [suites] table (PASS_TO_PASS and FAIL_TO_PASS lists)", MANIFEST, fix=fix)
             return
         if not isinstance(suites, dict):
@@ -494,62 +447,15 @@ class _Linter:
             return
         ignore = {line.strip().strip("/") for line in _read(self.root / ".gitignore").splitlines()}
         if "reports" not in ignore and "reports/*" not in ignore and "reports/**" not in ignore:
-            self.add("CL095", "reports/ would be committed with the task", "reports", fix=lambda: _ignore(reports))
+            self.add(
+                "CL095", "reports/ would be committed with the task", "reports", fix=lambda: ignore_reports(reports)
+            )
 
     def _loader(self) -> None:
         try:
             load_task(self.root)
         except TaskError as exc:
             self.add("CL019", str(exc), None)
-
-
-# --- fixes: each writes only a file that does not exist yet, or appends a table that is absent -----
-
-
-def _write_new_manifest(root: Path, suites: dict[str, list[str]], source: str) -> bool:
-    path = root / MANIFEST
-    if path.exists():
-        return False
-    text = _suites_toml(suites, source)
-    if not _valid_toml(text):
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
-
-
-def _append_suites(root: Path, suites: dict[str, list[str]], source: str) -> bool:
-    path = root / MANIFEST
-    text = _read(path)
-    combined = text + ("" if text.endswith("\n") or not text else "\n") + "\n" + _suites_toml(suites, source)
-    if not _valid_toml(combined) or tomllib.loads(combined).get("suites") != suites:
-        return False
-    path.write_text(combined, encoding="utf-8")
-    return True
-
-
-def _suites_toml(suites: dict[str, list[str]], source: str) -> str:
-    lines = [f"# Written by `concgrade check --fix` from {source}.", "[suites]"]
-    for name in SUITES:
-        items = "".join(f"    {json.dumps(entry, ensure_ascii=False)},\n" for entry in suites[name])
-        lines.append(f"{name} = [\n{items}]" if items else f"{name} = []")
-    return "\n".join(lines) + "\n"
-
-
-def _valid_toml(text: str) -> bool:
-    try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return False
-    return True
-
-
-def _ignore(reports: Path) -> bool:
-    path = reports / ".gitignore"
-    if path.exists():
-        return False
-    path.write_text("# Reports are written by concgrade on every run.\n*\n", encoding="utf-8")
-    return True
 
 
 # --- small helpers -----------------------------------------------------------------------------

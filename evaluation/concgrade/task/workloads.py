@@ -1,4 +1,4 @@
-"""The benchmark workloads a task declares (`[[workloads]]` in its manifest), read and validated (pure)."""
+"""The benchmark workloads a task declares (`[[workloads]]` in its manifest), read and validated."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.errors import TaskError
+from concgrade.files import walk_files
 
+# Task folders where a workload's hooks (setup, args_factory) may live, searched in this order.
+HOOK_FOLDERS = ("tests", "evaluation")
 DEFAULT_REPEATS = 5
 DEFAULT_WARMUP = 1
 DEFAULT_MARGIN = 0.1
@@ -253,3 +256,29 @@ def evaluate_expression(text: str, names: dict[str, Any]) -> float:
         raise ValueError("only numbers, params names, + - * / // ** and parentheses are allowed")
 
     return value(tree)
+
+
+def read_workloads(root: Path, manifest: dict[str, Any], path: Path | None) -> tuple[Workload, ...]:
+    """The task's workloads, validated, with every hook found: a bad declaration fails before anything runs."""
+    workloads = parse_workloads(manifest, path)
+    for workload in workloads:
+        for key in ("setup", "args_factory"):
+            reference = getattr(workload, key)
+            if reference and not hook_files(root, reference):
+                raise TaskError(
+                    f"{path}: workload {workload.name}: {key} = {reference!r}: no module "
+                    f"{reference.split(':')[0].split('.')[0]} in {' or '.join(f + '/' for f in HOOK_FOLDERS)}"
+                )
+    return workloads
+
+
+def hook_files(root: Path, reference: str) -> list[Path]:
+    """The files of the module a hook reference names (its top-level module or package), in the hook folders."""
+    top = reference.split(":")[0].split(".")[0]
+    for folder in HOOK_FOLDERS:
+        module, package = root / folder / f"{top}.py", root / folder / top
+        if module.is_file():
+            return [module]
+        if (package / "__init__.py").is_file():
+            return list(walk_files(package, ".py"))
+    return []

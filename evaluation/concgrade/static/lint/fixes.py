@@ -1,0 +1,68 @@
+"""`concgrade check --fix`: each fix writes only a file that does not exist yet, or appends a table that is absent."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from concgrade.task.manifest import MANIFEST_PATH
+from concgrade.task.model import SUITES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+def write_new_manifest(root: Path, suites: dict[str, list[str]], source: str) -> bool:
+    path = root / MANIFEST_PATH
+    if path.exists():
+        return False
+    text = _suites_toml(suites, source)
+    if not _valid_toml(text):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def append_suites(root: Path, suites: dict[str, list[str]], source: str) -> bool:
+    path = root / MANIFEST_PATH
+    text = _read(path)
+    combined = text + ("" if text.endswith("\n") or not text else "\n") + "\n" + _suites_toml(suites, source)
+    if not _valid_toml(combined) or tomllib.loads(combined).get("suites") != suites:
+        return False
+    path.write_text(combined, encoding="utf-8")
+    return True
+
+
+def _suites_toml(suites: dict[str, list[str]], source: str) -> str:
+    lines = [f"# Written by `concgrade check --fix` from {source}.", "[suites]"]
+    for name in SUITES:
+        items = "".join(f"    {json.dumps(entry, ensure_ascii=False)},\n" for entry in suites[name])
+        lines.append(f"{name} = [\n{items}]" if items else f"{name} = []")
+    return "\n".join(lines) + "\n"
+
+
+def _valid_toml(text: str) -> bool:
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False
+    return True
+
+
+def ignore_reports(reports: Path) -> bool:
+    path = reports / ".gitignore"
+    if path.exists():
+        return False
+    path.write_text("# Reports are written by concgrade on every run.\n*\n", encoding="utf-8")
+    return True
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,124 @@
+"""The task's manifest (`evaluation/concgrade.toml`): read once, each table validated with a message naming the key."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from concgrade.errors import TaskError
+from concgrade.task.model import SUITES, TOGGLE_KINDS, Implementation, Limits, Toggle
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+MANIFEST_NAME = "concgrade.toml"
+MANIFEST_PATH = f"evaluation/{MANIFEST_NAME}"
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise TaskError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskError(f"{path}: invalid TOML: {exc}") from None
+
+
+def table(value: Any, path: Path, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TaskError(f"{path}: [{key}] must be a table")
+    return value
+
+
+def implementations_table(root: Path, section: Any, manifest_path: Path) -> tuple[Implementation, ...]:
+    section = table(section, manifest_path, "implementations")
+    found = []
+    for name in ("before", "after"):
+        relative = section.get(name, f"repository_{name}")
+        folder = (root / str(relative)).resolve()
+        if not folder.is_dir():
+            raise TaskError(f"{folder}: missing {name} implementation folder (expected {root.name}/{relative}/)")
+        if not folder.is_relative_to(root):
+            raise TaskError(f"{manifest_path}: implementations.{name} points outside the task: {relative}")
+        found.append(Implementation(name, name, folder))
+    return tuple(found)
+
+
+def toggle_table(section: Any, manifest_path: Path) -> Toggle:
+    section = table(section, manifest_path, "toggle")
+    kind = section.get("kind", "pythonpath")
+    if kind not in TOGGLE_KINDS:
+        raise TaskError(f"{manifest_path}: toggle.kind must be one of {', '.join(TOGGLE_KINDS)}, not {kind!r}")
+    variable = section.get("variable")
+    if kind == "env" and not (isinstance(variable, str) and variable.isidentifier()):
+        raise TaskError(f"{manifest_path}: toggle.kind = 'env' needs toggle.variable, a variable name")
+    option = section.get("option")
+    if kind == "option" and not (isinstance(option, str) and option.startswith("-") and " " not in option):
+        raise TaskError(f"{manifest_path}: toggle.kind = 'option' needs toggle.option, e.g. \"--repo\"")
+    values = table(section.get("values", {}), manifest_path, "toggle.values")
+    selection = table(section.get("selection", {}), manifest_path, "toggle.selection")
+    for name, args in selection.items():
+        if not isinstance(args, list) or not all(isinstance(a, str) and a for a in args):
+            raise TaskError(f"{manifest_path}: toggle.selection.{name} must be a list of pytest arguments")
+    if kind == "selection" and not {"before", "after"} <= set(selection):
+        raise TaskError(f"{manifest_path}: toggle.kind = 'selection' needs toggle.selection.before and .after")
+    return Toggle(
+        kind=kind,
+        variable=variable,
+        values={str(k): str(v) for k, v in values.items()},
+        pythonpath=bool(section.get("pythonpath", False)),
+        option=option,
+        selection={str(k): list(v) for k, v in selection.items()},
+        path_value=bool(section.get("path_value", False)),
+    )
+
+
+def suites_table(section: Any, manifest_path: Path) -> dict[str, list[str]]:
+    if section is None:
+        raise TaskError(f"{manifest_path}: no [suites] table (PASS_TO_PASS and FAIL_TO_PASS lists)")
+    section = table(section, manifest_path, "suites")
+    unknown = set(section) - set(SUITES)
+    if unknown:
+        raise TaskError(f"{manifest_path}: unknown suite(s) {sorted(unknown)}; use {list(SUITES)}")
+    suites = {}
+    for name in SUITES:
+        entries = section.get(name, [])
+        if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+            raise TaskError(f"{manifest_path}: suites.{name} must be a list of test files or node ids")
+        suites[name] = [e.replace("\\", "/") for e in entries]
+    return suites
+
+
+LIMIT_UNITS = {
+    "test_timeout": "number of seconds",
+    "run_timeout": "number of seconds",
+    "memory_mb": "number of MiB",
+    "max_tasks": "whole number of processes and threads",
+    "cpu_seconds": "number of seconds",
+    "file_size_mb": "number of MiB",
+    "output_mb": "number of MiB",
+}
+
+
+def limits_table(section: Any, manifest_path: Path) -> Limits:
+    section = table(section, manifest_path, "limits")
+    unknown = sorted(set(section) - set(LIMIT_UNITS))
+    if unknown:
+        raise TaskError(f"{manifest_path}: unknown limit(s) {unknown}; use {sorted(LIMIT_UNITS)}")
+    values: dict[str, Any] = {}
+    for key, unit in LIMIT_UNITS.items():
+        if key in section:
+            value = section[key]
+            whole = key == "max_tasks"
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or value <= 0
+                or (whole and value != int(value))
+            ):
+                raise TaskError(f"{manifest_path}: limits.{key} must be a positive {unit}")
+            values[key] = int(value) if whole else float(value)
+    return Limits(**values)
