@@ -182,11 +182,11 @@ class Shape:
         """variant: "before" (the reference), "racy" or "locked"."""
         return self.locked if variant == "locked" else self.sequential
 
-    def spec(self, seed: int, stress: bool = True, **overrides: Any) -> dict[str, Any]:
-        """The driver's (and the checker's) spec of this shape."""
+    def spec(self, seed: int, stress: bool = True, module: str = MODULE, **overrides: Any) -> dict[str, Any]:
+        """The driver's (and the model server's) spec of this shape."""
         spec = {
             "name": self.name,
-            "target": f"{MODULE}:{self.target}",
+            "target": f"{module}:{self.target}",
             "object": True,
             "constructor": {"args": [], "kwargs": {}, **self.constructor},
             "operations": self.operations,
@@ -250,10 +250,10 @@ SHAPES = {
 }
 
 
-def write_shape(folder: Path, shape: Shape, variant: str) -> Path:
+def write_shape(folder: Path, shape: Shape, variant: str, module: str = MODULE) -> Path:
     """An implementation folder holding the shape's module; returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{MODULE}.py").write_text(shape.source(variant).lstrip(), encoding="utf-8")
+    (folder / f"{module}.py").write_text(shape.source(variant).lstrip(), encoding="utf-8")
     return folder
 
 

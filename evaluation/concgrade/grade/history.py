@@ -222,7 +222,8 @@ def freeze(value: Any) -> Hashable:
         return ("__dict__", tuple(sorted((str(key), freeze(item)) for key, item in value.items())))
     if isinstance(value, set | frozenset):
         return ("__set__", frozenset(freeze(item) for item in value))
-    return value  # type: ignore[no-any-return]
+    plain: Hashable = value
+    return plain
 
 
 def thaw(value: Hashable) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from concgrade.grade.counterexample import Counterexample, find_counterexample
 from concgrade.grade.history import (
@@ -36,6 +36,7 @@ from concgrade.grade.history import (
     validate,
 )
 from concgrade.grade.linearization_search import Budget, OutOfBudget, linearizable
+from concgrade.task.histories import HistorySpec, HookRef
 
 __all__ = [
     "LINEARIZABLE",
@@ -56,6 +57,7 @@ __all__ = [
     "Unseen",
     "Verdict",
     "check",
+    "check_declared",
     "history_from_json",
     "outcomes_match",
     "partition_by_argument",
@@ -166,3 +168,26 @@ def partitions(
         groups.setdefault(key, []).append(op)
     labelled = [(repr(thaw(key)), tuple(group)) for key, group in groups.items()]
     return sorted(labelled, key=lambda pair: min(op.invoked for op in pair[1]))
+
+
+class ReferenceModel(SequentialModel, Protocol):
+    """The model of a declared history: the reference implementation, which also runs the task's comparison hooks."""
+
+    def accepts(self, expected: Any, op: Operation) -> bool: ...
+
+
+def check_declared(
+    history: History, declared: HistorySpec, model: ReferenceModel, *, clock: Callable[[], float] = time.monotonic
+) -> Verdict:
+    """`check` as a task's [[histories]] entry declares it: its comparisons, its partition, its budget."""
+    methods = {op.method for op in history.operations}
+    unique = declared.unique_methods(methods)
+    hooked = {method for method in methods if isinstance(declared.comparison(method), HookRef)}
+    return check(
+        history,
+        UniqueResults(model, unique) if unique else model,
+        compare=per_method(dict.fromkeys(hooked, model.accepts)),
+        partition=partition_by_argument(declared.partition_by) if declared.partition_by is not None else None,
+        budget_seconds=declared.budget_seconds,
+        clock=clock,
+    )

@@ -1,9 +1,12 @@
 """The sequential model of a declared history: the reference implementation, replayed one operation at a time.
 
+    python -m concgrade.inside.history_replay SPEC.json      # serves model steps on stdin/stdout
+
 The model of `module:Class` is "construct the reference object, apply the operations in the
 candidate order, compare the answers"; the reference is before's implementation (after's for a
-greenfield task), run single-threaded in the checking process. Standard library only: it runs
-beside that implementation, and it needs nothing of the checker (a SequentialModel by shape).
+greenfield task), run single-threaded. The checker (grade/linearizability.py) runs in the harness
+and asks this process for each step (run/history_model.py is its side of the pipe), so nothing of
+the harness runs beside task code. Standard library only; a ReplayModel is a SequentialModel by shape.
 
 A search asks for the state after many different orders, so a state must be cheap to copy and to
 compare. The default state is the object pickled: bytes are immutable (nothing the next step does
@@ -20,13 +23,17 @@ from __future__ import annotations
 import _thread
 import asyncio
 import copyreg
+import hashlib
 import inspect
 import io
+import json
+import os
 import pickle
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import IO, Any, Protocol
 
 from concgrade.inside.history_spec import exception_name, load_hook, plain, resolve_target
 
@@ -76,8 +83,15 @@ def snapshot(subject: Any) -> bytes:
 class ReplayModel:
     """A SequentialModel (init, step, key, describe) backed by a real object of the reference implementation."""
 
-    def __init__(self, make: Callable[[], Any], is_object: bool = True, strategy: str = "auto") -> None:
+    def __init__(
+        self,
+        make: Callable[[], Any],
+        is_object: bool = True,
+        strategy: str = "auto",
+        hooks: Mapping[str, Callable[[Any, Any], bool]] | None = None,
+    ) -> None:
         self._make = make
+        self._hooks = dict(hooks or {})
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.strategy = STATELESS if not is_object else strategy
@@ -116,7 +130,8 @@ class ReplayModel:
         return after, answer
 
     def key(self, state: Any) -> Hashable:
-        return state  # type: ignore[no-any-return]
+        same: Hashable = state  # equal states are equal bytes, or equal call sequences
+        return same
 
     def describe(self, state: Any) -> str:
         if self.strategy == PICKLE:
@@ -124,6 +139,13 @@ class ReplayModel:
         if self.strategy == REPLAY:
             return f"{_describe_object(self._rebuild(state))} (after {len(state)} calls)"
         return "no state (a function)"
+
+    def accepts(self, expected: Any, op: Any) -> bool:
+        """The task's comparison hook for op's method (or its hook for every method): is op's outcome acceptable?"""
+        hook = self._hooks.get(op.method, self._hooks.get(""))
+        if hook is None:
+            raise LookupError(f"no comparison hook for {op.method!r}")
+        return hook(expected, op)
 
     def apply(self, subject: Any, op: RecordedOperation) -> Answer:
         """One call, answered as the driver records answers: a plain value, or an exception's name."""
@@ -206,11 +228,12 @@ def _is_machinery(value: Any) -> bool:
 def replay_model(spec: Mapping[str, Any], strategy: str = "auto") -> ReplayModel:
     """The model of a driver spec, from the implementation importable in this process."""
     target = resolve_target(spec["target"])
+    hooks = compare_hooks(spec)
     if not spec.get("object", True):
-        return ReplayModel(lambda: target, is_object=False)
+        return ReplayModel(lambda: target, is_object=False, hooks=hooks)
     constructor = spec.get("constructor") or {}
     args, kwargs = list(constructor.get("args", [])), dict(constructor.get("kwargs", {}))
-    return ReplayModel(lambda: target(*args, **kwargs), strategy=strategy)
+    return ReplayModel(lambda: target(*args, **kwargs), strategy=strategy, hooks=hooks)
 
 
 CompareHook = Callable[[str, list[Any], Any, Any], bool]  # (method, args, expected, observed) -> acceptable?
@@ -239,11 +262,90 @@ def compare_hooks(spec: Mapping[str, Any]) -> dict[str, Callable[[Any, Any], boo
     return made
 
 
-def unique_methods(spec: Mapping[str, Any], methods: set[str]) -> frozenset[str]:
-    """Which of `methods` (those of a recorded history) must answer values never answered before."""
-    declared = spec.get("compare") or {}
-    named = declared.get("methods") or {}
-    unique = {name for name, c in named.items() if c == "unique"}
-    if declared.get("default") == "unique":
-        unique |= {method for method in methods if method not in named}
-    return frozenset(unique)
+class ModelServer:
+    """Answers a remote checker's questions about one ReplayModel; states travel as short ids.
+
+    Equal states get equal ids (a digest of the pickled object, or of the call sequence), so the
+    checker's memo works on ids alone. Requests and answers are JSON objects:
+      {"op": "init"}                                     -> {"state": id, "strategy": "pickle" | "replay" | ...}
+      {"op": "step", "state": id, "call": [m, args]}     -> {"state": id, "answer": [value, raised]}
+      {"op": "compare", "call": [m, args], "expected": [v, r], "observed": [v, r]} -> {"accepted": bool}
+      {"op": "describe", "state": id}                    -> {"text": ...}
+    A request that fails gets {"error": message, "kind": "state_not_copyable" | "failed"}.
+    """
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.model = replay_model(spec, spec.get("strategy", "auto"))
+        self._states: dict[str, Any] = {}
+
+    def answer(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return self._answer(request)
+        except StateNotCopyable as exc:
+            return {"error": str(exc), "kind": "state_not_copyable"}
+        except Exception as exc:  # the reference failed where it should not (its constructor, a bad id)
+            return {"error": f"{type(exc).__name__}: {exc}", "kind": "failed"}
+
+    def _answer(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        kind = request["op"]
+        if kind == "init":
+            return {"state": self._name(self.model.init()), "strategy": self.model.strategy}
+        if kind == "step":
+            after, answer = self.model.step(self._states[request["state"]], _Call(*_call(request["call"])))
+            return {"state": self._name(after), "answer": list(answer)}
+        if kind == "compare":
+            method, args = _call(request["call"])
+            observed = _Observed(method, args, tuple(request["observed"]))
+            return {"accepted": bool(self.model.accepts(tuple(request["expected"]), observed))}
+        if kind == "describe":
+            return {"text": self.model.describe(self._states[request["state"]])}
+        raise ValueError(f"unknown request {kind!r}")
+
+    def _name(self, state: Any) -> str:
+        data = state if isinstance(state, bytes) else repr(state).encode("utf-8")
+        name = hashlib.blake2b(data, digest_size=12).hexdigest()
+        self._states.setdefault(name, state)
+        return name
+
+
+def _call(call: Any) -> tuple[str, tuple[Any, ...]]:
+    method, args = call
+    return str(method or ""), tuple(args)
+
+
+class _Observed:
+    """An operation as a comparison hook sees it: method, args and the recorded outcome."""
+
+    def __init__(self, method: str, args: tuple[Any, ...], outcome: tuple[Any, ...]) -> None:
+        self.method, self.args, self.outcome = method, args, outcome
+
+
+def serve(server: ModelServer, requests: Iterable[bytes], answers: IO[bytes]) -> None:
+    """One answer line for each request line, flushed, until the requests end."""
+    for line in requests:
+        answer = server.answer(json.loads(line))
+        answers.write(json.dumps(answer, default=str).encode("utf-8") + b"\n")
+        answers.flush()
+
+
+def main(argv: list[str]) -> None:
+    # The protocol keeps private copies of stdin and stdout; the reference's own prints go to stderr.
+    requests, answers = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    with open(argv[0], encoding="utf-8") as handle:
+        spec = json.load(handle)
+    try:
+        server = ModelServer(spec)
+    except BaseException as exc:  # the reference cannot even be imported: say so, once, and end
+        answers.write(json.dumps({"error": f"{type(exc).__name__}: {exc}", "kind": "failed"}).encode() + b"\n")
+        answers.flush()
+        os._exit(1)
+    serve(server, requests, answers)
+    sys.stderr.flush()
+    os._exit(0)  # threads the reference started cannot keep this process alive
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

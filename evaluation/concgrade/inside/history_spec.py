@@ -176,10 +176,10 @@ def load_hook(reference: Mapping[str, str], hook_paths: list[str]) -> Callable[.
             loader_spec.loader.exec_module(module)
     else:
         module = importlib.import_module(reference["module"])
-    hook = getattr(module, reference["function"], None)
+    hook: Callable[..., Any] | None = getattr(module, reference["function"], None)
     if not callable(hook):
         raise SpecError(f"{reference}: no function {reference['function']}")
-    return hook  # type: ignore[no-any-return]
+    return hook
 
 
 def resolve_target(reference: str) -> Any:
