@@ -250,6 +250,24 @@ SHAPES = {
 }
 
 
+def manifest_entry(shape: Shape, module: str = MODULE, **extra: Any) -> dict[str, Any]:
+    """The shape as a task would declare it in [[histories]]."""
+    entry: dict[str, Any] = {
+        "name": shape.name,
+        "target": f"{module}:{shape.target}",
+        "operations": shape.operations,
+        "threads": shape.threads,
+        "operations_per_thread": shape.operations_per_thread,
+    }
+    if shape.constructor:
+        entry["constructor"] = shape.constructor
+    if shape.partition_by is not None:
+        entry["partition_by"] = shape.partition_by
+    if shape.compare["default"] != "equal":
+        entry["compare"] = shape.compare["default"]
+    return {**entry, **extra}
+
+
 def write_shape(folder: Path, shape: Shape, variant: str, module: str = MODULE) -> Path:
     """An implementation folder holding the shape's module; returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)

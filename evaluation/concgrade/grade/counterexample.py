@@ -1,17 +1,18 @@
 """A small, faithful counterexample for a history that is not linearizable: a window of it, and the impossible answer.
 
-Dropping operations from a history can make it fail for a new reason (drop the increments before a
-read of a counter and the read fails against the initial state), so the window is cut and shrunk
-under two rules. The cut: the operations answered before some point, if every order of them ends in
-one model state, are replaced by that state (the window starts from it; every answer before the cut
-stays explained, so the window fails only if the history does). The shrinking: an operation leaves
-the window only if what remains still fails first at the same response, with no answer allowed there
-that the whole history did not allow: the message a reader sees can only get more precise.
+The impossible answer is the first response at which the history so far has no linearization, and
+what the model would have allowed there is computed on that whole history. Dropping operations can
+make a history fail for a new reason (drop the increments before a read of a counter and the read
+fails against the initial state), so the window is cut and shrunk under one rule: what remains must
+still fail first at that same response, with exactly the same answers allowed there. The cut: the
+operations answered before some point, if every order of them ends in one model state, are replaced
+by that state (the window starts from it; any order of the rest after any order of them respects
+real time, so the window fails if the history does). The shrinking: delta debugging under the rule.
+The reader's message is then the one the whole history earned.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,12 +25,11 @@ from concgrade.grade.history import (
     describe_state,
     operation_to_json,
 )
-from concgrade.grade.linearization_search import Budget, OutOfBudget, final_states, linearizable
+from concgrade.grade.linearization_search import Budget, OutOfBudget, final_states, linearizable, search
 
 # How many cut points to try, latest first, before starting the window at the beginning of the history.
 CUT_TRIES = 12
-# Bounds of the small exhaustive search that says what the model could have answered at the impossible response.
-EXPLAIN_NODES = 20_000
+# Answers of the model at the impossible response listed at most (the search for more stops there).
 EXPLAIN_ANSWERS = 5
 
 
@@ -37,7 +37,7 @@ EXPLAIN_ANSWERS = 5
 class Counterexample:
     operations: tuple[Operation, ...]  # the window, in invocation order; those without answers were still running
     impossible: int  # Operation.index of the first response no order of the window explains
-    allowed: tuple[str, ...]  # what the model could have answered there (empty: the search for it gave up)
+    allowed: tuple[str, ...]  # what the model could have answered there (empty: nothing, or the budget ran out)
     preceding: int  # operations answered before the window starts; every order of them ends in start_state
     start_state: str  # the model's state the window starts from, described
     partition: str | None  # the key of the partition it came from (repr), None when not partitioned
@@ -91,34 +91,51 @@ def find_counterexample(
 ) -> Counterexample:
     """The counterexample of a partition known not to be linearizable; smaller the more budget is left."""
     judge = _Judge(model, compare, budget)
-    start = model.init()
+    initial = model.init()
     ordered = tuple(sorted(operations, key=lambda op: op.invoked))
+    text = describe_state(model, initial)
     try:
-        impossible = impossible_response(ordered, judge, start)
+        impossible = impossible_response(ordered, judge, initial)
     except OutOfBudget:
         last = max(ordered, key=lambda op: op.responded if op.responded is not None else -1)
-        text = describe_state(model, start)
-        return Counterexample(ordered, last.index, (), 0, text, label, False, len(ordered), start)
+        return Counterexample(ordered, last.index, (), 0, text, label, False, len(ordered), initial)
     window: tuple[Operation, ...] = history_until(ordered, impossible.responded or 0)
-    preceding = 0
     try:
-        preceding, start, window = cut(window, impossible, judge, start)
+        allowed: tuple[str, ...] | None = allowed_answers(window, impossible.index, judge, initial)
     except OutOfBudget:
-        pass
-    allowed = allowed_answers(window, impossible.index, model, compare, start)
-    minimal = False
-    if shrink:
-        smallest = [window]
-        try:
-            shrink_window(smallest, impossible.index, allowed, judge, start)
+        allowed = None  # unknown: the cut and the shrinking then keep only the impossible response fixed
+    rule = _Rule(judge, impossible.index, allowed)
+    preceding, start, minimal = 0, initial, False
+    try:
+        preceding, start, window = cut(window, impossible, rule, initial)
+        if shrink:
+            window = shrink_window(window, rule, start)
             minimal = True
-        except OutOfBudget:
-            pass
-        if smallest[0] != window:  # shrinking may have narrowed what is allowed there
-            window = smallest[0]
-            allowed = allowed_answers(window, impossible.index, model, compare, start)
+    except OutOfBudget:
+        window = rule.smallest or window
+    shown = allowed if allowed is not None else ()
     text = describe_state(model, start)
-    return Counterexample(window, impossible.index, allowed, preceding, text, label, minimal, len(ordered), start)
+    return Counterexample(window, impossible.index, shown, preceding, text, label, minimal, len(ordered), start)
+
+
+@dataclass
+class _Rule:
+    """What a window must keep: the failure at the same response, with the same answers allowed there."""
+
+    judge: _Judge
+    impossible: int
+    allowed: tuple[str, ...] | None  # None: unknown (the budget ran out computing it)
+    smallest: tuple[Operation, ...] | None = None  # the last window that kept it
+
+    def kept(self, window: tuple[Operation, ...], start: Any) -> bool:
+        if not any(op.index == self.impossible for op in window) or not self.judge.fails(window, start):
+            return False
+        if impossible_response(window, self.judge, start).index != self.impossible:
+            return False
+        if self.allowed is not None and allowed_answers(window, self.impossible, self.judge, start) != self.allowed:
+            return False
+        self.smallest = window
+        return True
 
 
 def history_until(operations: Sequence[Operation], moment: int) -> tuple[Operation, ...]:
@@ -153,22 +170,21 @@ def impossible_response(operations: Sequence[Operation], judge: _Judge, start: A
 
 
 def cut(
-    window: tuple[Operation, ...], impossible: Operation, judge: _Judge, start: Any
+    window: tuple[Operation, ...], impossible: Operation, rule: _Rule, start: Any
 ) -> tuple[int, Any, tuple[Operation, ...]]:
-    """(operations cut off, the state every order of them ends in, the rest), at the latest point that has one.
+    """(operations cut off, the state every order of them ends in, the rest), at the latest point the rule allows.
 
     Cut points are responses before the impossible operation was invoked; the operations answered by
-    then go, the rest stay (also those that were running at the cut). Any order of the rest from the
-    cut state, after any order of the cut ones, respects real time: so if the rest had an order, the
-    whole history would.
+    then go, the rest stay (also those that were running at the cut).
     """
     moments = sorted({op.responded for op in window if op.responded is not None and op.responded < impossible.invoked})
-    tries = [moments[-1 - offset] for offset in _cut_offsets(len(moments))]
-    for moment in tries:
+    for moment in [moments[-1 - offset] for offset in _cut_offsets(len(moments))]:
         before = [op for op in window if op.responded is not None and op.responded <= moment]
-        states = final_states(before, judge.model, judge.compare, judge.budget, start, limit=2)
-        if len(states) == 1:
-            rest = tuple(op for op in window if op.responded is None or op.responded > moment)
+        states = final_states(before, rule.judge.model, rule.judge.compare, rule.judge.budget, start, limit=2)
+        if len(states) != 1:
+            continue
+        rest = tuple(op for op in window if op.responded is None or op.responded > moment)
+        if rule.kept(rest, states[0]):
             return len(before), states[0], rest
     return 0, start, window
 
@@ -182,87 +198,65 @@ def _cut_offsets(count: int) -> list[int]:
     return offsets
 
 
-def shrink_window(
-    smallest: list[tuple[Operation, ...]],
-    impossible: int,
-    allowed: tuple[str, ...],
-    judge: _Judge,
-    start: Any,
-) -> None:
+def shrink_window(window: tuple[Operation, ...], rule: _Rule, start: Any) -> tuple[Operation, ...]:
     """Delta debugging, greedy: whole threads, then halving chunks, then single operations, until none can go.
 
-    smallest[0] is a faithful counterexample at every moment (so a budget running out keeps the
-    progress made); at the end, dropping any one of its operations loses the failure or changes it.
-    Each step may narrow the allowed answers (`allowed` is the whole window's), never widen them.
+    Every step keeps the rule (rule.smallest follows, so a budget running out keeps the progress made);
+    at the end, dropping any one operation would break it.
     """
-
-    def keeps(candidate: tuple[Operation, ...]) -> bool:
-        if not any(op.index == impossible for op in candidate) or not judge.fails(candidate, start):
-            return False
-        if impossible_response(candidate, judge, start).index != impossible:
-            return False
-        if allowed:
-            narrowed = allowed_answers(candidate, impossible, judge.model, judge.compare, start)
-            if not narrowed or not set(narrowed) <= set(allowed):
-                return False
-        smallest[0] = candidate
-        return True
-
-    for client in sorted({op.client for op in smallest[0]}):
-        keeps(tuple(op for op in smallest[0] if op.client != client))
-    chunk = max(1, len(smallest[0]) // 2)
+    current = window
+    for client in sorted({op.client for op in current}):
+        candidate = tuple(op for op in current if op.client != client)
+        if rule.kept(candidate, start):
+            current = candidate
+    chunk = max(1, len(current) // 2)
     while True:
         removed, position = False, 0
-        while position < len(smallest[0]):
-            current = smallest[0]
-            if keeps(current[:position] + current[position + chunk :]):
-                removed = True
+        while position < len(current):
+            candidate = current[:position] + current[position + chunk :]
+            if rule.kept(candidate, start):
+                current, removed = candidate, True
             else:
                 position += chunk
         if chunk == 1 and not removed:
-            return
+            return current
         chunk = max(1, chunk // 2)
 
 
-def allowed_answers(
-    operations: Sequence[Operation], impossible: int, model: SequentialModel, compare: Compare, start: Any
-) -> tuple[str, ...]:
+def allowed_answers(operations: Sequence[Operation], impossible: int, judge: _Judge, start: Any) -> tuple[str, ...]:
     """What the model could have answered for the impossible operation, in orders that explain all the rest.
 
-    A small exhaustive search over the history just before that response, the operation placed
-    wherever its interval allows with whatever the model answers there; empty when that takes too long.
+    The memoized search itself, the impossible operation placed (anywhere its interval allows) but with
+    any answer accepted, and what the model said there carried in the state; at most EXPLAIN_ANSWERS.
     """
-    target = next(op for op in operations if op.index == impossible)
-    before = history_until(operations, (target.responded or 0) - 1)
-    before = before if any(op.index == impossible for op in before) else (*before, unanswered(target))
-    required = frozenset(op.index for op in before if not op.pending) | {impossible}
     answers: set[str] = set()
-    visited: set[tuple[Any, frozenset[int], str | None]] = set()
-    explored = 0
 
-    def explore(state: Any, placed: frozenset[int], answer: str | None) -> None:
-        nonlocal explored
-        explored += 1
-        node = (model.key(state), placed, answer)
-        if explored > EXPLAIN_NODES or len(answers) >= EXPLAIN_ANSWERS or node in visited:
-            return
-        visited.add(node)
-        if answer is not None and required <= placed:
-            answers.add(answer)
-            return
-        for op in _candidates(before, placed):
-            after, expected = model.step(state, op)
-            if op.index == impossible:
-                explore(after, placed | {op.index}, describe_expected(expected))
-            elif op.pending or compare(expected, op):
-                explore(after, placed | {op.index}, answer)
+    def collect(state: Any) -> bool:
+        answers.add(state[1])
+        return len(answers) >= EXPLAIN_ANSWERS
 
-    explore(start, frozenset(), None)
-    return tuple(sorted(answers)) if explored <= EXPLAIN_NODES else ()
+    def compare(expected: Any, op: Operation) -> bool:
+        return op.index == impossible or judge.compare(expected, op)
+
+    tagged = _Tagged(judge.model, impossible)
+    search(operations, tagged, compare, judge.budget, (start, ""), collect)
+    return tuple(sorted(answers))
 
 
-def _candidates(operations: Sequence[Operation], placed: frozenset[int]) -> list[Operation]:
-    """Operations that may come next: invoked before every unplaced answered operation responded."""
-    open_ops = [op for op in operations if op.index not in placed]
-    horizon = min((op.responded for op in open_ops if op.responded is not None), default=math.inf)
-    return [op for op in open_ops if op.invoked <= horizon]
+@dataclass(frozen=True)
+class _Tagged:
+    """A model whose state also holds what the inner model answered for one operation."""
+
+    inner: SequentialModel
+    target: int
+
+    def init(self) -> Any:
+        return (self.inner.init(), "")
+
+    def step(self, state: Any, op: Operation) -> tuple[Any, Any]:
+        inner_state, answer = state
+        after, expected = self.inner.step(inner_state, op)
+        return (after, describe_expected(expected) if op.index == self.target else answer), expected
+
+    def key(self, state: Any) -> Any:
+        return (self.inner.key(state[0]), state[1])

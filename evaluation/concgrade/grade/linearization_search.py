@@ -40,7 +40,7 @@ def linearizable(
     operations: Sequence[Operation], model: SequentialModel, compare: Compare, budget: Budget, start: Any
 ) -> bool:
     """Some order of `operations`, consistent with their real-time order, explains every answer from `start`."""
-    return _search(operations, model, compare, budget, start, lambda _state: True)
+    return search(operations, model, compare, budget, start, lambda _state: True)
 
 
 def final_states(
@@ -58,11 +58,11 @@ def final_states(
         found.setdefault(model.key(state), state)
         return len(found) >= limit
 
-    _search(operations, model, compare, budget, start, collect)
+    search(operations, model, compare, budget, start, collect)
     return list(found.values())
 
 
-def _search(
+def search(
     operations: Sequence[Operation],
     model: SequentialModel,
     compare: Compare,

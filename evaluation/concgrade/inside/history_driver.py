@@ -212,7 +212,7 @@ def drive(spec: Mapping[str, Any], record: dict[str, Any]) -> None:
     target = resolve_target(spec["target"])
     record["imported"] = module_proof(target)
     yields = None
-    if stress and not spec.get("asyncio"):
+    if stress and not spec.get("asyncio") and spec.get("call_yields", True):  # false: the benchmark's comparison
         module = sys.modules.get(getattr(target, "__module__", "") or "")
         folders = spec.get("yield_folders") or source_folders(getattr(module, "__file__", None))
         yields = CallYields(int(spec["seed"]), folders)

@@ -33,7 +33,8 @@ class Bar:
 def render_counterexample(counterexample: Counterexample, total: int | None = None, seed: int | None = None) -> str:
     """The whole text block: what it shows, the timeline, the impossible response, how to replay it."""
     found = counterexample
-    shown = f"{len(found.operations)} operations" + (f" of {total}" if total else "")
+    count = len(found.operations)
+    shown = f"{count} {'operation' if count == 1 else 'operations'}" + (f" of {total}" if total else "")
     lines = [
         f"Not linearizable: a counterexample of {shown}"
         + (f" (partition {found.partition})" if found.partition else "")
