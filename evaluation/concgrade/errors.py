@@ -6,22 +6,14 @@ from __future__ import annotations
 class ConcgradeError(Exception):
     """A problem with the user's input or environment (never a bug of concgrade itself)."""
 
-    slug = "error"
-
 
 class TaskError(ConcgradeError):
     """The task folder is malformed: missing folders, invalid manifest, unreadable or broken test files."""
-
-    slug = "task"
 
 
 class UsageError(ConcgradeError):
     """The command line asks for something that cannot be done."""
 
-    slug = "usage"
-
 
 class RunError(ConcgradeError):
     """A test process could not be started at all (not a failing or crashing test: those are graded)."""
-
-    slug = "run"

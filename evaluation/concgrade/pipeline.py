@@ -23,7 +23,7 @@ from concgrade.files import read_sources, tree_digest
 from concgrade.grade.checks import check_constraints_met, check_task_lint
 from concgrade.grade.grading import grade_runs, with_checks
 from concgrade.grade.instances import audit_instances, runtime_lint_findings
-from concgrade.grade.observations import RunObservation, observe_run
+from concgrade.grade.outcomes import RunObservation, observe_run
 from concgrade.grade.pairing import canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results.model import Results, build_results, environment_info

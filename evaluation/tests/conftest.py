@@ -14,6 +14,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RUN_PY = REPO / "evaluation" / "run.py"
 SCHEMA = REPO / "evaluation" / "concgrade" / "results" / "schema" / "results.schema.json"
+END_TO_END = Path(__file__).resolve().parent / "end_to_end"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in end_to_end/ grades real tasks: it is slow by where it lives."""
+    for item in items:
+        if item.path.is_relative_to(END_TO_END):
+            item.add_marker(pytest.mark.slow)
 
 
 def run_cli(

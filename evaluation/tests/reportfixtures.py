@@ -168,7 +168,7 @@ def synthetic_results(
     )
     if extras:
         implementations["after"].findings = [
-            {"rule_id": "CG101", "severity": "warning", "message": "unbounded queue", "path": "m.py", "line": 12}
+            {"id": "CG101", "severity": "warning", "message": "unbounded queue", "path": "m.py", "line": 12}
         ]
         results.environment["isolation"] = {"pid_namespace": "bwrap", "cgroup": False}
         results = dataclasses.replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 from pathlib import Path
 
@@ -198,3 +199,12 @@ def test_two_sends_at_once_never_three(concurrency_probe, monkeypatch):
 def make_race_task(root: Path, *, racy: bool) -> Path:
     """The bounded-sends task whose after keeps the bound with a racy (check-then-act) or a safe limiter."""
     return make_task(root, after=RACY_LIMITER if racy else SAFE_LIMITER, f2p=BOUND_F2P_TESTS, test_timeout=10)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file below root with its content hash: the user's folder must be byte-identical after a grade."""
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }

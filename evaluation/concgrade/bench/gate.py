@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from concgrade.bench.model import OK, BenchResults, WorkloadBench
+from typing import Any
+
+from concgrade.bench.model import OK, BenchResults, ImplementationBench, WorkloadBench
 from concgrade.grade.checks import Check
 
 
@@ -43,9 +45,9 @@ def implementation_check(name: str, workloads: list[WorkloadBench]) -> Check:
     return Check(check_id, "pass", "; ".join(passes), name)
 
 
-def _imported_expected(imported: dict | None) -> bool:
-    return bool(imported) and bool(imported.get("expected"))
+def _imported_expected(imported: dict[str, Any] | None) -> bool:
+    return bool(imported and imported.get("expected"))
 
 
-def _file(impl) -> str:
+def _file(impl: ImplementationBench) -> str:
     return str((impl.imported or {}).get("file", "nothing"))

@@ -32,7 +32,9 @@ from concgrade.bench.model import (
 from concgrade.errors import UsageError
 from concgrade.files import cache_dir, sha256_file, tree_digest
 from concgrade.run.plan import RunSpec, plan_runs
-from concgrade.run.runner import ScratchRun, read_json, run_process, scratch_run
+from concgrade.run.readers import read_json
+from concgrade.run.scratch import ScratchRun, scratch_run
+from concgrade.run.timed_process import run_process
 from concgrade.task.model import Task
 from concgrade.task.workloads import HOOK_FOLDERS, Workload, hook_files
 
@@ -78,14 +80,15 @@ def run_bench(task: Task, options: BenchOptions, progress: Progress | None = Non
                 store_entry(folder, keys[spec.name], {"stored_at": now_iso(), "implementation": asdict(impl)})
             implementations[spec.name] = impl
         results.append(workload_bench(workload, implementations))
-    load = {"start": load_at_start, "end": load_average(), "cpus": os.cpu_count()}
-    if load["start"] is None or load["end"] is None:
-        load = None
-    elif misses and max(load["start"], load["end"]) > (os.cpu_count() or 1):
-        notes.append(
-            f"the machine was busy (load {max(load['start'], load['end']):.1f} on {os.cpu_count()} cores): "
-            "expect wide intervals"
-        )
+    load_at_end = load_average()
+    load = None
+    if load_at_start is not None and load_at_end is not None:
+        load = {"start": load_at_start, "end": load_at_end, "cpus": os.cpu_count() or 1}
+        if misses and max(load_at_start, load_at_end) > (os.cpu_count() or 1):
+            notes.append(
+                f"the machine was busy (load {max(load_at_start, load_at_end):.1f} on {os.cpu_count()} cores): "
+                "expect wide intervals"
+            )
     return BenchResults(
         requested_by=options.requested_by,
         workloads=results,
@@ -136,9 +139,9 @@ def time_workload(
                     continue
                 spec = next(s for s in specs if s.name == name)
                 record, failure = time_once(prepared[name], spec_files[name], workload.timeout or spec.run_timeout)
-                if failure:
-                    failures[name] = failure
-                    _say(progress, f"bench {workload.name}: {name} {failure[0]}: {failure[1]}")
+                if failure or record is None:
+                    failures[name] = failure or (ERROR, "no measurement")
+                    _say(progress, f"bench {workload.name}: {name} {failures[name][0]}: {failures[name][1]}")
                     continue
                 record["imported"] = prove_import(record.get("imported"), prepared[name], spec)
                 timed[name].append(record)
@@ -200,10 +203,10 @@ def time_once(run: ScratchRun, spec_file: Path, timeout: float) -> tuple[dict[st
 
 def implausible(record: dict[str, Any], opened: float, closed: float) -> str | None:
     """A measurement whose window is not inside the process's life as the harness saw it was not taken by us."""
-    window, seconds = record.get("window"), record.get("seconds")
+    window, reported = record.get("window"), record.get("seconds")
     try:
-        begin, end, seconds = float(window[0]), float(window[1]), float(seconds)  # type: ignore[index]
-    except (TypeError, ValueError, IndexError):
+        begin, end, seconds = float(window[0]), float(window[1]), float(reported)  # type: ignore[index, arg-type]
+    except (TypeError, ValueError, IndexError):  # not numbers, or no window at all: the record is not ours
         return "the measurement has no valid time window"
     if not (opened <= begin <= end <= closed) or abs((end - begin) - seconds) > CLOCK_TOLERANCE + 0.01 * seconds:
         return "the measurement does not fit inside the process's lifetime (altered by the code under test?)"

@@ -59,7 +59,8 @@ def read_predictions(path: Path) -> list[Prediction]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the predictions file ({exc})") from None
-    predictions, seen = [], Counter()
+    predictions: list[Prediction] = []
+    seen: Counter[tuple[str, str]] = Counter()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

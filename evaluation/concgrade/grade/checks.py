@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-from concgrade.grade.observations import RunObservation
+from concgrade.grade.outcomes import RunObservation
 from concgrade.task.model import F2P, P2P, entry_matches
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
 EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
 
 # The outcome of a test whose repeats disagree: never a pass, and never the expected failure either.
-FLAKY = "flaky"
+FLAKY: Literal["flaky"] = "flaky"
 
 # How many test names a check message lists before it says "and N more".
 NAMES_SHOWN = 5
@@ -58,7 +59,8 @@ def assign_suites(entries: dict[str, list[str]], collected: Iterable[str]) -> di
 
 def infer_suites(before: RunObservation, collected: Iterable[str]) -> dict[str, list[str]]:
     """Without declared suites: what passes on before is PASS_TO_PASS, everything else FAIL_TO_PASS."""
-    p2p, f2p = [], []
+    p2p: list[str] = []
+    f2p: list[str] = []
     for nodeid in dict.fromkeys(collected):
         test = before.tests.get(nodeid)
         (p2p if test is not None and test.passed else f2p).append(nodeid)
@@ -206,7 +208,7 @@ def check_constraints_met(name: str, violations: Sequence[dict[str, object]]) ->
     """The manifest's constraints (e.g. standard library only, forbidden constructs) hold on an implementation."""
     check_id = f"constraints.{name}"
     if violations:
-        listed = list_names([f"{v['constraint']}: {v['message']}" for v in violations])
+        listed = list_names([f"{v['id']}: {v['message']}" for v in violations])
         return Check(check_id, "fail", f"{name} breaks the manifest's constraints: {listed}", name)
     return Check(check_id, "pass", f"{name} meets the manifest's constraints", name)
 

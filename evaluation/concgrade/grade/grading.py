@@ -18,7 +18,7 @@ from concgrade.grade.checks import (
     infer_suites,
     verdict_of,
 )
-from concgrade.grade.observations import RunObservation
+from concgrade.grade.outcomes import RunObservation
 from concgrade.grade.safety import safety_checks
 
 

@@ -40,7 +40,7 @@ def audit_instances(
     }
     findings: list[dict[str, Any]] = section["findings"]
     if not instances.usable:
-        severity = "info" if instances.status == "missing" else "error"
+        severity: Severity = "info" if instances.status == "missing" else "error"
         message = f"{instances.problem}: the suites are inferred from the before and after runs"
         findings.append(_finding(f"instances.{instances.status}", severity, message, instances.path))
     if before is None or after is None:

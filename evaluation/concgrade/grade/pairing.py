@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from concgrade.grade.observations import RunObservation
-from concgrade.task.model import Toggle
+from concgrade.grade.outcomes import RunObservation
 from concgrade.task.selection import canonical_nodeid, tokens_by_role
+from concgrade.task.toggle import Toggle
 
 
 def canonical_run(run: RunObservation, toggle: Toggle) -> RunObservation:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from concgrade.grade.checks import FLAKY, assign_suites, check_implementation_proved, expectation_checks
-from concgrade.grade.observations import RunObservation, TestObservation
+from concgrade.grade.outcomes import Outcome, RunObservation, TestObservation
 from concgrade.run.plan import RunSpec
 
 GATE_REPEAT = 5  # repeats per implementation in gate mode (see benchmarks/race_detection.py for why)
@@ -113,7 +113,7 @@ def combine_test(nodeid: str, observed: Sequence[TestObservation | None]) -> Tes
     present = [test for test in observed if test is not None]
     # The outcome shown is the first non-pass (the evidence), or the first pass when all passed.
     shown = next((t for t in present if not t.passed), present[0] if present else None)
-    outcome = FLAKY if 0 < passes < len(observed) else (shown.outcome if shown else "missing")
+    outcome: Outcome = FLAKY if 0 < passes < len(observed) else (shown.outcome if shown else "missing")
     message = shown.message if shown else ""
     if outcome == FLAKY:
         message = f"passed {passes} of {len(observed)} repeats ({', '.join(outcomes)})\n{message}".rstrip()

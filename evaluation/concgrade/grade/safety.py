@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from concgrade.grade.checks import Check, list_names
-from concgrade.grade.observations import RunObservation
+from concgrade.grade.outcomes import RunObservation
 
 
 def safety_checks(runs: Sequence[RunObservation], folder_changes: Sequence[str] = ()) -> list[Check]:

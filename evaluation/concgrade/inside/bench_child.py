@@ -77,13 +77,13 @@ def max_rss_bytes() -> dict[str, int] | None:
 
 def module_proof(function: Any) -> dict[str, str] | None:
     """Which file the workload's callable came from, and its content hash."""
-    module = sys.modules.get(getattr(function, "__module__", "") or "")
-    path = getattr(module, "__file__", None)
+    name = getattr(function, "__module__", "") or ""
+    path = getattr(sys.modules.get(name), "__file__", None)
     if not path:
         return None
     real = os.path.realpath(path)
     with open(real, "rb") as handle:
-        return {"module": module.__name__, "file": real, "sha256": hashlib.sha256(handle.read()).hexdigest()}
+        return {"module": name, "file": real, "sha256": hashlib.sha256(handle.read()).hexdigest()}
 
 
 def measure(spec: dict[str, Any], record: dict[str, Any]) -> None:

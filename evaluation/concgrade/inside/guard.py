@@ -12,7 +12,7 @@ Everything here runs in the same interpreter as the code under test: see the not
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -88,7 +88,7 @@ def source_of(obj: Any) -> str:
 class RunnerGuard:
     """Snapshots pytest's reporting machinery and reports every change and every report turned into a pass."""
 
-    def __init__(self, report: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, report: Callable[[protocol.Record], None]) -> None:
         self._report = report
         # Objects are kept alive so that their ids cannot be reused by impostors.
         # What is not imported yet is not watched (it cannot have been replaced before it existed).
@@ -171,7 +171,7 @@ class RunnerGuard:
             raise
 
     @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
         """The innermost wrapper around report making: the outcome pytest's own hook produced."""
         inner = self._inner.setdefault((item.nodeid, call.when), {})
         if call.excinfo is not None:

@@ -60,12 +60,12 @@ def serialize_phase(report: pytest.TestReport) -> protocol.Phase:
         record["wasxfail"] = str(report.wasxfail)
     if report.longrepr is not None and report.outcome != "passed":
         record["longrepr"] = clip(str(report.longrepr))
-    captured = 0
-    for stream in ("capstdout", "capstderr"):
-        text = getattr(report, stream, "")
-        if text:
-            captured += len(text)
-            record[stream] = clip(text)  # type: ignore[literal-required]
+    stdout, stderr = report.capstdout, report.capstderr
+    if stdout:
+        record["capstdout"] = clip(stdout)
+    if stderr:
+        record["capstderr"] = clip(stderr)
+    captured = len(stdout) + len(stderr)
     if captured:
         record["captured_chars"] = captured  # before clipping: the harness holds runs to an output limit
     return record

@@ -89,8 +89,8 @@ def start_probe(
         raise TypeError(f"a {kind} probe needs a target: probe(module, 'function') or probe('module.function')")
     if kind == "processes":
         name = process_target_name(target, attribute)
-        probe, undo = process_probe.start_probe(name, label)
-        return RunningProbe(probe, undo)
+        process, undo = process_probe.start_probe(name, label)
+        return RunningProbe(process, undo)
     if kind == "auto" and isinstance(target, str) and ":" in target:
         target, _, attribute = target.partition(":")
     probe, patch = install_probe(target, attribute, label, kind=kind)

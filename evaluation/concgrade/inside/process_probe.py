@@ -333,7 +333,8 @@ class EventReader:
 def _sweep(deltas: list[tuple[int, int]], start: int, end: int) -> tuple[int, list[tuple[float, int]], bool]:
     """Peak of a running count within [start, end] and its timeline; ends sort before starts at equal times."""
     deltas.sort(key=lambda item: (item[0], item[1]))
-    value, peak, timeline, truncated = 0, 0, [], False
+    value, peak, truncated = 0, 0, False
+    timeline: list[tuple[float, int]] = []
     entered = False
     for time_ns, delta in deltas:
         if time_ns > end:
@@ -497,8 +498,13 @@ def start_probe(target: str, label: str | None = None) -> tuple[ProcessProbe, Ca
 
         events_dir = tempfile.mkdtemp(prefix="concgrade-events-")
         owner = os.getpid()
+
         # This process's own folder, removed when it exits (not when a forked child inheriting atexit does).
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(events_dir, ignore_errors=True))
+        def remove_own_folder() -> None:
+            if os.getpid() == owner:
+                shutil.rmtree(events_dir, ignore_errors=True)
+
+        atexit.register(remove_own_folder)
     targets = tuple(dict.fromkeys([*(config.targets if config else ()), target]))
     added = _state is None or target not in _state.targets
     os.environ[PROCESS_PROBE_VARIABLE] = ProbeConfig(events_dir, targets).to_env()

@@ -88,9 +88,9 @@ class Stress:
         sys.setswitchinterval(self.switch_interval)
         # threading's own Semaphore, Condition, Event, Barrier, and queue.Queue and concurrent.futures,
         # build their locks from these names when they are created, so they all yield too.
-        threading.Lock = make_lock_class(self.yielder, _thread.allocate_lock)  # type: ignore[misc]
-        threading.RLock = make_lock_class(self.yielder, _rlock_factory())  # type: ignore[misc]
-        time.sleep = self._sleep_wrapper(time.sleep)
+        threading.Lock = make_lock_class(self.yielder, _thread.allocate_lock)  # type: ignore[assignment]
+        threading.RLock = make_lock_class(self.yielder, _rlock_factory())  # type: ignore[assignment]
+        time.sleep = self._sleep_wrapper(time.sleep)  # type: ignore[assignment]
         self._stress_asyncio()
 
     def _sleep_wrapper(self, original: Callable[[float], None]) -> Callable[[float], None]:

@@ -77,8 +77,8 @@ def bucketed(points: list[tuple[float, float]], end: float) -> list[tuple[float,
             index += 1
         highest[bucket] = top
     steps = [(0.0, 0.0)]
-    for bucket, top in enumerate(highest):
+    for bucket, reached in enumerate(highest):
         start = end * bucket / BUCKETS
-        steps += [(start, steps[-1][1]), (start, top or 0.0)]
+        steps += [(start, steps[-1][1]), (start, reached or 0.0)]
     steps.append((end, steps[-1][1]))
     return steps

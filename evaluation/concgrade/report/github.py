@@ -52,7 +52,7 @@ def test_line(nodeid: str, message: str) -> int | None:
     return lines[-1] if lines else None
 
 
-def annotations(results: Results, workspace: str | None = None) -> list[Annotation]:
+def error_annotations(results: Results, workspace: str | None = None) -> list[Annotation]:
     """At most ten annotations: checks that errored, then failing ones, in grade order; one per failing test."""
     root = Path(str(results.task.get("root", ".")))
     tests = {(name, test.nodeid): test for name, impl in results.implementations.items() for test in impl.tests}
@@ -65,7 +65,7 @@ def annotations(results: Results, workspace: str | None = None) -> list[Annotati
         if not nodeids:
             found.append(Annotation(f"concgrade {check['id']}", str(check["message"])))
         for nodeid in nodeids:
-            test = tests.get((check.get("implementation"), nodeid))
+            test = tests.get((str(check.get("implementation")), nodeid))
             outcome = test.outcome if test else "missing"
             detail = last_line(test.message) if test else ""
             found.append(
@@ -112,6 +112,6 @@ def write_github_outputs(results: Results, env: Mapping[str, str], out: TextIO) 
             with path.open("a", encoding="utf-8") as handle:
                 handle.write(text + "\n")
     if env.get("GITHUB_ACTIONS") == "true":
-        for annotation in annotations(results, env.get("GITHUB_WORKSPACE") or os.getcwd()):
+        for annotation in error_annotations(results, env.get("GITHUB_WORKSPACE") or os.getcwd()):
             out.write(annotation.command() + "\n")
         out.flush()

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
-from concgrade.grade.observations import RunObservation
+from concgrade.grade.outcomes import RunObservation
 from concgrade.report.bench_terminal import bench_lines
 from concgrade.report.view import summary_rows
 from concgrade.results.model import Results

@@ -451,20 +451,21 @@ def metric_rows(results: Results) -> tuple[list[str], list[MetricRow]]:
         keys += [k for k in table if k not in keys]
     rows = []
     for key in keys:
-        values = []
+        cells: list[str] = []
         for name in names:
             value = metrics[name].get(key)
             if not is_scalar(value):
                 value = value_from_deltas(tables, key, name)
-            values.append(fmt(value) if value is not None else "")
-        deltas, directions = [], []
+            cells.append(fmt(value) if value is not None else "")
+        deltas: list[str] = []
+        directions: list[str] = []
         for table in tables.values():
             change = table.get(key)
             amount = change.get("delta") if isinstance(change, Mapping) else change
             numeric = isinstance(amount, (int, float)) and not isinstance(amount, bool)
             deltas.append(f"{amount:+g}" if numeric and amount else ("0" if numeric else fmt(amount or "")))
             directions.append(("up" if amount > 0 else "down") if numeric and amount else "")
-        rows.append(MetricRow(key, values, deltas, directions))
+        rows.append(MetricRow(key, cells, deltas, directions))
     return [f"Δ {comparison.replace('→', ' → ')}" for comparison in tables], rows
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from concgrade import __version__
 from concgrade.grade.checks import Grade
-from concgrade.grade.observations import RunObservation, TestObservation
+from concgrade.grade.outcomes import RunObservation, TestObservation
 from concgrade.static.structure import Structure
 from concgrade.task.model import F2P, P2P, Task
 
@@ -268,7 +268,7 @@ def test_result(test: TestObservation, suite: str | None) -> TestResult:
 def summarize(tests: Any) -> dict[str, int]:
     """Counts in the template's terms (see TEMPLATE_OUTCOME), then each concgrade outcome's own count."""
     counts = Counter(test.outcome for test in tests)
-    template = Counter()
+    template: Counter[str] = Counter()
     for outcome, count in counts.items():
         template[TEMPLATE_OUTCOME.get(outcome, "error")] += count
     return {

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from concgrade.run import proctree
+from concgrade.run.kill import kill_all
 
 CONTROLLERS = ("memory", "pids")
 
@@ -201,23 +201,13 @@ class RunCgroup:
                 )
         return found
 
-    def peak_memory(self) -> int | None:
-        folder = self.folders.get("memory")
-        if folder is None:
-            return None
-        name = "memory.max_usage_in_bytes" if self.homes["memory"].version == 1 else "memory.peak"
-        try:
-            return int((folder / name).read_text().strip())
-        except (OSError, ValueError):
-            return None
-
     def kill_and_remove(self, attempts: int = 50) -> None:
         """Kill whatever is still inside, then remove the folders (a folder with a process in it cannot go)."""
         for _ in range(attempts):
             remaining = self.pids()
             if not remaining:
                 break
-            proctree.kill_all(remaining)
+            kill_all(remaining)
             wait_a_little()
         for controller in list(self.folders):
             if remove_quietly(self.folders[controller]):

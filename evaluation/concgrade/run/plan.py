@@ -90,7 +90,7 @@ def run_modules(task: Task, folder_in_task: str) -> tuple[str, ...]:
 
 
 def pytest_arguments(
-    spec: RunSpec, records: Path | None, json_report: Path, task_copy: Path, selection: list[str] | None = None
+    spec: RunSpec, json_report: Path, task_copy: Path, selection: list[str] | None = None
 ) -> list[str]:
     """The command-line arguments of `python -m pytest` for one run (`selection` replaces the test files)."""
     args = [
@@ -106,7 +106,6 @@ def pytest_arguments(
         "concgrade.inside.plugin",
         "-p",
         "no:cacheprovider",
-        *(["--concgrade-records", str(records)] if records is not None else []),
         "--json-report",
         "--json-report-file",
         str(json_report),

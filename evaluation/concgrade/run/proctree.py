@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,24 +121,6 @@ def run_processes(root: int, marker: bytes, extra_pids: Iterable[int] = ()) -> l
     if root in processes:
         found.setdefault(root, processes[root])
     return sorted(found.values(), key=lambda info: info.pid)
-
-
-def kill_all(pids: Iterable[int]) -> None:
-    """SIGKILL each pid; a pid that is gone (or not ours) is skipped."""
-    for pid in pids:
-        if pid <= 1 or pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def alive(processes: Iterable[ProcessInfo]) -> list[ProcessInfo]:

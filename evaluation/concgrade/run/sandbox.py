@@ -86,7 +86,7 @@ def pid_namespace_candidates(root: bool, disabled: set[str]) -> list[tuple[str, 
     """Ways to start a process in a new PID namespace, best first (pure: which tools exist is checked later)."""
     if "pid_namespace" in disabled:
         return []
-    candidates = []
+    candidates: list[tuple[str, tuple[str, ...]]] = []
     if "unshare" not in disabled:
         if root:
             candidates.append(("unshare", ("unshare", "--pid", "--fork", "--kill-child", *NAMESPACE_INIT)))

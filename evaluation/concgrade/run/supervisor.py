@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,11 +15,13 @@ from typing import Any
 
 from concgrade.errors import RunError
 from concgrade.inside import protocol
-from concgrade.inside.protocol import BOOT_VARIABLE, MARKER_VARIABLE, STDLIB_HELPERS, BootConfig
+from concgrade.inside.protocol import BOOT_VARIABLE, MARKER_VARIABLE, BootConfig
 from concgrade.run import proctree
 from concgrade.run.cgroups import RunCgroup
 from concgrade.run.channel import OutputTail, RecordChannel
+from concgrade.run.kill import NO_ROOT, end_everything, kill_all, leftover_processes
 from concgrade.run.outputs import AttemptOutput
+from concgrade.run.readers import read_json, read_text
 from concgrade.run.sandbox import Sandbox
 
 OUTPUT_TAIL = 16 * 1024
@@ -93,18 +94,7 @@ def supervise(
     channel = RecordChannel(on_record)
     stacks_path = scratch / f"stacks-{index}.txt"
     stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    boot = BootConfig(
-        shim=str(shim),
-        pythonpath=pythonpath,
-        preload=list(sandbox.preload),
-        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
-        watchdog_factor=WATCHDOG_FACTOR,
-        records_fd=channel.child.records_write,
-        key_fd=channel.child.key_read,
-        stacks_fd=stacks_fd,
-        cgroup_procs=cgroup.procs_files(),
-        marker_variable=MARKER_VARIABLE,
-    )
+    boot = boot_config(shim, pythonpath, sandbox, channel, stacks_fd, cgroup)
     env = {**env, BOOT_VARIABLE: boot.to_json(), MARKER_VARIABLE: marker}
     full_command = [*sandbox.wrapper, *command]
     started = time.monotonic()
@@ -120,24 +110,12 @@ def supervise(
         raise RunError(f"could not start {full_command[0]}: {stderr}")
     marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
 
-    def wait_for_exit() -> None:
-        process.wait()
-        watch.exited = True
-        watch.wake.set()
-
-    threading.Thread(target=wait_for_exit, name="concgrade-wait", daemon=True).start()
-    watchdog = None
-    if sandbox.watch_memory or sandbox.watch_tasks:
-        watchdog = threading.Thread(
-            target=watch_tree, args=(process.pid, marker_bytes, sandbox, watch), name="concgrade-watchdog", daemon=True
-        )
-        watchdog.start()
-
+    watch_process(process, marker_bytes, sandbox, watch)
     ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
     if ended_by in ("wall_clock", "hung_after_session"):
         request_stacks(process.pid, command, stacks_path)
-    leftovers = [] if ended_by != "exit" else leftover_processes(NO_ROOT, marker_bytes, cgroup)
-    end_everything(process, marker_bytes, cgroup, reaped=watch.exited)
+    leftovers = [] if ended_by != "exit" else leftover_processes(NO_ROOT, marker_bytes, cgroup.pids())
+    end_everything(process, marker_bytes, cgroup.pids(), reaped=watch.exited)
     duration = time.monotonic() - started
     records = channel.finish(READER_GRACE)
     stdout.reader.stop(READER_GRACE)
@@ -170,6 +148,38 @@ def supervise(
         limit_breaches=breaches,
         leftovers=[*leftovers, *exit_leftovers(records.records)],
     )
+
+
+def boot_config(
+    shim: Path, pythonpath: list[str], sandbox: Sandbox, channel: RecordChannel, stacks_fd: int, cgroup: RunCgroup
+) -> BootConfig:
+    """Everything the boot needs, in one place: the trusted path, the limits, the channel's ends, the cgroups."""
+    return BootConfig(
+        shim=str(shim),
+        pythonpath=pythonpath,
+        preload=list(sandbox.preload),
+        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
+        watchdog_factor=WATCHDOG_FACTOR,
+        records_fd=channel.child.records_write,
+        key_fd=channel.child.key_read,
+        stacks_fd=stacks_fd,
+        cgroup_procs=cgroup.procs_files(),
+        marker_variable=MARKER_VARIABLE,
+    )
+
+
+def watch_process(process: subprocess.Popen[bytes], marker: bytes, sandbox: Sandbox, watch: Watch) -> None:
+    """Threads that wake the supervisor when the process exits, and (without cgroups) watch its memory and threads."""
+
+    def wait_for_exit() -> None:
+        process.wait()
+        watch.exited = True
+        watch.wake.set()
+
+    threading.Thread(target=wait_for_exit, name="concgrade-wait", daemon=True).start()
+    if sandbox.watch_memory or sandbox.watch_tasks:
+        args = (process.pid, marker, sandbox, watch)
+        threading.Thread(target=watch_tree, args=args, name="concgrade-watchdog", daemon=True).start()
 
 
 def start_process(
@@ -243,7 +253,7 @@ class IdleTracker:
             return False  # exiting right now: the next wake-up will see it gone
         ticks, running = now
         # Children count too: a process waiting at exit for its pool's workers to finish is not hung.
-        for child in proctree.descendants(self.pid, proctree.snapshot()):
+        for child in proctree.descendants(self.pid or 0, proctree.snapshot()):
             more = proctree.activity(child.pid)
             if more is not None:
                 ticks, running = ticks + more[0], running or more[1]
@@ -280,39 +290,16 @@ def request_stacks(root: int, command: list[str], stacks_path: Path) -> None:
         size = now
 
 
-def is_stdlib_helper(info: proctree.ProcessInfo) -> bool:
-    return any(helper in info.command for helper in STDLIB_HELPERS)
-
-
-def leftover_processes(root: int, marker: bytes, cgroup: RunCgroup) -> list[str]:
-    """Processes of the run still alive once its pytest process has exited (found when there is no PID namespace):
-    its descendants, marked processes, and whatever is left in its cgroups."""
-    living = proctree.alive(proctree.run_processes(root, marker, cgroup.pids()))
-    return [f"pid {info.pid}: {info.command}" for info in living if info.pid != root and not is_stdlib_helper(info)]
-
-
 def exit_leftovers(records: list[dict[str, Any]]) -> list[str]:
     """Leftovers the boot found at the very end of the interpreter (the only way to see them inside a namespace)."""
     record = protocol.first_of(records, "exit_leftovers")
     return [str(item) for item in record.get("processes", [])] if record else []
 
 
-# A pid no process can have: once the run's first process is reaped its pid may be reused by a stranger, so
-# its descendants are then looked for by marker and cgroup only.
-NO_ROOT = -1
-
-
-def end_everything(process: subprocess.Popen[bytes], marker: bytes, cgroup: RunCgroup, reaped: bool) -> None:
-    """Kill the run's process group, its PID namespace (by killing its first process), its cgroups, marked strays."""
-    proctree.kill_group(process.pid)
-    root = NO_ROOT if reaped else process.pid
-    proctree.kill_all(info.pid for info in proctree.run_processes(root, marker))
-    proctree.kill_all(cgroup.pids())
-    try:
-        process.kill()
-    except OSError:
-        pass
-    process.wait()
+def exit_breaches(exit_code: int | None, sandbox: Sandbox) -> list[str]:
+    if exit_code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        return [f"cpu: the process used its {sandbox.limits.cpu_seconds} s of CPU time (RLIMIT_CPU)"]
+    return []
 
 
 def watch_tree(root: int, marker: bytes, sandbox: Sandbox, watch: Watch) -> None:
@@ -331,32 +318,8 @@ def watch_tree(root: int, marker: bytes, sandbox: Sandbox, watch: Watch) -> None
         elif sandbox.watch_tasks and tasks > limits.max_tasks:
             breach = f"processes/threads: the run had {tasks} tasks, over its limit of {limits.max_tasks} (watchdog)"
         if breach:
-            proctree.kill_all(info.pid for info in processes)
+            kill_all(info.pid for info in processes)
             watch.watchdog_breach = breach
             watch.wake.set()
             return
         time.sleep(WATCH_INTERVAL)
-
-
-def exit_breaches(exit_code: int | None, sandbox: Sandbox) -> list[str]:
-    if exit_code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
-        return [f"cpu: the process used its {sandbox.limits.cpu_seconds} s of CPU time (RLIMIT_CPU)"]
-    return []
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def read_text(path: Path, limit: int = 256 * 1024) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError:
-        return ""
-    text = data[:limit].decode("utf-8", "replace")
-    return text + ("\n[concgrade: stacks cut]" if len(data) > limit else "")

@@ -9,6 +9,7 @@ import tokenize
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import lizard
 
@@ -28,8 +29,8 @@ _DYNAMIC_IMPORTERS = {"__import__", "builtins.__import__", "importlib.import_mod
 
 
 class _Record:
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,12 @@ def measure_sources(sources: Mapping[str, str], *, local_modules: Collection[str
     Imports of `local_modules` and of the top-level names of the given files are task-local, not third-party.
     """
     local = set(local_modules) | {top_level_name(path) for path in sources}
-    files, functions, imports, constructs, references, errors = [], [], [], [], set(), []
+    files: list[FileMetrics] = []
+    functions: list[FunctionMetrics] = []
+    imports: list[ImportUse] = []
+    constructs: list[ConstructUse] = []
+    references: set[str] = set()
+    errors: list[SourceError] = []
     for path in sorted(sources):
         text = sources[path]
         try:

@@ -125,7 +125,7 @@ class ParsedSource:
         The result is shared by every caller with the same path and text (metrics and rules parse the same
         files), so treat it as read-only.
         """
-        return _parse_cached(cls, path, text)
+        return _parse_cached(path, text)
 
     @classmethod
     def _build(cls, path: str, text: str) -> ParsedSource:
@@ -306,8 +306,8 @@ def is_bounded(call: ast.Call, kind: str, qualified: str) -> bool | None:
 
 
 @functools.lru_cache(maxsize=32)
-def _parse_cached(cls: type[ParsedSource], path: str, text: str) -> ParsedSource:
-    return cls._build(path, text)
+def _parse_cached(path: str, text: str) -> ParsedSource:
+    return ParsedSource._build(path, text)
 
 
 def module_lock_names(parsed: ParsedSource) -> set[str]:

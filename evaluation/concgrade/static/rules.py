@@ -22,7 +22,7 @@ from concgrade.static.pysource import (
 @dataclass(frozen=True)
 class Rule:
     id: str
-    severity: str  # the usual severity; CG108 varies with who owns the pool (see its summary)
+    severity: Severity  # the usual severity; CG108 varies with who owns the pool (see its summary)
     title: str
     summary: str
 

@@ -228,7 +228,7 @@ def _tree_paths(tree: ast.Module) -> set[str]:
     while changed:
         changed = False
         for node in assigns:
-            if not _is_tree_path(node.value, tainted):
+            if node.value is None or not _is_tree_path(node.value, tainted):
                 continue
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:

@@ -18,12 +18,13 @@ from typing import Any
 
 from concgrade.files import IGNORED_DIRS
 from concgrade.task.compose import find_compose_file, read_compose
-from concgrade.task.model import Implementation, Toggle
+from concgrade.task.model import Implementation
 from concgrade.task.selection import VALUE_OPTIONS, keyword_words, split_arguments
+from concgrade.task.toggle import Toggle
 
 ROLES = ("before", "after")
 # Words that say which implementation a value, a service or a command is about.
-ROLE_WORDS = {
+ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "before": ("before", "old", "original", "legacy", "baseline", "unsafe"),
     "after": ("after", "new", "refactored", "refactor", "solution", "fixed"),
 }

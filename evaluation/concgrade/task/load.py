@@ -19,9 +19,10 @@ from concgrade.task.manifest import (
     table,
     toggle_table,
 )
-from concgrade.task.model import SUITES, Implementation, Task, Toggle
+from concgrade.task.model import SUITES, Implementation, Task
 from concgrade.task.probes import read_probes
 from concgrade.task.selection import canonical_entries, selected_files
+from concgrade.task.toggle import Toggle
 from concgrade.task.workloads import read_workloads
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.errors import TaskError
-from concgrade.task.model import SUITES, TOGGLE_KINDS, Implementation, Limits, Toggle
+from concgrade.task.model import SUITES, Implementation, Limits
+from concgrade.task.toggle import TOGGLE_KINDS, Toggle
 
 if sys.version_info >= (3, 11):
     import tomllib

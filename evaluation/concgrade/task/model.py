@@ -8,6 +8,7 @@ from typing import Any
 
 from concgrade.errors import TaskError
 from concgrade.task.probes import DeclaredProbe
+from concgrade.task.toggle import Toggle
 from concgrade.task.workloads import Workload
 
 P2P, F2P = "PASS_TO_PASS", "FAIL_TO_PASS"
@@ -19,9 +20,6 @@ DEFAULT_MEMORY_MB = 4096
 DEFAULT_MAX_TASKS = 1024  # processes plus threads
 DEFAULT_FILE_SIZE_MB = 1024
 DEFAULT_OUTPUT_MB = 16
-
-# How a task's tests select the implementation (see docs/manifest.md, [toggle]).
-TOGGLE_KINDS = ("pythonpath", "env", "option", "selection", "package")
 
 
 @dataclass(frozen=True)
@@ -36,48 +34,6 @@ class InstanceFile:
     @property
     def usable(self) -> bool:
         return self.status == "valid"
-
-
-@dataclass(frozen=True)
-class Toggle:
-    """How a test process selects an implementation.
-
-    pythonpath: PYTHONPATH=<folder>; env: a named variable (its value a word or the folder's path);
-    option: a pytest option the task's conftest adds (`--repo before`); selection: different test files
-    or `-k` per implementation; package: the tests import `repository_after.x` from the task root, and
-    each implementation is put in that folder of its scratch copy.
-    """
-
-    kind: str = "pythonpath"
-    variable: str | None = None
-    values: dict[str, str] = field(default_factory=dict)
-    pythonpath: bool = False
-    option: str | None = None
-    selection: dict[str, list[str]] = field(default_factory=dict)
-    path_value: bool = False  # kind env: the variable holds the implementation folder's path
-
-    def value(self, name: str, role: str) -> str:
-        """The word that selects implementation `name`; a candidate stands in the after folder, so it is after's."""
-        return self.values.get(name, self.values.get(role, role))
-
-    def environment(self, name: str, role: str, folder: Path) -> dict[str, str]:
-        """Variables that select implementation `name` (whose role is before or after) living in `folder`."""
-        env: dict[str, str] = {}
-        if self.kind == "pythonpath" or self.pythonpath:
-            env["PYTHONPATH"] = str(folder)
-        if self.kind == "package":
-            env["PYTHONPATH"] = "."  # the task root, where `import repository_after.x` resolves
-        if self.kind == "env" and self.variable:
-            env[self.variable] = str(folder) if self.path_value else self.value(name, role)
-        return env
-
-    def pytest_args(self, name: str, role: str) -> list[str]:
-        """Extra pytest arguments that select implementation `name`: an option, or its files and `-k`."""
-        if self.kind == "option" and self.option:
-            return [self.option, self.value(name, role)]
-        if self.kind == "selection":
-            return list(self.selection.get(name, self.selection.get(role, [])))
-        return []
 
 
 @dataclass(frozen=True)
@@ -138,7 +94,7 @@ class Task:
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
-        changes = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
+        changes: dict[str, Any] = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
         limits = replace(self.limits, **{key: value for key, value in changes.items() if value})
         return replace(self, limits=limits)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from concgrade.task.model import Toggle
+from concgrade.task.toggle import Toggle
 
 PLACEHOLDER = "{impl}"
 # pytest options whose value is the next argument (so that value is not taken for a test file).

@@ -237,7 +237,7 @@ def evaluate_expression(text: str, names: dict[str, Any]) -> float:
     def value(node: ast.AST) -> float:
         if isinstance(node, ast.Expression):
             return value(node.body)
-        if isinstance(node, ast.Constant) and _is_number(node.value):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and _is_number(node.value):
             return float(node.value)
         if isinstance(node, ast.Name):
             if node.id not in names or not _is_number(names[node.id]):

@@ -34,7 +34,7 @@ def _run_next_sitecustomize() -> None:
     mine = os.path.realpath(__file__)
     for entry in sys.path:
         spec = importlib.machinery.PathFinder.find_spec("sitecustomize", [entry or os.curdir])
-        if spec is None or not spec.origin or os.path.realpath(spec.origin) == mine:
+        if spec is None or spec.loader is None or not spec.origin or os.path.realpath(spec.origin) == mine:
             continue
         module = importlib.util.module_from_spec(spec)
         try:

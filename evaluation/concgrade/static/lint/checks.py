@@ -156,9 +156,9 @@ class _Linter:
             implementations.append(folder)
             if not any(_python_files(folder)):
                 self.add("CL003", f"{relative}/ has no Python file", relative)
-        for folder in ("tests", "trajectory"):
-            if not (self.root / folder).is_dir():
-                self.add("CL001", f"missing folder {folder}/", folder)
+        for name in ("tests", "trajectory"):
+            if not (self.root / name).is_dir():
+                self.add("CL001", f"missing folder {name}/", name)
         if (self.root / "trajectory").is_dir() and not any((self.root / "trajectory").rglob("*.md")):
             self.add("CL002", "trajectory/ has no .md file describing how the refactor was made", "trajectory")
         for name in ("README.md", "Dockerfile"):

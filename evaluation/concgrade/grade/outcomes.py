@@ -1,0 +1,370 @@
+"""How a test outcome is decided: from what a pytest process left (streamed records, the JSON report, its exit) (pure).
+
+The streamed records are the primary channel: pytest-json-report records a test interrupted by
+KeyboardInterrupt as passed, and writes nothing when the process dies, so its outcomes are only
+ever used to cross-check.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from concgrade.inside import protocol
+from concgrade.run.outputs import AttemptOutput, RunOutput
+
+# What concgrade says happened to one test (more than pytest's three words: see _outcome).
+Outcome = Literal[
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "xfailed",
+    "xpassed",
+    "timeout",
+    "interrupted",
+    "crashed",
+    "missing",
+    "inconsistent",
+    "flaky",
+]
+
+# Outcomes that count as a pass (the SWE-bench convention); everything else is not a pass.
+PASSING = frozenset({"passed", "xfailed"})
+
+# What pytest-json-report calls each of our outcomes, for the cross-check.
+JSON_REPORT_EQUIVALENT = {
+    "passed": {"passed"},
+    "failed": {"failed"},
+    "timeout": {"failed"},
+    "error": {"error", "failed"},
+    "skipped": {"skipped"},
+    "xfailed": {"xfailed"},
+    "xpassed": {"xpassed", "failed"},
+}
+
+
+@dataclass
+class TestObservation:
+    __test__ = False  # not a pytest test class
+    nodeid: str
+    outcome: Outcome
+    duration: float = 0.0
+    message: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    # Over repeated runs (see repeats.py): how many ran, how many passed, each one's outcome.
+    runs: int = 1
+    passes: int = -1
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.passes < 0:
+            self.passes = int(self.passed)
+        if not self.outcomes:
+            self.outcomes = [self.outcome]
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome in PASSING
+
+
+@dataclass
+class ImportProof:
+    module: str
+    file: str
+    sha256: str
+    expected: bool  # imported from the folder of the implementation this run asked for
+    content_matches: bool  # the file's hash is the hash of that implementation's source
+
+
+@dataclass
+class RunObservation:
+    name: str
+    role: str
+    exit_code: int | None
+    timed_out: bool
+    duration: float
+    started: bool  # the plugin ran: the process got as far as configuring pytest
+    finished: bool  # the session ended normally (a missing session end means the process died)
+    collected: list[str]
+    collect_errors: list[dict[str, str]]
+    tests: dict[str, TestObservation]
+    imports: list[ImportProof]
+    problems: list[str]  # disagreements between the channels, and other signs that the run is not trustworthy
+    command: list[str]
+    toggle_env: dict[str, str]
+    stdout_tail: str
+    stderr_tail: str
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # one summary per pytest process of the run
+    limit_breaches: list[str] = field(default_factory=list)
+    tampering: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)  # processes that did not exit after their session ended
+    hook_files: list[str] = field(default_factory=list)
+    repeat: int = 0
+    stress: dict[str, Any] | None = None  # the stress mode's seed and figures, if the run was stressed
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat (see repeats.py)
+
+
+def observe_run(output: RunOutput) -> RunObservation:
+    """Derive per-test outcomes from a run's output, merging the tests of all its attempts."""
+    attempts = output.attempts
+    tests: dict[str, TestObservation] = {}
+    collected: list[str] = []
+    problems: list[str] = []
+    finish = None
+    for attempt in attempts:
+        records = attempt.records
+        phases = _phases_by_test(records)
+        collected_record = protocol.first_of(records, "collected")
+        attempt_collected = list(collected_record.get("nodeids", [])) if collected_record else []
+        collected = collected or attempt_collected
+        finish = protocol.first_of(records, "session_finish")
+        attempt_tests = {}
+        for nodeid in _ordered_ids(attempt_collected, phases):
+            test = _observe_test(nodeid, phases.get(nodeid, {}), finish is not None, attempt.timed_out)
+            attempt_tests[nodeid] = explain(test, attempt)
+        for record in protocol.of_type(records, "probe"):
+            if record.get("nodeid") in attempt_tests:
+                attempt_tests[record["nodeid"]].probes.append(record.get("figures", {}))
+        label = f"process {attempt.index + 1}: " if len(attempts) > 1 else ""
+        problems += [label + p for p in _cross_check(attempt_tests, attempt.json_report, finish, attempt.exit_code)]
+        if (
+            finish is not None
+            and attempt_collected
+            and finish.get("testscollected") not in (None, len(attempt_collected))
+        ):
+            problems.append(
+                f"{label}pytest counted {finish['testscollected']} collected tests "
+                f"but {len(attempt_collected)} were streamed"
+            )
+        for nodeid, test in attempt_tests.items():
+            if nodeid not in tests or tests[nodeid].outcome == "missing":
+                tests[nodeid] = test
+    records = output.records
+    return RunObservation(
+        name=output.name,
+        role=output.role,
+        exit_code=output.exit_code,
+        timed_out=output.timed_out,
+        duration=output.duration,
+        started=protocol.first_of(records, "session_start") is not None,
+        finished=finish is not None,
+        collected=list(collected),
+        collect_errors=[
+            {"nodeid": r.get("nodeid", ""), "message": r.get("longrepr", "")}
+            for r in protocol.of_type(records, "collect_error")
+        ],
+        tests=tests,
+        imports=_import_proofs(records, output.expected_folder, output.expected_hashes),
+        problems=problems,
+        command=output.command,
+        toggle_env=output.toggle_env,
+        stdout_tail=output.stdout_tail,
+        stderr_tail=output.stderr_tail,
+        attempts=[_attempt_summary(attempt) for attempt in attempts],
+        limit_breaches=_unique(b for attempt in attempts for b in attempt.limit_breaches),
+        tampering=_tampering(attempts, output.expected_folder),
+        changed_files=_unique(f for attempt in attempts for f in attempt.changed_files),
+        leftovers=_unique(p for attempt in attempts for p in attempt.leftovers),
+        hangs=[_hang(attempt) for attempt in attempts if attempt.ended_by == "hung_after_session"],
+        hook_files=list(output.hook_files),
+        repeat=output.repeat,
+        stress=next(
+            (
+                r["stress"]
+                for r in reversed(records)
+                if r.get("type") in ("session_start", "session_finish") and r.get("stress")
+            ),
+            None,
+        ),
+    )
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+DEADLOCK = "deadlock suspected"
+
+
+def explain(test: TestObservation, attempt: AttemptOutput) -> TestObservation:
+    """Say why a test timed out or took its process down, with the evidence: stacks, exit status, limits."""
+    stacks, breaches = attempt.stacks, attempt.limit_breaches
+    if test.outcome == "timeout" and "Failed: Timeout" in test.message:
+        test.message = f"{DEADLOCK}: the test outlived its timeout (pytest-timeout); stacks below\n{test.message}"
+    elif test.outcome == "crashed" and stacks.startswith("Timeout ("):
+        test.outcome = "timeout"
+        test.message = (
+            f"{DEADLOCK}: the test outlived twice its timeout without returning to Python "
+            f"(a C loop holding the GIL, an ignored alarm, or a swallowed exception); "
+            f"faulthandler ended the process. Stacks:\n{stacks}"
+        )
+    elif test.outcome == "timeout":
+        test.message = (
+            f"{DEADLOCK}: the process outlived its wall clock while in this test and was killed. "
+            f"Stacks:\n{stacks or '(none: the process did not answer)'}"
+        )
+    elif test.outcome == "crashed":
+        why = "; ".join(breaches) if breaches else attempt.exit_description
+        test.message = f"the test process died during this test: {why}"
+    return test
+
+
+def _attempt_summary(attempt: AttemptOutput) -> dict[str, Any]:
+    ran = protocol.started_nodeids(attempt.records)
+    return {
+        "index": attempt.index,
+        "tests_requested": len(attempt.node_ids) if attempt.node_ids else None,
+        "tests_started": len(ran),
+        "exit_code": attempt.exit_code,
+        "exit": attempt.exit_description,
+        "ended_by": attempt.ended_by,
+        "duration": round(attempt.duration, 3),
+        "stacks": attempt.stacks,
+    }
+
+
+def _hang(attempt: AttemptOutput) -> str:
+    """The finding; the stacks are in the attempt's summary."""
+    return (
+        f"process {attempt.index + 1} did not exit after its session finished (deadlocked non-daemon threads?) "
+        "and was killed; its stacks are with the run's processes"
+    )
+
+
+def _tampering(attempts: list[AttemptOutput], expected_folder: str) -> list[str]:
+    """Signs that the code under test interfered with the runner, its hooks or the records channel."""
+    found = []
+    folder = expected_folder.rstrip(os.sep) + os.sep
+    for attempt in attempts:
+        for record in attempt.records:
+            if record.get("type") == "tamper":
+                source = f" (from {record['source']})" if record.get("source") else ""
+                found.append(f"{record.get('what', '?')}{source}")
+            elif record.get("type") == "hookimpl" and str(record.get("source", "")).startswith(folder):
+                found.append(f"the implementation registered a {record.get('hook')} hook ({record.get('source')})")
+        forged = attempt.forged_lines
+        if forged:
+            found.append(f"{len(forged)} forged line(s) on the records channel, e.g. {forged[0][:80]!r}")
+    return _unique(found)
+
+
+def _phases_by_test(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    phases: dict[str, dict[str, dict[str, Any]]] = {}
+    for record in protocol.of_type(records, "phase"):
+        phases.setdefault(record.get("nodeid", ""), {})[record.get("when", "")] = record
+    return phases
+
+
+def _ordered_ids(collected: list[str], phases: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys([*collected, *phases]))
+
+
+def _observe_test(nodeid: str, phases: dict[str, dict[str, Any]], finished: bool, timed_out: bool) -> TestObservation:
+    setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
+    duration = sum(float(p.get("duration", 0.0)) for p in phases.values())
+    message = "\n".join(p.get("longrepr", "") for p in (setup, call, teardown) if p and p.get("longrepr"))
+    # pytest's report of each phase carries the output captured in all phases so far: the last one has it all.
+    last = next((p for p in (teardown, call, setup) if p), {})
+    stdout, stderr = last.get("capstdout", ""), last.get("capstderr", "")
+    outcome = _outcome(setup, call, teardown, finished, timed_out)
+    if outcome in ("crashed", "interrupted", "missing") and not message:
+        message = {
+            "crashed": "the test process died during this test",
+            "interrupted": "the test started but never finished its call phase (KeyboardInterrupt or exit)",
+            "missing": "collected but never run (the session ended or died before it)",
+        }[outcome]
+        if timed_out:
+            message += "; the run hit its wall-clock limit"
+    return TestObservation(nodeid, outcome, round(duration, 6), message, stdout, stderr)
+
+
+def _outcome(
+    setup: dict[str, Any] | None,
+    call: dict[str, Any] | None,
+    teardown: dict[str, Any] | None,
+    finished: bool,
+    timed_out: bool,
+) -> Outcome:
+    if setup is None:
+        return "missing"
+    if setup["outcome"] == "failed":
+        return "error"
+    if setup["outcome"] == "skipped":
+        return "xfailed" if "wasxfail" in setup else "skipped"
+    if call is None:
+        # Set up but never called: the process died in the test, or an interrupt ended the session.
+        return "interrupted" if finished else ("timeout" if timed_out else "crashed")
+    outcome = _call_outcome(call)
+    if teardown is None and not finished:
+        return "timeout" if timed_out else "crashed"
+    if teardown is not None and teardown["outcome"] == "failed" and outcome in PASSING:
+        return "error"
+    return outcome
+
+
+def _call_outcome(call: dict[str, Any]) -> Outcome:
+    xfail = "wasxfail" in call
+    if call["outcome"] == "passed":
+        return "xpassed" if xfail else "passed"
+    if call["outcome"] == "skipped":
+        return "xfailed" if xfail else "skipped"
+    if "Failed: Timeout" in call.get("longrepr", ""):  # pytest-timeout's signal method
+        return "timeout"
+    return "failed"
+
+
+def _cross_check(
+    tests: dict[str, TestObservation],
+    json_report: dict[str, Any] | None,
+    finish: dict[str, Any] | None,
+    exit_code: int | None,
+) -> list[str]:
+    """Compare the streamed records with the JSON report and the exit status; mark what disagrees."""
+    problems = []
+    if json_report is not None:
+        reported = {t.get("nodeid"): t.get("outcome") for t in json_report.get("tests", []) if isinstance(t, dict)}
+        for nodeid, test in tests.items():
+            other = reported.get(nodeid)
+            if other is None or test.outcome in ("interrupted", "crashed", "missing"):
+                continue  # the JSON report is known to be wrong or silent about these
+            if other not in JSON_REPORT_EQUIVALENT.get(test.outcome, {test.outcome}):
+                problems.append(f"{nodeid}: streamed outcome {test.outcome!r} but the JSON report says {other!r}")
+                test.message = f"channels disagree: {test.outcome} vs {other}\n{test.message}"
+                test.outcome = "inconsistent"
+        for nodeid in sorted({str(n) for n in reported} - set(tests)):
+            problems.append(f"{nodeid}: in the JSON report but never streamed")
+    if finish is not None and exit_code is not None:
+        any_failure = any(not t.passed and t.outcome not in ("skipped", "xpassed") for t in tests.values())
+        if exit_code == 0 and any_failure:
+            problems.append("pytest exited 0 although tests failed")
+        if exit_code != int(finish.get("exitstatus", exit_code)):
+            problems.append(
+                f"pytest's session ended with status {finish.get('exitstatus')} but the process exited {exit_code}"
+            )
+    return problems
+
+
+def _import_proofs(
+    records: list[dict[str, Any]], expected_folder: str, expected_hashes: dict[str, str]
+) -> list[ImportProof]:
+    proofs = []
+    for record in protocol.of_type(records, "implementation"):
+        file = str(record.get("file", ""))
+        inside = file.startswith(expected_folder.rstrip(os.sep) + os.sep)
+        relative = file[len(expected_folder) + 1 :] if inside else ""
+        proofs.append(
+            ImportProof(
+                module=str(record.get("module", "")),
+                file=file,
+                sha256=str(record.get("sha256", "")),
+                expected=inside,
+                content_matches=inside and expected_hashes.get(relative) == record.get("sha256"),
+            )
+        )
+    return proofs

@@ -1,0 +1,150 @@
+"""Grading: ordered checks and verdicts from hand-built observations."""
+
+from __future__ import annotations
+
+from concgrade.grade.checks import assign_suites
+from concgrade.grade.grading import grade_runs
+from concgrade.grade.outcomes import ImportProof, RunObservation, TestObservation
+from concgrade.task.model import F2P, P2P, entry_matches
+
+ENTRIES = {P2P: ["tests/test_p2p.py"], F2P: ["tests/test_f2p.py"]}
+P2P_IDS = ["tests/test_p2p.py::test_a", "tests/test_p2p.py::test_b"]
+F2P_IDS = ["tests/test_f2p.py::test_c"]
+
+
+def run(name, outcomes, role=None, imports=True, problems=(), started=True):
+    tests = {nodeid: TestObservation(nodeid, outcome) for nodeid, outcome in outcomes.items()}
+    proofs = [ImportProof("m", f"/x/{name}/m.py", "h", True, True)] if imports else []
+    return RunObservation(
+        name=name,
+        role=role or ("before" if name == "before" else "after"),
+        exit_code=0,
+        timed_out=False,
+        duration=1.0,
+        started=started,
+        finished=True,
+        collected=list(outcomes) if started else [],
+        collect_errors=[],
+        tests=tests,
+        imports=proofs,
+        problems=list(problems),
+        command=[],
+        toggle_env={},
+        stdout_tail="",
+        stderr_tail="",
+    )
+
+
+def outcomes(p2p="passed", f2p="failed"):
+    return {**{n: p2p for n in P2P_IDS}, **{n: f2p for n in F2P_IDS}}
+
+
+def good_runs():
+    return [run("before", outcomes(f2p="failed")), run("after", outcomes(f2p="passed"))]
+
+
+def failing_ids(grade):
+    return [check.id for check in grade.checks if check.status != "pass"]
+
+
+def test_a_good_task_is_accepted():
+    grade = grade_runs(ENTRIES, good_runs())
+    assert grade.verdict == "accepted" and grade.exit_code == 0
+    assert failing_ids(grade) == []
+    assert grade.suites == {P2P: P2P_IDS, F2P: F2P_IDS}
+
+
+def test_f2p_passing_on_before_is_rejected_with_the_test_named():
+    grade = grade_runs(ENTRIES, [run("before", outcomes(f2p="passed")), run("after", outcomes(f2p="passed"))])
+    assert grade.verdict == "rejected" and grade.exit_code == 1
+    assert failing_ids(grade) == ["f2p.fails_on_before"]
+    check = grade.failing[0]
+    assert "tests/test_f2p.py::test_c" in check.message and check.tests == tuple(F2P_IDS)
+
+
+def test_p2p_broken_on_after_is_rejected():
+    grade = grade_runs(ENTRIES, [run("before", outcomes()), run("after", outcomes(p2p="failed", f2p="passed"))])
+    assert failing_ids(grade) == ["p2p.passes_on_after"]
+
+
+def test_candidate_is_graded_like_after():
+    runs = [*good_runs(), run("candidate", outcomes(f2p="failed"), role="after")]
+    grade = grade_runs(ENTRIES, runs)
+    assert failing_ids(grade) == ["f2p.passes_on_candidate"]
+
+
+def test_never_a_pass(tmp_path):
+    for outcome in ("skipped", "error", "interrupted", "crashed", "timeout", "missing", "inconsistent", "xpassed"):
+        grade = grade_runs(ENTRIES, [run("before", outcomes()), run("after", outcomes(f2p=outcome))])
+        assert grade.verdict == "rejected", outcome
+        assert f"({outcome})" in grade.failing[0].message
+
+
+def test_a_missing_test_on_after_is_not_a_pass():
+    after = outcomes(f2p="passed")
+    del after[F2P_IDS[0]]
+    grade = grade_runs(ENTRIES, [run("before", outcomes()), run("after", after)])
+    assert "f2p.passes_on_after" in failing_ids(grade)
+
+
+def test_empty_f2p_is_rejected():
+    entries = {P2P: ["tests/test_p2p.py"], F2P: []}
+    runs = [run("before", {n: "passed" for n in P2P_IDS}), run("after", {n: "passed" for n in P2P_IDS})]
+    assert failing_ids(grade_runs(entries, runs)) == ["suites.f2p_nonempty"]
+
+
+def test_suite_entry_matching_no_test_is_named():
+    entries = {**ENTRIES, F2P: ["tests/test_f2p.py", "tests/test_f2p.py::test_gone"]}
+    grade = grade_runs(entries, good_runs())
+    assert failing_ids(grade) == ["suites.ran"]
+    assert "test_gone" in grade.failing[0].message
+
+
+def test_wrong_implementation_is_rejected():
+    after = run("after", outcomes(f2p="passed"))
+    after.imports = [ImportProof("m", "/x/before/m.py", "h", False, False)]
+    grade = grade_runs(ENTRIES, [run("before", outcomes()), after])
+    assert failing_ids(grade) == ["implementation.proved.after"]
+
+
+def test_never_importing_the_implementation_is_rejected():
+    grade = grade_runs(ENTRIES, [run("before", outcomes()), run("after", outcomes(f2p="passed"), imports=False)])
+    assert failing_ids(grade) == ["implementation.proved.after"]
+
+
+def test_a_run_that_did_not_start_is_an_error():
+    grade = grade_runs(ENTRIES, [run("before", outcomes()), run("after", {}, started=False)])
+    assert grade.verdict == "error" and grade.exit_code == 2
+
+
+def test_channel_problems_reject():
+    grade = grade_runs(ENTRIES, [run("before", outcomes()), run("after", outcomes(f2p="passed"), problems=["x"])])
+    assert failing_ids(grade) == ["runs.consistent"]
+
+
+def test_inferred_suites_come_from_before():
+    runs = good_runs()
+    grade = grade_runs({P2P: [], F2P: []}, runs, inferred=True)
+    assert grade.suites == {P2P: P2P_IDS, F2P: F2P_IDS} and grade.verdict == "accepted"
+
+
+def test_inferred_suites_still_reject_a_test_failing_on_after():
+    runs = [run("before", outcomes()), run("after", outcomes(p2p="failed", f2p="passed"))]
+    assert grade_runs({P2P: [], F2P: []}, runs, inferred=True).verdict == "rejected"
+
+
+def test_entry_matching():
+    assert entry_matches("tests/t.py", "tests/t.py::test_x")
+    assert entry_matches("tests/t.py::TestA", "tests/t.py::TestA::test_x")
+    assert entry_matches("tests/t.py::test_x", "tests/t.py::test_x[1]")
+    assert entry_matches("test_x", "tests/t.py::test_x[1]")
+    assert not entry_matches("tests/t.py::test_x", "tests/t.py::test_xy")
+    assert not entry_matches("tests/t", "tests/t.py::test_x")
+
+
+def test_a_test_in_both_suites_counts_as_f2p():
+    both = {P2P: ["tests/t.py"], F2P: ["tests/t.py::test_a"]}
+    assert assign_suites(both, ["tests/t.py::test_a", "tests/t.py::test_b"]) == {
+        P2P: ["tests/t.py::test_b"],
+        F2P: ["tests/t.py::test_a"],
+    }

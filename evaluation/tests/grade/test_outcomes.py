@@ -1,0 +1,151 @@
+"""From streamed records to outcomes: interrupted, crashed, timeouts, xfail, and channel disagreement."""
+
+from __future__ import annotations
+
+from concgrade.grade.outcomes import observe_run
+from concgrade.run.outputs import AttemptOutput, RunOutput
+
+
+def phase(nodeid, when, outcome, **extra):
+    return {"type": "phase", "nodeid": nodeid, "when": when, "outcome": outcome, "duration": 0.01, **extra}
+
+
+def attempt(index, records, ended_by="exit", exit_code=0, stacks="", json_report=None, **extra):
+    """One pytest process's output as the supervisor returns it."""
+    return AttemptOutput(
+        index=index,
+        command=["pytest"],
+        node_ids=[],
+        exit_code=exit_code,
+        exit_description=f"exited with status {exit_code}",
+        ended_by=ended_by,
+        duration=1.0,
+        records=records,
+        json_report=json_report,
+        stdout_tail="",
+        stderr_tail="",
+        stacks=stacks,
+        **extra,
+    )
+
+
+def run_output(*attempts):
+    return RunOutput(
+        name="after",
+        role="after",
+        toggle_env={},
+        expected_folder="/scratch/task/repository_after",
+        attempts=list(attempts),
+        expected_hashes={"m.py": "abc"},
+    )
+
+
+def output(records, json_report=None, exit_code=0, timed_out=False):
+    """A run of one process."""
+    ended_by = "wall_clock" if timed_out else "exit"
+    return run_output(attempt(0, records, ended_by, exit_code, json_report=json_report))
+
+
+START = {"type": "session_start"}
+FINISH = {"type": "session_finish", "exitstatus": 0}
+
+
+def finish(status):
+    return {"type": "session_finish", "exitstatus": status}
+
+
+def collected(*ids):
+    return {"type": "collected", "nodeids": list(ids)}
+
+
+def full(nodeid, call="passed", **extra):
+    return [phase(nodeid, "setup", "passed"), phase(nodeid, "call", call, **extra), phase(nodeid, "teardown", "passed")]
+
+
+def test_passed_and_failed():
+    run = observe_run(
+        output([START, collected("t::a", "t::b"), *full("t::a"), *full("t::b", "failed"), finish(1)], exit_code=1)
+    )
+    assert {n: t.outcome for n, t in run.tests.items()} == {"t::a": "passed", "t::b": "failed"}
+    assert run.started and run.finished and not run.problems
+
+
+def test_setup_without_call_is_interrupted_even_if_the_json_report_says_passed():
+    records = [START, collected("t::a"), phase("t::a", "setup", "passed"), FINISH]
+    report = {"tests": [{"nodeid": "t::a", "outcome": "passed"}]}
+    run = observe_run(output(records, report, exit_code=2))
+    assert run.tests["t::a"].outcome == "interrupted"
+    assert not run.tests["t::a"].passed
+
+
+def test_a_process_that_died_mid_test_leaves_it_crashed_and_the_rest_missing():
+    records = [START, collected("t::a", "t::b", "t::c"), *full("t::a"), phase("t::b", "setup", "passed")]
+    run = observe_run(output(records, None, exit_code=0))
+    outcomes = {n: t.outcome for n, t in run.tests.items()}
+    assert outcomes == {"t::a": "passed", "t::b": "crashed", "t::c": "missing"}
+    assert not run.finished
+
+
+def test_wall_clock_kill_marks_the_running_test_as_timeout():
+    records = [START, collected("t::a"), phase("t::a", "setup", "passed")]
+    run = observe_run(output(records, None, exit_code=None, timed_out=True))
+    assert run.tests["t::a"].outcome == "timeout"
+
+
+def test_pytest_timeout_failure_is_a_timeout():
+    records = [
+        START,
+        collected("t::a"),
+        *full("t::a", "failed", longrepr="E   Failed: Timeout (>1.0s) from pytest-timeout."),
+        FINISH,
+    ]
+    assert observe_run(output(records, exit_code=1)).tests["t::a"].outcome == "timeout"
+
+
+def test_xfail_and_xpass_and_skip():
+    records = [
+        START,
+        collected("t::x", "t::y", "t::s"),
+        *full("t::x", "skipped", wasxfail="reason"),
+        *full("t::y", "passed", wasxfail="reason"),
+        phase("t::s", "setup", "skipped"),
+        phase("t::s", "teardown", "passed"),
+        FINISH,
+    ]
+    run = observe_run(output(records))
+    assert {n: t.outcome for n, t in run.tests.items()} == {"t::x": "xfailed", "t::y": "xpassed", "t::s": "skipped"}
+    assert run.tests["t::x"].passed and not run.tests["t::y"].passed and not run.tests["t::s"].passed
+
+
+def test_failed_teardown_turns_a_pass_into_an_error():
+    records = [
+        START,
+        collected("t::a"),
+        phase("t::a", "setup", "passed"),
+        phase("t::a", "call", "passed"),
+        phase("t::a", "teardown", "failed", longrepr="boom"),
+        finish(1),
+    ]
+    assert observe_run(output(records, exit_code=1)).tests["t::a"].outcome == "error"
+
+
+def test_channels_that_disagree_make_the_test_inconsistent():
+    records = [START, collected("t::a"), *full("t::a", "failed"), finish(1)]
+    report = {"tests": [{"nodeid": "t::a", "outcome": "passed"}]}
+    run = observe_run(output(records, report, exit_code=1))
+    assert run.tests["t::a"].outcome == "inconsistent"
+    assert run.problems
+
+
+def test_exit_status_zero_with_failures_is_a_problem():
+    records = [START, collected("t::a"), *full("t::a", "failed"), {"type": "session_finish", "exitstatus": 0}]
+    run = observe_run(output(records, exit_code=0))
+    assert any("exited 0" in problem for problem in run.problems)
+
+
+def test_import_proof_checks_folder_and_content():
+    good = {"type": "implementation", "module": "m", "file": "/scratch/task/repository_after/m.py", "sha256": "abc"}
+    changed = {**good, "sha256": "def"}
+    elsewhere = {**good, "file": "/scratch/task/repository_before/m.py"}
+    proofs = observe_run(output([START, good, changed, elsewhere, FINISH])).imports
+    assert [(p.expected, p.content_matches) for p in proofs] == [(True, True), (True, False), (False, False)]

@@ -1,0 +1,135 @@
+"""report.html in a real browser: headless Chromium from the OS packages, driven by Playwright for Python.
+
+Without Playwright or a Chromium binary these tests skip and say why; `.ci/run` installs both where it can.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chromium import FLAGS, chromium_path
+from conftest import REPO
+
+SECTIONS = ("summary", "checks", "matrix-section", "profiles", "metrics", "bench", "trajectory", "diffs", "runs")
+SECTIONS += ("environment",)
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed: pip install -e '.[dev]'"
+)
+CHROMIUM = chromium_path()
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no Chromium on this machine: install the OS package (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page that records console errors, script errors and every request that is not the report file itself."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.problems = []
+    page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+
+    def only_the_file(route):
+        if not route.request.url.startswith("file://"):
+            page.problems.append(f"request: {route.request.url}")
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/*", only_the_file)
+    yield page
+    page.close()
+
+
+def shown(page) -> int:
+    return page.locator("#matrix .test:not([hidden])").count()
+
+
+def test_the_report_renders_every_section_and_its_filters_work(page, rich_grade, tmp_path):
+    page.goto((rich_grade.out / "report.html").as_uri())
+    assert page.locator("#verdict").inner_text().lower() == "rejected"
+    for section in SECTIONS:
+        element = page.locator(f"#{section}")
+        assert element.is_visible(), section
+        assert len(element.inner_text().strip()) > 20, section
+    assert page.locator("#failing-checks li").count() == 2
+    assert page.locator("#profiles svg polyline").count() == 3  # one timeline per implementation
+    # before → after and after → candidate differ; the lazy candidate is the before source again.
+    assert page.locator("#diffs pre.diff").count() == 2
+    assert "No implementation file differs" in page.locator("#diffs").inner_text()
+    assert page.evaluate("window.__pwned === undefined"), "the hostile trajectory ran"
+    assert page.locator("#trajectory table").count() == 1  # Markdown rendered, HTML escaped
+
+    outcomes = {}  # node id -> the outcomes it had on any implementation, from results.json
+    for impl in rich_grade.data["implementations"].values():
+        for test in impl["tests"]:
+            outcomes.setdefault(test["nodeid"], set()).add(test["outcome"])
+    assert shown(page) == len(outcomes) == 6
+    page.select_option("#filters select[name=outcome]", "unmet")
+    assert shown(page) == 3 and page.locator("#shown-count").inner_text() == "3"
+    page.select_option("#filters select[name=outcome]", "timeout")
+    assert shown(page) == sum("timeout" in seen for seen in outcomes.values()) >= 1
+    # text_content, not inner_text: rows use content-visibility, whose skipped rows have no rendered text yet.
+    assert "test_slow_is_quick" in page.locator("#matrix .test:not([hidden])").text_content()
+    page.select_option("#filters select[name=outcome]", "")
+    page.select_option("#filters select[name=suite]", "FAIL_TO_PASS")
+    assert shown(page) == 1
+    page.fill("#filters input[name=q]", "empty")
+    assert shown(page) == 0  # the only FAIL_TO_PASS test is not named "empty"
+    page.select_option("#filters select[name=suite]", "")
+    assert shown(page) == 1
+    page.click("#filters button[data-action=reset]")
+    assert shown(page) == 6
+
+    details = page.locator("#matrix details")
+    page.click("#filters button[data-action=collapse]")
+    assert page.locator("#matrix details[open]").count() == 0
+    page.click("#filters button[data-action=expand]")
+    assert page.locator("#matrix details[open]").count() == details.count() > 0
+
+    # Rows off screen are not painted (content-visibility): make the whole page the viewport for the record.
+    page.set_viewport_size({"width": 1280, "height": page.evaluate("document.documentElement.scrollHeight")})
+    screenshot = tmp_path / "report.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
+    assert page.problems == [], page.problems
+
+
+@pytest.mark.skipif(
+    not (REPO / "repository_after").is_dir() or not (REPO / "evaluation" / "concgrade.toml").is_file(),
+    reason="the reference task is not in this checkout",
+)
+def test_the_reference_task_report(page, cli, tmp_path):
+    """The repository's own reference task, graded for real, as a reviewer opens it."""
+    out = tmp_path / "out"
+    result = cli("--output", str(out), "--quiet")  # run.py grades the task it sits in
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    page.goto((out / "report.html").as_uri())
+    assert page.locator("#verdict").inner_text().lower() == "accepted"
+    for section in SECTIONS:
+        assert page.locator(f"#{section}").is_visible(), section
+    total = len({t["nodeid"] for impl in data["implementations"].values() for t in impl["tests"]})
+    assert shown(page) == total
+    page.select_option("#filters select[name=suite]", "FAIL_TO_PASS")
+    assert shown(page) == len(data["suites"]["FAIL_TO_PASS"])
+    page.select_option("#filters select[name=suite]", "")
+    page.select_option("#filters select[name=outcome]", "unmet")
+    assert shown(page) == 0  # accepted: every expectation met
+    assert page.locator("#profiles svg polyline").count() >= 2
+    assert page.locator("#trajectory article").count() >= 1 and page.locator("#diffs pre.diff").count() >= 1
+    page.click("#filters button[data-action=reset]")
+    page.set_viewport_size({"width": 1280, "height": page.evaluate("document.documentElement.scrollHeight")})
+    page.screenshot(path=str(tmp_path / "reference-report.png"), full_page=True)
+    assert page.problems == [], page.problems

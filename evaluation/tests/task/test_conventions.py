@@ -1,0 +1,143 @@
+"""Inference of a task's toggle from its own files (pure: clues built from texts, no runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from concgrade.task.compose import read_compose
+from concgrade.task.conventions import (
+    ConventionSources,
+    add_compose_clues,
+    add_text_clues,
+    implementation_modules,
+    infer_toggle,
+)
+from concgrade.task.toggle import Toggle
+
+
+def sources(
+    compose: str = "", readme: str = "", python: dict[str, str] | None = None, existing: set[str] | None = None
+) -> ConventionSources:
+    found = ConventionSources(python=python or {}, existing=existing or set())
+    if compose:
+        add_compose_clues(found, "docker-compose.yml", compose)
+    if readme:
+        add_text_clues(found, "README.md", readme)
+    return found
+
+
+def test_compose_reader_takes_both_environment_styles_and_list_commands():
+    services = read_compose(
+        "version: '3'\nservices:\n  app-before:  # the original\n    image: python:3.11\n    environment:\n"
+        '      - IMPL=old\n      - \'PYTHONPATH=/app/repository_before\'\n    command: ["pytest", "-q"]\n'
+        '  app-after:\n    environment:\n      IMPL: "new"\n    command:\n      - pytest\n      - -k\n      - after\n'
+        "volumes:\n  data:\n"
+    )
+    assert [s.name for s in services] == ["app-before", "app-after"]
+    assert [(k, v) for _, k, v in services[0].environment] == [
+        ("IMPL", "old"),
+        ("PYTHONPATH", "/app/repository_before"),
+    ]
+    assert services[0].commands[0][1] == "pytest -q" and services[1].commands[0][1] == "pytest -k after"
+    assert services[1].environment[0][1:] == ("IMPL", "new")
+
+
+def test_a_variable_with_any_values_is_read_from_compose_services():
+    found = sources(
+        compose="services:\n  run-before:\n    environment:\n      - IMPL=old\n"
+        "  run-after:\n    environment:\n      - IMPL=new\n"
+    )
+    toggle, evidence = infer_toggle(found)
+    assert toggle == Toggle(kind="env", variable="IMPL", values={"before": "old", "after": "new"})
+    assert evidence[0] == "docker-compose.yml:4 (service run-before): IMPL=old"
+
+
+def test_readme_commands_give_a_variable_together_with_pythonpath():
+    readme = (
+        "## Before\n```\nTARGET_REPOSITORY=legacy PYTHONPATH=repository_before pytest tests\n```\n"
+        "## After\n```\nTARGET_REPOSITORY=modern PYTHONPATH=repository_after pytest tests\n```\n"
+    )
+    toggle, _ = infer_toggle(sources(readme=readme))
+    assert (toggle.kind, toggle.variable, toggle.pythonpath) == ("env", "TARGET_REPOSITORY", True)
+    assert toggle.values == {"before": "legacy", "after": "modern"}
+
+
+def test_a_variable_holding_the_folder_path_is_a_path_toggle():
+    readme = "REPO_PATH=/app/repository_before pytest\nREPO_PATH=/app/repository_after pytest\n"
+    toggle, _ = infer_toggle(sources(readme=readme))
+    assert (toggle.kind, toggle.variable, toggle.path_value) == ("env", "REPO_PATH", True)
+    assert toggle.environment("before", "before", __import__("pathlib").Path("repository_before")) == {
+        "REPO_PATH": "repository_before"
+    }
+
+
+def test_a_variable_only_the_tests_read_takes_its_values_from_their_literals():
+    conftest = "import os\nMODE = os.getenv('TEST_IMPLEMENTATION', 'after')\nassert MODE in ('before', 'after')\n"
+    toggle, evidence = infer_toggle(sources(python={"tests/conftest.py": conftest}))
+    assert (toggle.kind, toggle.variable, toggle.values) == (
+        "env",
+        "TEST_IMPLEMENTATION",
+        {"before": "before", "after": "after"},
+    )
+    assert evidence == ["tests/conftest.py:2: the tests read TEST_IMPLEMENTATION"]
+
+
+def test_a_conftest_option_with_its_values_from_the_readme():
+    conftest = "def pytest_addoption(parser):\n    parser.addoption('--runslow', action='store_true')\n" + (
+        "    parser.addoption('--impl', default='refactored')\n"
+    )
+    readme = "pytest --impl=original tests\npytest --impl=refactored tests\n"
+    toggle, evidence = infer_toggle(sources(readme=readme, python={"tests/conftest.py": conftest}))
+    assert (toggle.kind, toggle.option) == ("option", "--impl")
+    assert toggle.values == {"before": "original", "after": "refactored"}
+    assert toggle.pytest_args("candidate", "after") == ["--impl", "refactored"]
+    assert evidence[0].startswith("tests/conftest.py:3")
+
+
+def test_an_option_unrelated_to_the_implementation_is_not_a_toggle():
+    conftest = "def pytest_addoption(parser):\n    parser.addoption('--runslow', action='store_true')\n"
+    toggle, evidence = infer_toggle(sources(python={"tests/conftest.py": conftest}))
+    assert toggle.kind == "pythonpath" and evidence == []
+
+
+def test_different_files_per_implementation_from_compose_container_paths():
+    compose = (
+        "services:\n  test_before:\n    command: pytest /app/tests/test_before.py -v\n"
+        '  test_after:\n    command: sh -c "pip install -q . && pytest /app/tests/test_after.py -v"\n'
+    )
+    found = sources(compose=compose, existing={"tests", "tests/test_before.py", "tests/test_after.py"})
+    toggle, _ = infer_toggle(found)
+    assert toggle.kind == "selection"
+    assert toggle.selection == {"before": ["tests/test_before.py"], "after": ["tests/test_after.py"]}
+
+
+def test_test_files_importing_one_package_each_are_a_selection():
+    python = {
+        "tests/test_old.py": "from repository_before.svc import run\n",
+        "tests/test_new.py": "from repository_after.svc import run\n",
+        "tests/test_shared.py": "def test_x():\n    pass\n",
+    }
+    toggle, _ = infer_toggle(sources(python=python))
+    assert toggle.selection == {
+        "before": ["tests/test_old.py", "tests/test_shared.py"],
+        "after": ["tests/test_new.py", "tests/test_shared.py"],
+    }
+
+
+def test_tests_importing_the_after_package_are_a_package_toggle():
+    found = sources(python={"tests/test_svc.py": "import repository_after.svc as svc\n"})
+    toggle, evidence = infer_toggle(found)
+    assert toggle.kind == "package" and evidence == ["tests/test_svc.py: imports repository_after as a package"]
+    assert implementation_modules(toggle, found, ["svc"]) == ("repository_after.svc",)
+
+
+@pytest.mark.parametrize(
+    ("readme", "kind", "has_evidence"),
+    [
+        ("PYTHONPATH=repository_after pytest tests\n", "pythonpath", True),
+        ("Run the tests with pytest.\n", "pythonpath", False),
+    ],
+)
+def test_pythonpath_is_the_default(readme, kind, has_evidence):
+    toggle, evidence = infer_toggle(sources(readme=readme))
+    assert toggle.kind == kind and bool(evidence) == has_evidence
