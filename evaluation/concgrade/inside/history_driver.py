@@ -2,6 +2,8 @@
 
     python -m concgrade.inside.history_driver SPEC.json OUT.json
 
+In a grade the boot runs it instead (protocol.PROGRAMS: the same sandbox and trusted start as a pytest
+process), and the history goes to the harness as signed records on the records channel, not to a file.
 Each call's invocation and response are read from CLOCK_MONOTONIC (time.monotonic_ns) right around
 it, so its linearization point lies between them. The calls are drawn from the seed before any
 thread starts, the threads wait at one barrier, and stress mode (tiny switch interval, seeded yields
@@ -23,6 +25,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from concgrade.inside import protocol
 from concgrade.inside.bench_child import module_proof
 from concgrade.inside.call_yields import CallYields, source_folders
 from concgrade.inside.history_spec import (
@@ -34,6 +37,7 @@ from concgrade.inside.history_spec import (
     plan_calls,
     resolve_target,
 )
+from concgrade.inside.protocol import RecordStream
 from concgrade.inside.stress import Stress
 
 _monotonic_ns = time.monotonic_ns  # bound now: code under test replacing time.monotonic_ns cannot reach it
@@ -43,6 +47,7 @@ _os_write, _os_exit = os.write, os._exit
 HISTORY_FORMAT = 1
 DEFAULT_TIMEOUT = 60.0  # seconds for all the calls; the ones still running then are recorded without a response
 BARRIER_TIMEOUT = 30.0  # seconds a thread waits for the others to start
+CHUNK = 500  # operations per record on the records channel (a 10,000-call history is 20 lines, not one huge one)
 
 Record = dict[str, Any]
 
@@ -260,26 +265,43 @@ def header(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str]) -> None:
-    spec_path, out_path = argv
-    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(spec_path, encoding="utf-8") as handle:
-        spec = json.load(handle)
+def run(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole recorded run as one JSON-ready record (a failure is the run's result, whatever it is)."""
     record = header(spec)
     try:
         drive(spec, record)
-    except BaseException as exc:  # the failure is the run's result, whatever it is
+    except BaseException as exc:
         frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
         record.update(ok=False, error=f"{type(exc).__name__}: {exc}", traceback="".join(frames[-6:]))
     record["pid"] = os.getpid()
     try:
-        line = json.dumps(record, default=str)
+        json.dumps(record, default=str)
     except (TypeError, ValueError) as exc:
-        line = json.dumps({**header(spec), "error": f"could not encode the history: {exc}"})
-    data = line.encode("utf-8", "replace")
-    while data:
-        data = data[_os_write(fd, data) :]
+        record = {**header(spec), "error": f"could not encode the history: {exc}"}
+    return record
+
+
+def send(record: dict[str, Any], stream: RecordStream) -> None:
+    """The record as signed records: its operations in chunks, then the rest, which says how many there were."""
+    operations = record.pop("operations", [])
+    for first in range(0, len(operations), CHUNK):
+        stream.write(protocol.history_calls(first, operations[first : first + CHUNK]))
+    stream.write(protocol.history(record, len(operations)))
+
+
+def main(argv: list[str], stream: RecordStream | None = None) -> None:
+    """SPEC.json OUT.json: the history to a file; SPEC.json with a stream (from the boot): to the records channel."""
+    fd = os.open(argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if stream is None else None
+    with open(argv[0], encoding="utf-8") as handle:
+        spec = json.load(handle)
+    record = run(spec)
     try:
+        if stream is not None:
+            send(record, stream)
+        elif fd is not None:
+            data = json.dumps(record, default=str).encode("utf-8", "replace")
+            while data:
+                data = data[_os_write(fd, data) :]
         sys.stdout.flush()
         sys.stderr.flush()
     finally:

@@ -33,7 +33,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 MANIFEST = f"evaluation/{MANIFEST_NAME}"
-MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints", "workloads"}
+MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints", "workloads", "histories"}
 _SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", ".nox"}
 _PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
 
