@@ -11,6 +11,7 @@ from typing import TextIO
 
 from concgrade.grade.outcomes import RunObservation
 from concgrade.report.bench_terminal import bench_lines
+from concgrade.report.history_terminal import counterexample_lines, history_lines
 from concgrade.report.view import summary_rows
 from concgrade.results.model import Results
 
@@ -52,9 +53,11 @@ def format_summary(results: Results) -> str:
     if unavailable:
         lines.append("  isolation: not available here: " + ", ".join(sorted(unavailable)) + " (see report)")
     lines += bench_lines(results)
+    lines += history_lines(results)
     for check in results.checks:
         if check["status"] != "pass":
             lines.append(f"  ✗ {check['id']}: {check['message']}")
+            lines += counterexample_lines(results, check)
     lines.append(f"verdict: {results.verdict} (exit {results.exit_code})")
     return "\n".join(lines)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from concgrade.files import tree_digest
 from concgrade.inside import protocol
+from concgrade.inside.history_spec import plan_calls
 from concgrade.inside.protocol import BOOT_VARIABLE, MARKER_VARIABLE
 from concgrade.run.cgroups import RunCgroup
 from concgrade.run.history_model import RemoteModel
@@ -93,7 +94,12 @@ def record_history(task: Task, spec: RunSpec, sandbox: Sandbox, declared: Histor
         closed = time.monotonic_ns()
         graded = tree_digest(spec.implementation.folder, ".py")
         return assemble(
-            spec.name, seed, attempt, (opened, closed), lambda found: import_proof(found, folder, graded, task_copy)
+            spec.name,
+            seed,
+            attempt,
+            (opened, closed),
+            lambda found: import_proof(found, folder, graded, task_copy),
+            child,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -114,7 +120,14 @@ def boot_environment(spec: RunSpec, task_copy: Path, shim: Path, home: Path) -> 
 Prove = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
 
-def assemble(name: str, seed: int, attempt: AttemptOutput, lifetime: tuple[int, int], prove: Prove) -> RecordedRun:
+def assemble(
+    name: str,
+    seed: int,
+    attempt: AttemptOutput,
+    lifetime: tuple[int, int],
+    prove: Prove,
+    child: dict[str, Any] | None = None,
+) -> RecordedRun:
     """The driver's records as one history, or the reason there is none (pure, given the attempt)."""
     process = process_info(attempt)
 
@@ -143,9 +156,9 @@ def assemble(name: str, seed: int, attempt: AttemptOutput, lifetime: tuple[int, 
         return failed(
             f"the history recorded code from outside the implementation: {imported.get('file')}", True, imported
         )
-    outside = outside_lifetime(history, lifetime)
-    if outside:
-        return failed(f"{outside} (altered by the code under test?)", True, imported)
+    wrong = outside_lifetime(history, lifetime) or (not_as_planned(history, child) if child is not None else "")
+    if wrong:
+        return failed(f"{wrong} (altered by the code under test?)", True, imported)
     return RecordedRun(name, seed, history, process=process, imported=imported)
 
 
@@ -182,6 +195,35 @@ def outside_lifetime(history: dict[str, Any], lifetime: tuple[int, int]) -> str:
     if moments and not begin <= min(moments) <= max(moments) <= end:
         return "recorded calls lie outside the driver's window"
     return ""
+
+
+def not_as_planned(history: dict[str, Any], child: dict[str, Any]) -> str:
+    """Every thread must have recorded the calls the seed plans, in order, each once; fewer only where it stopped
+    (the run's timeout, or a call that raised). Declared operations are planned here too, as the driver plans them;
+    an operations hook is the task's code, so its calls are only counted."""
+    threads, count = int(child["threads"]), int(child["operations_per_thread"])
+    by_client: dict[int, list[dict[str, Any]]] = {client: [] for client in range(threads)}
+    for op in history["operations"]:
+        if op.get("client") not in by_client:
+            return f"a recorded call names thread {op.get('client')!r}, which the run does not have"
+        by_client[op["client"]].append(op)
+    plans = plan_calls(child) if not child.get("operations_hook") else None
+    for client, recorded in by_client.items():
+        planned = count if plans is None else len(plans[client])
+        if len(recorded) > planned:
+            return f"thread {client} recorded {len(recorded)} calls, more than the {planned} planned"
+        if plans is not None:
+            for op, (method, args) in zip(recorded, plans[client], strict=False):
+                if (op.get("method") or "", _canonical(op.get("args"))) != (method, _canonical(args)):
+                    return f"thread {client} recorded {op.get('method')}{tuple(op.get('args') or ())} where the seed plans {method}{tuple(args)}"
+        stopped = history.get("timed_out") or (recorded and "raised" in recorded[-1])
+        if len(recorded) < planned and not stopped:
+            return f"thread {client} recorded {len(recorded)} of the {planned} calls planned, and did not stop"
+    return ""
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def process_info(attempt: AttemptOutput) -> dict[str, Any]:
