@@ -43,6 +43,10 @@ from concgrade.inside.stress import Stress
 _monotonic_ns = time.monotonic_ns  # bound now: code under test replacing time.monotonic_ns cannot reach it
 _sleep = time.sleep  # the real one, before stress wraps it
 _os_write, _os_exit = os.write, os._exit
+# Bound before the code under test is imported: replacing threading.Thread (say, with a class that runs its
+# target at once, serializing the calls) does not reach the driver. Each call records its thread's identity,
+# so the harness sees N threads, not one.
+_Thread, _get_ident = threading.Thread, threading.get_ident
 
 HISTORY_FORMAT = 1
 DEFAULT_TIMEOUT = 60.0  # seconds for all the calls; the ones still running then are recorded without a response
@@ -59,7 +63,7 @@ def record_threads(
     records: list[list[Record]] = [[] for _ in plans]
     gate = _StartGate(len(plans))
     threads = [
-        threading.Thread(target=_run_plan, args=(subject, client, plan, gate, records[client]), daemon=True)
+        _Thread(target=_run_plan, args=(subject, client, plan, gate, records[client]), daemon=True)
         for client, plan in enumerate(plans)
     ]
     for thread in threads:
@@ -99,9 +103,11 @@ class _StartGate:
 def _run_plan(subject: Any, client: int, plan: list[Call], gate: _StartGate, records: list[Record]) -> None:
     if not gate.wait():
         return  # nothing of this thread ran
+    ident = _get_ident()
     for method, args in plan:
         function = getattr(subject, method) if method else subject
         record: Record = {"client": client, "method": method, "args": args, "invoked": 0, "responded": None}
+        record["thread"] = ident
         records.append(record)
         record["invoked"] = _monotonic_ns()
         try:
@@ -188,7 +194,8 @@ def _flatten(records: list[list[Record]]) -> list[Record]:
     merged = sorted((record for thread in records for record in thread), key=lambda r: (r["invoked"], r["client"]))
     flat = []
     for index, record in enumerate(merged):
-        item = {key: record[key] for key in ("client", "method", "args", "invoked", "responded")}
+        kept: tuple[str, ...] = ("client", "method", "args", "invoked", "responded", "thread")
+        item: Record = {key: record[key] for key in kept if key in record}
         if record["responded"] is not None:
             item.update({key: record[key] for key in ("value", "raised", "message") if key in record})
         flat.append({"index": index, **item})
@@ -207,6 +214,7 @@ def make_subject(spec: Mapping[str, Any]) -> Any:
 def drive(spec: Mapping[str, Any], record: dict[str, Any]) -> None:
     """Everything a run does, in order; `record` says how far it got (it is the output, also on failure)."""
     record["phase"] = "plan"
+    threads, tasks = record_threads, record_tasks  # bound before the code under test can replace them
     hook = load_hook(spec["operations_hook"], spec.get("hook_paths", [])) if spec.get("operations_hook") else None
     plans = plan_calls(spec, hook)
     stress = None
@@ -226,11 +234,11 @@ def drive(spec: Mapping[str, Any], record: dict[str, Any]) -> None:
     timeout = float(spec.get("timeout_seconds") or DEFAULT_TIMEOUT)
     started = _monotonic_ns()
     if spec.get("asyncio"):
-        operations, timed_out = record_tasks(lambda: make_subject(spec), plans, timeout)
+        operations, timed_out = tasks(lambda: make_subject(spec), plans, timeout)
     else:
         subject = make_subject(spec)
         check_methods(subject, plans)
-        operations, timed_out = record_threads(subject, plans, timeout)
+        operations, timed_out = threads(subject, plans, timeout)
     record.update(
         ok=True,
         phase="done",

@@ -207,6 +207,10 @@ def not_as_planned(history: dict[str, Any], child: dict[str, Any]) -> str:
         if op.get("client") not in by_client:
             return f"a recorded call names thread {op.get('client')!r}, which the run does not have"
         by_client[op["client"]].append(op)
+    idents = {client: {op.get("thread") for op in ops} for client, ops in by_client.items() if ops}
+    if not child.get("asyncio") and idents:
+        if any(len(found) != 1 for found in idents.values()) or len(set().union(*idents.values())) != len(idents):
+            return "the calls were not made by one thread per client"
     plans = plan_calls(child) if not child.get("operations_hook") else None
     for client, recorded in by_client.items():
         planned = count if plans is None else len(plans[client])
