@@ -70,6 +70,7 @@ class GradeOptions:
     bench_cache: bool = True  # False (--no-cache): re-time unchanged code
     bench_cache_dir: Path | None = None
     limits: LimitOverrides = field(default_factory=LimitOverrides)
+    keyword: str | None = None  # -k EXPR: only the tests it selects run, and the suites shrink to them
     command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
 
     def key(self) -> dict[str, Any]:
@@ -81,6 +82,7 @@ class GradeOptions:
             "gate": self.gate,
             "bench": self.bench,
             "limits": asdict(self.limits),
+            "keyword": self.keyword,
         }
 
     def repeat_plan(self) -> RepeatPlan:
@@ -96,7 +98,7 @@ BenchProgress = Callable[[str], None]
 
 def load_graded_task(root: Path, options: GradeOptions, candidate: Path | None = None) -> Task:
     """The task at `root` as this grade sees it: the command line's limits, and the candidate graded like after."""
-    task = options.limits.apply(load_task(root))
+    task = options.limits.apply(load_task(root)).with_keyword(options.keyword)
     return task.with_candidate(candidate) if candidate is not None else task
 
 
@@ -128,6 +130,7 @@ def grade(
         inferred=task.source == "inferred",
         source_checks=source_checks,
         folder_changes=folder_changes,
+        keyword=task.keyword,
     )
 
     bench = None
