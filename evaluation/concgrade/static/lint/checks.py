@@ -24,7 +24,7 @@ from concgrade.static.testscan import (
     tree_writes,
 )
 from concgrade.task.load import load_task
-from concgrade.task.manifest import MANIFEST_NAME
+from concgrade.task.manifest import MANIFEST_NAME, unknown_names
 from concgrade.task.model import SUITES
 
 if sys.version_info >= (3, 11):
@@ -33,7 +33,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 MANIFEST = f"evaluation/{MANIFEST_NAME}"
-MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints", "workloads"}
 _SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", ".nox"}
 _PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
 
@@ -56,7 +55,7 @@ CHECKS: dict[str, LintCheck] = {
         LintCheck("CL011", "info", "no manifest: suites come from instances/*.json", fixable=True),
         LintCheck("CL012", "error", "the manifest is not valid TOML"),
         LintCheck("CL013", "error", "the manifest's structure is invalid (e.g. no [suites])", fixable=True),
-        LintCheck("CL014", "warning", "the manifest has an unknown table (a typo switches nothing on)"),
+        LintCheck("CL014", "error", "the manifest has an unknown table or key (a typo would switch nothing on)"),
         LintCheck("CL015", "error", "a suite entry names a test file or node id that does not exist"),
         LintCheck("CL016", "error", "FAIL_TO_PASS is empty: nothing grades the task"),
         LintCheck("CL019", "error", "the task loader rejects the task"),
@@ -182,9 +181,11 @@ class _Linter:
             line = re.search(r"at line (\d+)", str(exc))
             self.add("CL012", f"invalid TOML: {exc}", MANIFEST, int(line.group(1)) if line else None)
             return None
-        for table in sorted(set(data) - MANIFEST_TABLES):
-            self.add("CL014", f"unknown table [{table}] (known: {', '.join(sorted(MANIFEST_TABLES))})", MANIFEST)
         self._manifest_text = text
+        for name, hint in unknown_names(data):
+            kind = "table" if name.startswith("[") else "key"
+            needle = name.strip("[]") if kind == "table" else name.split(".", 1)[1]
+            self.add("CL014", f"unknown {kind} {name}{hint}", MANIFEST, self._line(needle))
         return data
 
     def _instances(self) -> list[tuple[str, dict[str, list[str]]]]:
