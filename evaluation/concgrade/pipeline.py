@@ -27,6 +27,7 @@ from concgrade.grade.outcomes import RunObservation, observe_run
 from concgrade.grade.pairing import canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results.model import Results, build_results, environment_info
+from concgrade.run.git import ignored_by_git
 from concgrade.run.integrity import changes
 from concgrade.run.outputs import RunOutput
 from concgrade.run.plan import plan_runs
@@ -114,7 +115,10 @@ def grade(
     bench_reason = requested_by(options.bench, task.workloads)
 
     mark = time.monotonic()
-    lint_findings = [finding.to_dict() for finding in lint_task(task.root, check_loader=False)]
+    reports_ignored = ignored_by_git(task.root, "reports")
+    lint_findings = [
+        finding.to_dict() for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored)
+    ]
     structure = analyze_task(task)
     source_checks = [check_task_lint(lint_findings)]
     source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]

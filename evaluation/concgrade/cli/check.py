@@ -10,6 +10,7 @@ from pathlib import Path
 
 from concgrade.cli.options import Parser, add_check_arguments
 from concgrade.findings import SEVERITIES, Finding
+from concgrade.run.git import ignored_by_git
 from concgrade.static.lint.checks import lint_task
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.task_dir.is_dir():
         print(f"concgrade check: error: {args.task_dir}: no such folder", file=sys.stderr)
         return EXIT_USAGE
-    findings = lint_task(args.task_dir, fix=args.fix)
+    findings = lint_task(args.task_dir, fix=args.fix, reports_ignored=ignored_by_git(args.task_dir, "reports"))
     if args.json:
         document = {"task": str(args.task_dir.resolve()), "findings": [f.to_dict() for f in findings]}
         print(json.dumps(document, indent=2))

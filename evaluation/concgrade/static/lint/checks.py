@@ -74,21 +74,25 @@ CHECKS: dict[str, LintCheck] = {
 }
 
 
-def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True) -> list[Finding]:
+def lint_task(
+    root: Path, *, fix: bool = False, check_loader: bool = True, reports_ignored: bool | None = None
+) -> list[Finding]:
     """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
 
     Fixed findings come first, marked `fixed`; a fix never deletes or overwrites a user's file.
     `check_loader=False` when the caller has loaded the task already (a grade): it is not loaded again.
+    `reports_ignored` is git's answer for reports/ (`git check-ignore`, asked by the caller: linting starts
+    no process); None where git cannot say, and then the task's own .gitignore files decide.
     """
     root = Path(root)
     if not root.is_dir():
         return [Finding("CL001", "error", f"{root}: not a folder", None)]
-    linter = _Linter(root, check_loader)
+    linter = _Linter(root, check_loader, reports_ignored)
     findings = linter.run()
     if not fix or not linter.fixes:
         return findings
     fixed = [replace(finding, fixed=True) for finding, apply in linter.fixes if apply()]
-    return fixed + _Linter(root).run() if fixed else findings
+    return fixed + _Linter(root, reports_ignored=reports_ignored).run() if fixed else findings
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -97,9 +101,10 @@ def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True) -> li
 class _Linter:
     """One pass over a task folder; collects findings and the fixes it could apply."""
 
-    def __init__(self, root: Path, check_loader: bool = True) -> None:
+    def __init__(self, root: Path, check_loader: bool = True, reports_ignored: bool | None = None) -> None:
         self.root = root
         self.check_loader = check_loader
+        self.reports_ignored = reports_ignored
         self.findings: list[Finding] = []
         self.fixes: list[tuple[Finding, Callable[[], bool]]] = []
         self._ids: dict[str, set[str] | None] = {}
@@ -444,10 +449,10 @@ class _Linter:
 
     def _reports(self) -> None:
         reports = self.root / "reports"
-        if not reports.is_dir() or (reports / ".gitignore").exists():
+        if not reports.is_dir() or (reports / ".gitignore").exists() or self.reports_ignored:
             return
         ignore = {line.strip().strip("/") for line in _read(self.root / ".gitignore").splitlines()}
-        if "reports" not in ignore and "reports/*" not in ignore and "reports/**" not in ignore:
+        if self.reports_ignored is False or not ({"reports", "reports/*", "reports/**"} & ignore):
             self.add(
                 "CL095", "reports/ would be committed with the task", "reports", fix=lambda: ignore_reports(reports)
             )
