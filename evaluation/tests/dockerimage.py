@@ -70,7 +70,11 @@ def read_dockerignore(context: Path) -> list[str]:
     path = context / ".dockerignore"
     if not path.is_file():
         return []
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def ignored(relative: str, patterns: list[str]) -> bool:

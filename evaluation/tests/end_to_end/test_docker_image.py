@@ -44,7 +44,13 @@ def counts(output: str) -> dict[str, int]:
 
 def test_the_image_holds_what_a_grade_checks(image):
     app = image.path("/app")
-    for part in ("README.md", "Dockerfile", "evaluation/concgrade.toml", "evaluation/run.py", "evaluation/evaluation.py"):
+    for part in (
+        "README.md",
+        "Dockerfile",
+        "evaluation/concgrade.toml",
+        "evaluation/run.py",
+        "evaluation/evaluation.py",
+    ):
         assert (app / part).is_file(), part
     assert not (app / "reports").exists() and not list(app.rglob("__pycache__"))  # .dockerignore held
     assert not (app / "evaluation" / "concgrade").exists()  # the harness is installed, not in the task
