@@ -78,6 +78,7 @@ class Task:
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
     histories: tuple[HistorySpec, ...] = ()  # the manifest's [[histories]], recorded and checked after the tests
+    keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -89,6 +90,10 @@ class Task:
             raise TaskError(f"{folder}: the candidate folder does not exist")
         candidate = Implementation("candidate", "after", folder)
         return replace(self, implementations=(*self.implementations, candidate))
+
+    def with_keyword(self, expression: str | None) -> Task:
+        """The same task with only the tests a pytest `-k` expression selects (None: all of them)."""
+        return replace(self, keyword=expression)
 
     def with_environment(self, interpreter: str | None, environment: dict[str, str]) -> Task:
         """The same task run by another interpreter and/or with extra variables (services it needs)."""
