@@ -324,4 +324,3 @@ def test_nothing_sleeps_when_sends_and_lookups_return_at_once(fake_send, monkeyp
     with lock:
         slept = [seconds for ident, seconds in sleeps if seconds > 0 and ident in workers | {threading.get_ident()}]
     assert slept == [], f"the call slept {len(slept)} times ({sum(slept):.2f} s) with nothing to wait for"
-

@@ -155,7 +155,9 @@ class SendBoard:
         (work already running when the error reached the caller cannot be stopped, and is not late)."""
         with self.cond:
             later = self.sends[caller.sends_when_raised :]
-            return [user for user, payload in later if payload == caller.payload and user not in caller.begun_when_raised]
+            return [
+                user for user, payload in later if payload == caller.payload and user not in caller.begun_when_raised
+            ]
 
     def block_until(self, predicate: Callable[[], bool]) -> bool:
         """Inside a send: wait until predicate() holds or the deadline passes; never on a caller's thread."""
@@ -188,9 +190,7 @@ class SendBoard:
 
     # -- the test's side -------------------------------------------------------------------
 
-    def start(
-        self, user_ids: Iterable[Any], payload: Any, notify: Callable[..., list[Any]] | None = None
-    ) -> Caller:
+    def start(self, user_ids: Iterable[Any], payload: Any, notify: Callable[..., list[Any]] | None = None) -> Caller:
         caller = Caller(self, user_ids, payload, notify or notify_service.notify_users)
         with self.cond:
             self.callers.append(caller)

@@ -26,10 +26,13 @@ from concgrade.grade.instances import audit_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
 from concgrade.grade.pairing import canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
+from concgrade.histories.gate import history_checks
+from concgrade.histories.phase import run_histories
 from concgrade.mutation.model import MutationSettings
 from concgrade.mutation.phase import mutants_policy, run_mutation
 from concgrade.mutation.phase import requested_by as mutation_requested_by
 from concgrade.results.model import Results, build_results, environment_info
+from concgrade.run.git import ignored_by_git
 from concgrade.run.integrity import changes
 from concgrade.run.outputs import RunOutput
 from concgrade.run.plan import plan_runs
@@ -76,6 +79,7 @@ class GradeOptions:
     limits: LimitOverrides = field(default_factory=LimitOverrides)
     mutation: MutationSettings = field(default_factory=MutationSettings)  # --mutants and its options
     opted_out: tuple[str, ...] = ()  # phases the command line turned off (stress, bench, mutants): the report says so
+    keyword: str | None = None  # -k EXPR: only the tests it selects run, and the suites shrink to them
     command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
 
     def key(self) -> dict[str, Any]:
@@ -88,6 +92,7 @@ class GradeOptions:
             "bench": self.bench,
             "limits": asdict(self.limits),
             "mutation": self.mutation.key(),
+            "keyword": self.keyword,
         }
 
     def repeat_plan(self) -> RepeatPlan:
@@ -106,7 +111,7 @@ def load_graded_task(root: Path, options: GradeOptions, candidate: Path | None =
 
     Its [mutants] table is validated here, before anything runs, whether or not this grade runs mutants.
     """
-    task = options.limits.apply(load_task(root))
+    task = options.limits.apply(load_task(root)).with_keyword(options.keyword)
     mutants_policy(task)
     return task.with_candidate(candidate) if candidate is not None else task
 
@@ -119,14 +124,18 @@ def grade(
     on_mutant_progress: BenchProgress | None = None,
 ) -> Results:
     """Run every implementation of `task` and grade what the runs show (and time its workloads, and judge its
-    suites by mutants, if asked)."""
+    suites by mutants, if asked, and check its declared histories); `on_bench_progress` hears the lines of the
+    benchmark and the histories, `on_mutant_progress` those of the mutants."""
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
     bench_reason = requested_by(options.bench, task.workloads)
     mutation_reason = mutation_requested_by(options.mutation.mode, task)
 
     mark = time.monotonic()
-    lint_findings = [finding.to_dict() for finding in lint_task(task.root, check_loader=False)]
+    reports_ignored = ignored_by_git(task.root, "reports")
+    lint_findings = [
+        finding.to_dict() for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored)
+    ]
     structure = analyze_task(task)
     source_checks = [check_task_lint(lint_findings)]
     source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
@@ -142,6 +151,7 @@ def grade(
         inferred=task.source == "inferred",
         source_checks=source_checks,
         folder_changes=folder_changes,
+        keyword=task.keyword,
     )
 
     bench = None
@@ -151,6 +161,12 @@ def grade(
         bench = run_bench(task, bench_options, on_bench_progress)
         grade_ = with_checks(grade_, speedup_checks(bench))
         timings["bench"] = time.monotonic() - mark
+    histories = None
+    if task.histories:  # after the test runs too: recordings under stress want the machine's cores
+        mark = time.monotonic()
+        histories = run_histories(task, history_seed(plan), options.jobs, on_bench_progress)
+        grade_ = with_checks(grade_, history_checks(histories))
+        timings["histories"] = time.monotonic() - mark
     mutants = None
     after_run = next((run for run in runs if run.name == "after"), None)
     if mutation_reason and after_run is not None:  # after the benchmark too: mutant runs load every core
@@ -189,8 +205,14 @@ def grade(
         bench=bench,
         mutants=mutants,
         instances=instances,
+        histories=histories,
         skipped=skipped_phases(task, options, bench_reason, mutation_reason),
     )
+
+
+def history_seed(plan: RepeatPlan) -> int:
+    """The first seed of every declared history: the grade's stress seed (--seed replays both), else a new one."""
+    return plan.seed if plan.seed is not None else secrets.randbelow(1_000_000)
 
 
 def skipped_phases(

@@ -20,7 +20,7 @@ INSIDE_MAY_IMPORT = {"pytest", "_pytest", "pluggy"}
 def run_tool(*command: str) -> subprocess.CompletedProcess[str]:
     if shutil.which(command[0]) is None:
         pytest.skip(f"{command[0]} is not installed (pip install -e '.[dev]')")
-    # The editable install may point at another checkout: the tools must read this one's package.
+    # This checkout's package, not the installed one (import-linter imports the package it checks).
     env = {**os.environ, "PYTHONPATH": str(REPO / "evaluation")}
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
 

@@ -50,14 +50,14 @@ def observed(outcomes, durations=None, imports=None, collect_errors=(), started=
     )
 
 
-def test_the_mutant_timeout_is_five_times_the_slowest_after_test_rounded_up_to_a_step():
-    after = observed({A: "passed", B: "passed"}, {A: 0.05, B: 0.61})
-    assert mutant_test_timeout(after, [A, B], 10.0)[0] == 5.0  # 3.05 s -> 5 s
+def test_the_mutant_timeout_is_three_times_the_slowest_after_test_rounded_up_to_a_step():
+    after = observed({A: "passed", B: "passed"}, {A: 0.05, B: 1.03})
+    assert mutant_test_timeout(after, [A, B], 10.0)[0] == 5.0  # 3.09 s -> 5 s
     assert mutant_test_timeout(after, [A], 10.0)[0] == 2.0  # the floor
-    slow = observed({A: "passed"}, {A: 2.5})
-    assert mutant_test_timeout(slow, [A], 10.0)[0] == 10.0  # 12.5 s is past the task's own timeout
+    slow = observed({A: "passed"}, {A: 4.0})
+    assert mutant_test_timeout(slow, [A], 10.0)[0] == 10.0  # 12 s is past the task's own timeout
     assert mutant_test_timeout(slow, [A], 60.0)[0] == 20.0
-    assert "0.61 s" in mutant_test_timeout(after, [A, B], 10.0)[1]
+    assert "1.03 s" in mutant_test_timeout(after, [A, B], 10.0)[1]
 
 
 def test_a_run_judges_its_mutant_by_the_tests_that_ran_in_their_order():
