@@ -141,7 +141,11 @@ def add_grade_options(parser: argparse.ArgumentParser, what_runs_at_once: str) -
         "--stress", action="store_true", help="tiny switch interval and seeded yields at locks and sleeps"
     )
     parser.add_argument(
-        "--seed", type=int, metavar="N", help="the stress seed to replay (results.json gives it); implies --stress"
+        "--seed",
+        type=int,
+        metavar="N",
+        help="the stress seed to replay, also the first seed of every declared history (results.json gives it); "
+        "implies --stress",
     )
     parser.add_argument(
         "--gate",

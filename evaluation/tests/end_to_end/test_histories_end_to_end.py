@@ -197,3 +197,20 @@ def test_a_candidate_that_attacks_the_recording_is_not_accepted(cli, tmp_path, a
     assert run["tampered"], run
     expected = "not signed by the driver" if attack.startswith("forge") else "not made by one thread per client"
     assert expected in found["message"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ({"threads": 1}, "threads must be a whole number from 2 to 64, not 1"),
+        ({"operations": [{"method": "incr", "args": ["choise(a,b)"]}]}, "no generator choise()"),
+        ({"compare": "tests/missing.py:loose"}, "hook 'tests/missing.py:loose': no such file in the task"),
+    ],
+)
+def test_a_misdeclared_history_is_one_error_line_before_anything_runs(cli, tmp_path, entry, says):
+    task = make_history_task(tmp_path / "task", SHAPES["hit-counter"], "locked", **entry)
+    result = cli("--task", str(task), "--output", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("concgrade: error: ") and says in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
