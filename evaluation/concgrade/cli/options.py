@@ -148,7 +148,11 @@ def add_grade_options(parser: argparse.ArgumentParser, what_runs_at_once: str) -
         help="no stress anywhere: not the default of a candidate grade, nor the rerun of surviving mutants",
     )
     parser.add_argument(
-        "--seed", type=int, metavar="N", help="the stress seed to replay (results.json gives it); implies --stress"
+        "--seed",
+        type=int,
+        metavar="N",
+        help="the stress seed to replay, also the first seed of every declared history (results.json gives it); "
+        "implies --stress",
     )
     parser.add_argument(
         "--gate",
