@@ -64,6 +64,10 @@ TIMEOUT_STEPS = (2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 # Mutant runs at once per --jobs: they spend most of their time blocked (on a test's conditions, a deadline, a
 # deadlock), so two per core keep the cores busy without crowding them (benchmarks/mutants_cost.py).
 RUNS_PER_JOB = 2
+# A mutant run (one pytest process) may take this many times the after's whole run before it is ended (a mutant
+# that hangs at import, before any test, is killed by it), rounded up the same way, never above the task's.
+RUN_TIMEOUT_FACTOR = 3.0
+RUN_TIMEOUT_STEPS = (10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0)
 
 Progress = Callable[[str], None]
 
@@ -77,15 +81,27 @@ class MutantRun:
     error: str | None = None  # why the run says nothing about the mutant
     seconds: float = 0.0
     cached: bool = False
+    note: str | None = None  # how a mutant was killed when no test failed by itself (its run never started)
 
     def to_cache(self) -> dict[str, Any]:
-        return {"outcomes": list(self.outcomes.items()), "tests": list(self.tests.items()), "seconds": self.seconds}
+        return {
+            "outcomes": list(self.outcomes.items()),
+            "tests": list(self.tests.items()),
+            "seconds": self.seconds,
+            "note": self.note,
+        }
 
     @classmethod
     def from_cache(cls, data: dict[str, Any]) -> MutantRun:
         outcomes = {str(nodeid): passed for nodeid, passed in data.get("outcomes", [])}
         tests = {str(nodeid): str(outcome) for nodeid, outcome in data.get("tests", [])}
-        return cls(outcomes, tests, None, float(data.get("seconds", 0.0)), cached=True)
+        note = data.get("note") if isinstance(data.get("note"), str) else None
+        return cls(outcomes, tests, None, float(data.get("seconds", 0.0)), cached=True, note=note)
+
+    def without(self, tests: set[str]) -> MutantRun:
+        """The run with these tests' outcomes unknown (they fail on the after itself, so they kill nothing)."""
+        outcomes = {nodeid: (None if nodeid in tests else passed) for nodeid, passed in self.outcomes.items()}
+        return dataclasses.replace(self, outcomes=outcomes)
 
 
 def mutants_policy(task: Task) -> MutantsPolicy:
@@ -102,6 +118,13 @@ def requested_by(mode: MutantsMode, task: Task) -> str | None:
     if mode == "auto" and task.mutants is not None:
         return "manifest"
     return None
+
+
+def mutant_run_timeout(after: RunObservation, task_timeout: float) -> float:
+    """The wall clock of one mutant run: a few times the after's whole run, rounded up to a step."""
+    wanted = RUN_TIMEOUT_FACTOR * after.duration
+    step = next((value for value in RUN_TIMEOUT_STEPS if value >= wanted), wanted)
+    return min(step, task_timeout)
 
 
 def mutant_test_timeout(after: RunObservation, suite_ids: Sequence[str], task_timeout: float) -> tuple[float, str]:
@@ -125,6 +148,7 @@ class Analysis:
     suite_ids: list[str]
     base_order: list[str]
     test_timeout: float
+    run_timeout: float
     first_failure: bool
     sandbox: Sandbox
     jobs: int
@@ -192,7 +216,8 @@ def run_mutation(
     # --no-cache runs every mutant again, and refreshes the entries (as the benchmark's cache does).
     folder = cache_folder or default_cache_dir()
     notes = [] if folder else ["no writable cache folder: mutant runs are not kept for the next analysis"]
-    context = cache.run_context(task, after_impl.folder, test_timeout, first_failure)
+    run_timeout = mutant_run_timeout(after, task.limits.run_timeout)
+    context = {**cache.run_context(task, after_impl.folder, test_timeout, first_failure), "run_timeout": run_timeout}
     previous = cache.load_kills(folder, context["tests"])
     by_speed = sorted(suite_ids, key=lambda nodeid: after.tests[nodeid].duration)
     base = sorted(by_speed, key=lambda nodeid: -previous.get(nodeid, 0))
@@ -201,6 +226,7 @@ def run_mutation(
         suite_ids=suite_ids,
         base_order=base,
         test_timeout=test_timeout,
+        run_timeout=run_timeout,
         first_failure=first_failure,
         sandbox=prepare_sandbox(run_limits(task.limits)),
         jobs=max(1, jobs) * RUNS_PER_JOB,
@@ -218,11 +244,19 @@ def run_mutation(
 
     stress_seed = None
     stressed: dict[str, MutantRun] = {}
+    stress_settings: dict[str, Any] = {}
     survivors = [by_id[m.mutant] for m in matrix.survivors]
     if settings.stress and survivors:
         stress_seed = seed if seed is not None else secrets.randbelow(1_000_000)
-        stressed = run_mutants(analysis, survivors, stress_seed, read_cache=use_cache)
-        stress_outcomes = {mid: run.outcomes for mid, run in stressed.items() if not run.error}
+        stressed_analysis, stress_settings = stress_analysis(analysis, stress_seed, settings.test_timeout)
+        if stress_settings.get("failing"):
+            notes.append(
+                f"{len(stress_settings['failing'])} suite tests fail on the after itself under stress seed "
+                f"{stress_seed}: they kill no mutant under stress"
+            )
+        stressed = run_mutants(stressed_analysis, survivors, stress_seed, read_cache=use_cache)
+        excluded = set(stress_settings.get("failing", []))
+        stress_outcomes = {mid: run.without(excluded).outcomes for mid, run in stressed.items() if not run.error}
         matrix = kill_matrix(ids, outcomes, suites, policy.operators, errors, stress=stress_outcomes)
     cache.store_kills(analysis.cache_folder, context["tests"], analysis.kills)
 
@@ -243,6 +277,8 @@ def run_mutation(
         settings={
             "test_timeout": test_timeout,
             "timeout_rule": rule,
+            "run_timeout": run_timeout,
+            "stress_control": stress_settings or None,
             "first_failure": first_failure,
             "stress": settings.stress,
             "stress_seed": stress_seed,
@@ -260,6 +296,47 @@ def run_mutation(
     )
     descriptions = {m.id: f"{m.file}:{m.line} {m.description}" for m in mutants}
     return results, mutation_gate(matrix, policy.min_score, policy.required, descriptions)
+
+
+def stress_analysis(
+    analysis: Analysis, stress_seed: int, given_timeout: float | None
+) -> tuple[Analysis, dict[str, Any]]:
+    """The analysis for the stress pass, from a control run of the after under the same seed: stress slows the
+    tests down, so their timeouts come from that run, and a test that fails on the after itself under stress
+    says nothing about a mutant (it is left out of the stress kills)."""
+    task = analysis.task
+    control = run_control(analysis, stress_seed)
+    failing = [
+        nodeid for nodeid in analysis.suite_ids if not (nodeid in control.tests and control.tests[nodeid].passed)
+    ]
+    if not control.started:
+        failing = list(analysis.suite_ids)
+    test_timeout, rule = mutant_test_timeout(control, analysis.suite_ids, task.limits.test_timeout)
+    if given_timeout is not None:
+        test_timeout, rule = given_timeout, "--mutant-timeout"
+    run_timeout = mutant_run_timeout(control, task.limits.run_timeout)
+    context = {**analysis.context, "test_timeout": test_timeout, "run_timeout": run_timeout}
+    stressed = dataclasses.replace(analysis, test_timeout=test_timeout, run_timeout=run_timeout, context=context)
+    return stressed, {
+        "seed": stress_seed,
+        "test_timeout": test_timeout,
+        "timeout_rule": rule,
+        "run_timeout": run_timeout,
+        "failing": failing,
+        "seconds": round(control.duration, 3),
+    }
+
+
+def run_control(analysis: Analysis, stress_seed: int) -> RunObservation:
+    """The after itself under stress, every suite test with the task's own timeouts."""
+    task = analysis.task
+    spec = dataclasses.replace(
+        plan_variant(task, "after", task.implementation("after").folder),
+        selection=() if task.toggle.kind == "selection" else tuple(analysis.order()),
+        stress_seed=stress_seed,
+    )
+    say(analysis.progress, f"mutants: the after under stress seed {stress_seed}, for the stress pass's control")
+    return canonical_run(observe_run(run_one(task, spec, analysis.sandbox)), task.toggle)
 
 
 def why_not_judged(after: RunObservation, suite_ids: Sequence[str]) -> str | None:
@@ -335,6 +412,7 @@ def mutant_spec(analysis: Analysis, folder: Path, stress_seed: int | None) -> Ru
     return dataclasses.replace(
         spec,
         test_timeout=analysis.test_timeout,
+        run_timeout=analysis.run_timeout,
         selection=selection,
         first_failure=analysis.first_failure,
         stress_seed=stress_seed,
@@ -344,21 +422,30 @@ def mutant_spec(analysis: Analysis, folder: Path, stress_seed: int | None) -> Ru
 def judged_run(run: RunObservation, suite_ids: Sequence[str]) -> MutantRun:
     """A mutant's run as outcomes per suite test in run order, or the reason it cannot judge the mutant."""
     if not run.started:
+        # The after's run started in the same setup: a mutant whose run does not (its import hangs or dies
+        # before the session begins) fails every suite test.
         last = (run.stderr_tail or run.stdout_tail).strip().splitlines()[-1:] or [f"exit {run.exit_code}"]
-        return MutantRun({}, {}, error=f"pytest did not start: {last[0]}")
+        why = "hung before any test ran (ended at its wall clock)" if run.timed_out else f"did not start: {last[0]}"
+        return failed_everywhere(suite_ids, "timeout" if run.timed_out else "error", f"the run {why}")
     wrong = [proof for proof in run.imports if not proof.expected or not proof.content_matches]
     if wrong:
         where = ", ".join(f"{proof.module} from {proof.file}" for proof in wrong)
         return MutantRun({}, {}, error=f"the run did not import the mutant: {where}")
     ran = {nodeid: test for nodeid, test in run.tests.items() if test.outcome != "missing"}
-    tests: dict[str, str] = {nodeid: test.outcome for nodeid, test in ran.items()}
     if not ran and run.collect_errors:
-        # The mutant broke collection (an import that raises): every suite test errors on it.
-        tests = dict.fromkeys(suite_ids, "error")
+        return failed_everywhere(suite_ids, "error", "the mutant broke the collection of the tests")
+    if not ran and run.timed_out:
+        return failed_everywhere(suite_ids, "timeout", "the run hung while collecting (ended at its wall clock)")
+    tests: dict[str, str] = {nodeid: test.outcome for nodeid, test in ran.items()}
     outcomes: dict[str, bool | None] = {nodeid: outcome in PASSING for nodeid, outcome in tests.items()}
     for nodeid in suite_ids:
         outcomes.setdefault(nodeid, None)
     return MutantRun(outcomes, tests)
+
+
+def failed_everywhere(suite_ids: Sequence[str], outcome: str, note: str) -> MutantRun:
+    """A run that no suite test could pass: every one of them counts as failed, and the note says why."""
+    return MutantRun(dict.fromkeys(suite_ids, False), dict.fromkeys(suite_ids, outcome), note=note)
 
 
 def mutant_records(
@@ -396,7 +483,7 @@ def mutant_records(
                 status=judged.status,
                 killed_by=judged.killed_by,
                 suite=judged.suite,
-                reason=judged.reason,
+                reason=judged.reason or run.note,
                 diff=mutant.diff(),
                 tests=run.tests,
                 seconds=run.seconds,

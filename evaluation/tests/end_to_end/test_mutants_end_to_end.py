@@ -151,3 +151,26 @@ def test_bad_mutants_input_is_one_line_and_runs_nothing(cli, tmp_path, table, ar
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+ALWAYS_FAILS_UNDER_STRESS = """\
+import sys
+
+def test_fails_whenever_stressed():
+    assert sys.getswitchinterval() >= 1e-3, "this test cannot run under stress"
+"""
+
+
+def test_a_test_that_fails_on_the_stressed_after_kills_no_mutant_under_stress(cli, tmp_path):
+    task = mutants_task(tmp_path / "task", '\n[mutants]\noperators = ["CM802"]\n')
+    (task / "tests" / "test_stress_only.py").write_text(ALWAYS_FAILS_UNDER_STRESS)
+    result = cli("mutants", str(task), "--output", str(tmp_path / "out"))  # a plain grade, stressed survivors
+    assert result.returncode == 0, result.stdout + result.stderr
+    mutants = json.loads((tmp_path / "out" / "results.json").read_text())["mutants"]
+    (mutant,) = mutants["mutants"]
+    assert mutant["status"] == "survived", mutant  # its stress run fails that test, as the after's does
+    assert mutant["stress"]["tests"]["tests/test_stress_only.py::test_fails_whenever_stressed"] == "failed"
+    control = mutants["settings"]["stress_control"]
+    assert control["seed"] == mutant["stress"]["seed"] == mutants["settings"]["stress_seed"]
+    assert control["failing"] == ["tests/test_stress_only.py::test_fails_whenever_stressed"]
+    assert any(f"fail on the after itself under stress seed {control['seed']}" in note for note in mutants["notes"])

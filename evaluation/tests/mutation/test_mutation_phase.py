@@ -15,6 +15,7 @@ from concgrade.mutation.phase import (
     Analysis,
     MutantRun,
     judged_run,
+    mutant_run_timeout,
     mutant_test_timeout,
     mutants_policy,
     requested_by,
@@ -71,8 +72,17 @@ def test_a_mutant_that_breaks_collection_fails_every_suite_test():
     assert run.outcomes == {A: False, B: False}
 
 
-def test_a_run_that_did_not_start_or_imported_other_code_says_nothing_about_the_mutant():
-    assert "pytest did not start: boom: cannot start" == judged_run(observed({}, started=False), [A]).error
+def test_a_mutant_whose_run_never_starts_or_hangs_before_any_test_fails_every_suite_test():
+    # The after's run started in the same setup, so it is the mutant that stops this one.
+    dead = judged_run(observed({}, started=False), [A, B])
+    assert dead.outcomes == {A: False, B: False} and dead.error is None
+    assert dead.note == "the run did not start: boom: cannot start"
+    hung = observed({}, started=False)
+    hung.timed_out = True
+    assert judged_run(hung, [A]).tests == {A: "timeout"} and "hung before any test ran" in judged_run(hung, [A]).note
+
+
+def test_a_run_that_imported_other_code_says_nothing_about_the_mutant():
     elsewhere = [ImportProof("m", "/s/after/m.py", "h", True, False)]
     assert "did not import the mutant" in judged_run(observed({A: "passed"}, imports=elsewhere), [A]).error
 
@@ -89,6 +99,7 @@ def test_tests_run_in_kill_order_as_kills_come_in(tmp_path):
         suite_ids=[A, B, C],
         base_order=[A, B, C],
         test_timeout=2,
+        run_timeout=10,
         first_failure=True,
         sandbox=None,  # type: ignore[arg-type]
         jobs=1,
@@ -149,3 +160,16 @@ def test_cached_runs_and_kill_counts_come_back_as_stored(tmp_path: Path):
     assert list(back.outcomes.items()) == [(B, False), (A, None)] and back.tests == {B: "failed"} and back.cached
     assert cache.load_run(tmp_path, "other") is None and cache.load_run(None, "k") is None
     assert cache.store_kills(tmp_path, "t", {A: 3}) and cache.load_kills(tmp_path, "t") == {A: 3}
+
+
+def test_a_mutant_run_may_take_three_times_the_afters_run_rounded_up():
+    after = observed({A: "passed"})
+    after.duration = 5.0
+    assert mutant_run_timeout(after, 120.0) == 20.0
+    after.duration = 70.0
+    assert mutant_run_timeout(after, 120.0) == 120.0  # never beyond the task's own
+
+
+def test_tests_that_fail_on_the_stressed_after_kill_nothing_under_stress():
+    run = MutantRun({A: True, B: False, C: None}, {A: "passed", B: "timeout"})
+    assert run.without({B}).outcomes == {A: True, B: None, C: None}
