@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import parallelizing
+import pytest
 
 
 def expected(items: list[int]) -> list[int]:
@@ -37,13 +42,15 @@ def test_nothing_left_running_after_the_call_returns(concurrency_probe):
 
 
 # Each call of a rendezvous item leaves its process id in a folder and waits (polling, with a deadline) until
-# two processes have done so: two workers really take items at the same time, whatever the start method.
+# two processes have done so: two workers really take items at the same time, whatever the start method. The
+# folder is named in the environment when this module is imported, before any test makes a pool, so every
+# worker process knows it however early it was started.
 RENDEZVOUS = "PROCESS_POOL_TEST_RENDEZVOUS"
+os.environ.setdefault(RENDEZVOUS, os.path.join(tempfile.gettempdir(), f"process-pool-rendezvous-{os.getpid()}"))
 DEADLINE = 5.0
 
 
 def rendezvous_item(item: int) -> int:
-    import os
     import time
     from pathlib import Path
 
@@ -55,16 +62,19 @@ def rendezvous_item(item: int) -> int:
     return item
 
 
-def test_two_items_run_in_two_processes_at_once(monkeypatch, tmp_path):
+def test_two_items_run_in_two_processes_at_once(monkeypatch):
     """With two cores or more, two items are worked on at the same moment by two different processes."""
     if multiprocessing.cpu_count() < 2:
-        import pytest
-
         pytest.skip("one core: nothing to run side by side")
-    monkeypatch.setenv(RENDEZVOUS, str(tmp_path))
-    monkeypatch.setattr(parallelizing, "process_item", rendezvous_item)
-    assert parallelizing.process_all([1, 2]) == [1, 2]
-    assert len(list(tmp_path.iterdir())) == 2, "the two items never ran in two processes at once"
+    folder = Path(os.environ[RENDEZVOUS])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        monkeypatch.setattr(parallelizing, "process_item", rendezvous_item)
+        assert parallelizing.process_all([1, 2]) == [1, 2]
+        assert len(list(folder.iterdir())) == 2, "the two items never ran in two processes at once"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_work_of_an_item_waits_for_nothing(monkeypatch):
