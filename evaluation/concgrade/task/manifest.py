@@ -101,6 +101,7 @@ LIMIT_UNITS = {
     "cpu_seconds": "number of seconds",
     "file_size_mb": "number of MiB",
     "output_mb": "number of MiB",
+    "disk_mb": "number of MiB",
 }
 
 
