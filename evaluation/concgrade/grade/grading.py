@@ -28,12 +28,14 @@ def grade_runs(
     inferred: bool = False,
     source_checks: Sequence[Check] = (),
     folder_changes: Sequence[str] = (),
+    keyword: str | None = None,
 ) -> Grade:
     """Grade the runs of one task (one per implementation) against its declared suites.
 
     `source_checks` are checks of the task and its sources made before anything ran (lint, constraints);
     they come after the checks of the runs themselves, before the expectations of each implementation.
     `folder_changes` are the user's files the grade found changed afterwards (see safety_checks.py).
+    `keyword` is the `-k` expression that selected the tests, for a partial grade: entries it left out are fine.
     """
     collected = [nodeid for run in runs for nodeid in run.collected]
     before = next((run for run in runs if run.role == "before"), None)
@@ -43,7 +45,7 @@ def grade_runs(
         suites = assign_suites(entries, collected)
     checks = [
         check_runs_started(runs),
-        check_suites_ran(entries, suites, runs, inferred),
+        check_suites_ran(entries, suites, runs, inferred, keyword),
         check_f2p_nonempty(suites),
         check_runs_consistent(runs),
         *[check_implementation_proved(run) for run in runs],

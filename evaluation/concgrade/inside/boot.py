@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from concgrade.inside import protocol
-from concgrade.inside.protocol import STDLIB_HELPERS, BootConfig
+from concgrade.inside.protocol import BENCH_PROGRAM, PROGRAMS, STDLIB_HELPERS, BootConfig
 
 
 def set_limits(limits: dict[str, list[int]]) -> None:
@@ -182,6 +182,34 @@ def contain(config: BootConfig) -> Callable[[], list[Any]]:
     return watcher.drain
 
 
+def run_program(config: BootConfig, write: Callable[[Any], None] | None) -> None:
+    """A harness program in pytest's place (the history driver, the model server, the benchmark's child): the same
+    limits, key, stacks, audit hook and path, then its `main`.
+
+    The program is imported while only the shim is on the path, so nothing in an implementation folder can
+    stand in for it; its arguments come from the configuration, so its command line is the boot's alone.
+    """
+    import importlib
+
+    from concgrade.inside.records import RecordStream
+
+    if config.program not in (*PROGRAMS, BENCH_PROGRAM):
+        raise SystemExit(f"concgrade: boot: {config.program!r} is not a harness program")
+    program = importlib.import_module(config.program)
+    task_path(os.getcwd(), config.shim, config.pythonpath)
+    sys.argv = [sys.argv[0]]
+    if config.program == BENCH_PROGRAM:
+        variable = config.marker_variable
+        marker = f"{variable}={os.environ.get(variable, '')}".encode() if variable else None
+
+        def leftovers() -> list[str]:
+            return [f"pid {pid}: {command}" for pid, command in stray_processes(marker, config.private_proc)]
+
+        program.main(list(config.pytest_args), leftovers)  # ends the process itself (os._exit)
+        return
+    program.main(list(config.pytest_args), RecordStream(write) if write is not None else None)
+
+
 def main() -> None:
     key, config = protocol.read_handover(int(sys.argv[1]))
     set_limits(config.rlimits)
@@ -189,34 +217,30 @@ def main() -> None:
     import faulthandler
     import signal
 
-    from concgrade.inside import plugin
     from concgrade.inside.records import open_writer
 
-    hide_current_test()
     write = open_writer(config.records_fd, key) if config.records_fd is not None else None
     del key
-    drain = contain(config) if config.implementation_dirs else (lambda: [])
-    report_at_exit(config, write, drain)
     if config.stacks_fd is not None:
         os.set_inheritable(config.stacks_fd, False)
         # The harness's outer wall clock asks for every thread's stack with SIGUSR1 before it kills.
         faulthandler.register(signal.SIGUSR1, file=config.stacks_fd, all_threads=True, chain=False)
-    if config.records_fd is not None and write is not None:
+    if config.records_fd is not None:
         os.set_inheritable(config.records_fd, False)  # programs the tests exec do not get the channel
+    if config.program:
+        if config.implementation_dirs:
+            contain(config)
+        run_program(config, write)
+        return
+    from concgrade.inside import plugin
+
+    hide_current_test()
+    drain = contain(config) if config.implementation_dirs else (lambda: [])
+    report_at_exit(config, write, drain)
+    if write is not None:
         disk = plugin.DiskWatch(config.disk_folder, config.disk_limit_bytes) if config.disk_folder else None
         plugin.arm(write, config.stacks_fd, config.watchdog_factor, drain, disk)
     task_path(os.getcwd(), config.shim, config.pythonpath)
-    if config.entry == "bench":
-        from concgrade.inside import bench_child
-
-        variable = config.marker_variable
-        marker = f"{variable}={os.environ.get(variable, '')}".encode() if variable else None
-
-        def leftovers() -> list[str]:
-            return [f"pid {pid}: {command}" for pid, command in stray_processes(marker, config.private_proc)]
-
-        sys.argv = [sys.argv[0]]
-        bench_child.main(list(config.pytest_args), leftovers)  # ends the process itself (os._exit)
     import pytest
 
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *config.visible_args]

@@ -25,6 +25,11 @@ PROBE_FILE = "site.json"  # in the shim, beside sitecustomize.py: the cross-proc
 PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"
 BOOT_SCRIPT = "main.py"  # the shim's entry point: `python SHIM/main.py FD`
 
+# Harness programs the boot can run instead of pytest: each has `main(argv, stream)`, stream the signed
+# records channel (or None when the harness gave none). The benchmark's child is run by the boot too.
+PROGRAMS = ("concgrade.inside.history_driver", "concgrade.inside.history_replay")
+BENCH_PROGRAM = "concgrade.inside.bench_child"
+
 KEY_BYTES = 32  # the per-run signing key, sent ahead of the configuration on the boot's pipe
 # Helpers the standard library starts and that end with their parent: never leftovers of the tests.
 STDLIB_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "multiprocessing.semaphore_tracker")
@@ -45,6 +50,8 @@ RecordType = Literal[
     "audit",
     "test_changed",
     "disk",
+    "history",
+    "history_calls",
 ]
 
 
@@ -146,6 +153,18 @@ class DiskUse(Record):
     limit_bytes: int
 
 
+class History(Record):
+    """The history driver's account of one recorded run (its operations travel in history_calls before it)."""
+
+    run: dict[str, Any]  # format, seed, ok, phase, error, imported, stress, window, timed_out, ...
+    operations: int  # how many operations the history_calls records carry
+
+
+class HistoryCalls(Record):
+    first: int  # the index of the first operation in this chunk
+    operations: list[dict[str, Any]]
+
+
 def session_start(pid: int, python: str, stress: dict[str, Any] | None = None) -> SessionStart:
     record = SessionStart(type="session_start", pid=pid, python=python)
     if stress is not None:
@@ -206,6 +225,14 @@ def test_changed(nodeid: str, what: str) -> TestChanged:
 
 def disk_use(folder: str, used_bytes: int, limit_bytes: int) -> DiskUse:
     return DiskUse(type="disk", folder=folder, used_bytes=used_bytes, limit_bytes=limit_bytes)
+
+
+def history(run: dict[str, Any], operations: int) -> History:
+    return History(type="history", run=run, operations=operations)
+
+
+def history_calls(first: int, operations: list[dict[str, Any]]) -> HistoryCalls:
+    return HistoryCalls(type="history_calls", first=first, operations=operations)
 
 
 def of_type(records: Iterable[dict[str, Any]], kind: RecordType) -> Iterator[dict[str, Any]]:
@@ -285,7 +312,7 @@ class BootConfig:
     records_fd: int | None = None
     stacks_fd: int | None = None
     marker_variable: str | None = None  # set only when there is no PID namespace of the run's own
-    pytest_args: list[str] = field(default_factory=list)  # everything pytest is given (never in sys.argv)
+    pytest_args: list[str] = field(default_factory=list)  # everything pytest (or the program) is given, never argv
     visible_args: list[str] = field(default_factory=list)  # what sys.argv shows: the tests and the task's options
     implementation_dirs: list[str] = field(default_factory=list)  # whose frames the containment watches
     writable: list[str] = field(default_factory=list)  # the folders the implementation may write
@@ -294,7 +321,9 @@ class BootConfig:
     private_proc: bool = False  # /proc shows only the run's own PID namespace
     disk_folder: str | None = None  # the run's size-limited temporary folder, watched after each test
     disk_limit_bytes: int = 0
-    entry: str = "pytest"  # or "bench": the benchmark's child (bench_child), with `pytest_args` as its arguments
+    # "" runs pytest; else a harness program of PROGRAMS (or BENCH_PROGRAM), run in pytest's place with the
+    # same start, `pytest_args` its arguments.
+    program: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

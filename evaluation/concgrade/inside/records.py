@@ -54,3 +54,11 @@ def file_writer(path: str) -> Write:
                 data = data[os.write(fd, data) :]
 
     return write
+
+
+class RecordStream:
+    """What the harness's own programs (the history driver) write records to: `write` is the channel's writer,
+    whose key, descriptor and count stay in its closure."""
+
+    def __init__(self, write: Write) -> None:
+        self.write = write

@@ -98,7 +98,7 @@ def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOut
         attempts: list[AttemptOutput] = []
         collected: list[str] = []
         started: set[str] = set()
-        remaining: list[str] = []
+        remaining: list[str] = list(spec.selection)
         stopped = ""
         budget_ends = time.monotonic() + RERUN_BUDGET * spec.run_timeout
         while True:
@@ -109,7 +109,8 @@ def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOut
             started |= newly_started
             remaining = [nodeid for nodeid in collected if nodeid not in started]
             stopped = repeated_limit(attempts)
-            if not remaining or not newly_started or time.monotonic() > budget_ends or stopped:
+            # With first_failure the process stopped at a failure (or died in a test, which is one): no rerun.
+            if spec.first_failure or not remaining or not newly_started or time.monotonic() > budget_ends or stopped:
                 break
         return RunOutput(
             name=spec.name,

@@ -9,9 +9,11 @@ from typing import Any
 from concgrade.errors import TaskError
 from concgrade.files import walk_files
 from concgrade.task.conventions import infer_conventions
+from concgrade.task.histories import read_histories
 from concgrade.task.instances import read_instances
 from concgrade.task.manifest import (
     MANIFEST_NAME,
+    check_names,
     implementations_table,
     limits_table,
     read_manifest,
@@ -33,6 +35,7 @@ def load_task(root: Path) -> Task:
         raise TaskError(f"{root}: not a folder")
     manifest_path = root / "evaluation" / MANIFEST_NAME
     manifest = read_manifest(manifest_path) if manifest_path.is_file() else {}
+    check_names(manifest, manifest_path)
     implementations = implementations_table(root, manifest.get("implementations", {}), manifest_path)
     tests_dir = root / "tests"
     if not tests_dir.is_dir():
@@ -79,6 +82,8 @@ def load_task(root: Path) -> Task:
         probes=read_probes(manifest.get("probes", []), manifest_path),
         constraints=table(manifest.get("constraints", {}), manifest_path, "constraints"),
         workloads=read_workloads(root, manifest, manifest_path if manifest else None),
+        histories=read_histories(root, manifest, manifest_path if manifest else None),
+        mutants=table(manifest["mutants"], manifest_path, "mutants") if "mutants" in manifest else None,
     )
 
 

@@ -115,7 +115,9 @@ def test_a_deadlock_that_kills_test_after_test_stops_the_run_with_the_rest_not_r
     # Each process was ended by the deadlock check in the middle of a test, long before pytest-timeout's 30 s.
     assert [a["ended_by"] for a in run["attempts"]] == ["deadlock"] * 3
     killed = [t for t in run["tests"] if t["outcome"] == "timeout"]
-    assert len(killed) == 3 and all("every thread of the process waited without a timeout" in t["message"] for t in killed)
+    assert len(killed) == 3 and all(
+        "every thread of the process waited without a timeout" in t["message"] for t in killed
+    )
     assert "run_all" in killed[0]["message"]  # the stacks show where
     not_run = [t for t in run["tests"] if t["outcome"] == "missing"]
     assert not_run and all(t["message"].startswith("not run: limit breached repeatedly (a deadlock") for t in not_run)

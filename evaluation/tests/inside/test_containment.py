@@ -100,7 +100,10 @@ def test_code_outside_the_implementation_may_do_what_the_implementation_may_not(
     source = "def run():\n    import gc\n    return 'test code'\n"
     outcome = contained(tmp_path, source)
     assert outcome["findings"] == []
-    code = RUNNER.replace("    import attempt\n    outcomes[\"implementation\"] = attempt.run()", "    import gc\n    outcomes[\"implementation\"] = len(gc.get_objects()) > 0")
+    code = RUNNER.replace(
+        '    import attempt\n    outcomes["implementation"] = attempt.run()',
+        '    import gc\n    outcomes["implementation"] = len(gc.get_objects()) > 0',
+    )
     impl = tmp_path / "impl"
     done = subprocess.run(
         [sys.executable, "-c", code.format(evaluation=str(EVALUATION), impl=str(impl), writable=str(tmp_path))],

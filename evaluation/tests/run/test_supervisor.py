@@ -12,9 +12,9 @@ import pytest
 
 from concgrade.errors import RunError
 from concgrade.inside.protocol import BootConfig
+from concgrade.run import proctree
 from concgrade.run.sandbox import RunLimits, prepare_sandbox
 from concgrade.run.scratch import RunPaths
-from concgrade.run import proctree
 from concgrade.run.supervisor import Launch, WaitLooks, describe_exit, supervise
 
 LIMITS = RunLimits(memory_bytes=2**30, max_tasks=100, cpu_seconds=60, file_size_bytes=2**20, output_bytes=2**20)
@@ -51,11 +51,17 @@ def looks_until(looks: WaitLooks, enough: int) -> bool:
     return any(looks.deadlocked() for _ in range(enough))
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="the deadlock check reads x86_64/aarch64 syscalls")
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "aarch64"), reason="the deadlock check reads x86_64/aarch64 syscalls"
+)
 def test_every_thread_in_a_wait_without_timeout_is_a_deadlock_and_a_timed_wait_is_not():
-    deadlocked = parked("lock = threading.Lock(); lock.acquire(); threading.Thread(target=lock.acquire).start(); lock.acquire()")
+    deadlocked = parked(
+        "lock = threading.Lock(); lock.acquire(); threading.Thread(target=lock.acquire).start(); lock.acquire()"
+    )
     timed = parked("threading.Event().wait(120)")
-    sleeping = parked("lock = threading.Lock(); lock.acquire(); threading.Thread(target=lock.acquire).start(); time.sleep(120)")
+    sleeping = parked(
+        "lock = threading.Lock(); lock.acquire(); threading.Thread(target=lock.acquire).start(); time.sleep(120)"
+    )
     try:
         # A moment for every thread to reach its wait: poll what /proc says rather than sleep for a fixed time.
         for _ in range(200):
