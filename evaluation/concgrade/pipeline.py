@@ -17,10 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from concgrade import harness
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, requested_by, run_bench
 from concgrade.files import read_sources, tree_digest
-from concgrade.grade.checks import check_constraints_met, check_task_lint
+from concgrade.grade.checks import check_constraints_met, check_task_lint, check_test_aware
 from concgrade.grade.grading import grade_runs, with_checks
 from concgrade.grade.instances import audit_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
@@ -37,10 +38,12 @@ from concgrade.run.integrity import changes
 from concgrade.run.outputs import RunOutput
 from concgrade.run.plan import plan_runs
 from concgrade.run.runner import run_all, run_limits, run_until_contradicted
-from concgrade.run.sandbox import prepare_sandbox
+from concgrade.run.sandbox import Sandbox, prepare_sandbox
+from concgrade.run.snapshot import task_snapshot
 from concgrade.static.diffs import diff_sources
 from concgrade.static.lint.checks import lint_task
 from concgrade.static.structure import analyze_task
+from concgrade.static.testaware import find_test_aware
 from concgrade.task.load import load_task
 from concgrade.task.model import Task
 from concgrade.task.trajectory import read_trajectory
@@ -125,7 +128,13 @@ def grade(
 ) -> Results:
     """Run every implementation of `task` and grade what the runs show (and time its workloads, and judge its
     suites by mutants, if asked, and check its declared histories); `on_bench_progress` hears the lines of the
-    benchmark and the histories, `on_mutant_progress` those of the mutants."""
+    benchmark and the histories, `on_mutant_progress` those of the mutants.
+
+    Nothing of the harness is imported after the first run starts, and its files must be the same after the
+    last process ended as before the first one started (else HarnessChanged, before any report is rendered).
+    """
+    harness.import_everything()
+    harness_files = harness.fingerprint()
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
     bench_reason = requested_by(options.bench, task.workloads)
@@ -139,11 +148,17 @@ def grade(
     structure = analyze_task(task)
     source_checks = [check_task_lint(lint_findings)]
     source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
+    source_checks += [
+        check_test_aware(impl.name, find_test_aware(read_sources(impl.folder)))
+        for impl in task.implementations
+        if impl.name == "candidate"
+    ]
     timings["static_checks"] = time.monotonic() - mark
 
     mark = time.monotonic()
     plan = options.repeat_plan()
     runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done)
+    harness.check_unchanged(harness_files)
     timings["runs"] = time.monotonic() - mark
     grade_ = grade_runs(
         task.suites,
@@ -159,12 +174,14 @@ def grade(
         mark = time.monotonic()
         bench_options = BenchOptions(bench_reason, options.bench_cache, options.bench_cache_dir)
         bench = run_bench(task, bench_options, on_bench_progress)
+        harness.check_unchanged(harness_files)
         grade_ = with_checks(grade_, speedup_checks(bench))
         timings["bench"] = time.monotonic() - mark
     histories = None
     if task.histories:  # after the test runs too: recordings under stress want the machine's cores
         mark = time.monotonic()
         histories = run_histories(task, history_seed(plan), options.jobs, on_bench_progress)
+        harness.check_unchanged(harness_files)
         grade_ = with_checks(grade_, history_checks(histories))
         timings["histories"] = time.monotonic() - mark
     mutants = None
@@ -183,6 +200,7 @@ def grade(
             cache_folder=options.bench_cache_dir,
             progress=on_mutant_progress,
         )
+        harness.check_unchanged(harness_files)
         grade_ = with_checks(grade_, gate)
         timings["mutants"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
@@ -247,9 +265,22 @@ def run_and_observe(
 ) -> tuple[list[RunObservation], list[str], dict[str, Any]]:
     """Every run of the plan, each observed once: (one observation per implementation, user files the grade
     changed, the isolation layers that were active)."""
-    sandbox = prepare_sandbox(run_limits(task.limits))
+    sandbox = prepare_sandbox(run_limits(task.limits), interpreter=task.interpreter)
     watched = watched_folders(task)
     digests_before = {folder: tree_digest(folder) for folder in watched}
+    with task_snapshot(task) as snapshot:  # every process starts from this copy, reruns included
+        outputs, observe = run_specs(snapshot, options, plan, on_run_done, sandbox)
+    folder_changes = [
+        f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
+    ]
+    runs = combine_by_implementation([observe(output) for output in outputs])
+    return runs, folder_changes, sandbox.report.to_dict()
+
+
+def run_specs(
+    task: Task, options: GradeOptions, plan: RepeatPlan, on_run_done: RunDone | None, sandbox: Sandbox
+) -> tuple[list[RunOutput], Callable[[RunOutput], RunObservation]]:
+    """Every run of the plan (repeats skipped once one contradicts the expectation), and how each is observed."""
     specs = expand_repeats(plan_runs(task), plan)
     observed: dict[tuple[str, int], RunObservation] = {}
 
@@ -268,11 +299,7 @@ def run_and_observe(
         outputs = run_until_contradicted(task, specs, options.jobs, contradicted, done, sandbox)
     else:
         outputs = run_all(task, specs, options.jobs, done, sandbox)
-    folder_changes = [
-        f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
-    ]
-    runs = combine_by_implementation([observe(output) for output in outputs])
-    return runs, folder_changes, sandbox.report.to_dict()
+    return outputs, observe
 
 
 def watched_folders(task: Task) -> list[Path]:

@@ -185,40 +185,78 @@ def task_summary(task: Any) -> dict[str, Any]:
     }
 
 
-def candidate_resolution(results: dict[str, Any]) -> dict[str, Any]:
-    """SWE-bench style: resolved when every FAIL_TO_PASS and PASS_TO_PASS test passes on the candidate.
+# A candidate's own expectations: the suites on it. Any other failing check of it is a disqualification.
+CANDIDATE_SUITE_CHECKS = ("p2p.passes_on_candidate", "f2p.passes_on_candidate")
 
-    Partial: every PASS_TO_PASS passes and some but not all FAIL_TO_PASS do. A candidate whose import
-    could not be proved, or whose result channels disagree, is unresolved whatever its tests say.
+
+def candidate_resolution(results: dict[str, Any]) -> dict[str, Any]:
+    """The bulk status of a candidate, SWE-bench's words for the single grade's own decision (docs/dataset.md).
+
+    resolved:   the grade accepted it (every check passed).
+    partial:    rejected only because some FAIL_TO_PASS tests fail, every PASS_TO_PASS test passes, and among
+                the FAIL_TO_PASS tests it passes one shows the concurrency the task is about (a probe saw at
+                least two calls at once); a task whose F2P tests carry no probe counts any passing F2P test.
+    unresolved: rejected for anything else about the candidate: its tests, or a check of how it ran
+                (tampering, the sandbox, limits, processes left, channels that disagree, test-aware code, ...).
+    error:      the grade could not decide (an error), or the task itself does not grade (its before or after
+                fail their own expectations): the prediction cannot be judged on it.
     """
     impl = results.get("implementations", {}).get("candidate")
+    checks = results.get("checks", [])
+    failing = [check for check in checks if check["status"] != "pass"]
+    counts = suite_counts(results, impl)
+    summary = {"fail_to_pass": "{}/{}".format(*counts[F2P]), "pass_to_pass": "{}/{}".format(*counts[P2P])}
     if impl is None:
-        return {"status": "error", "reason": "the candidate did not run"}
-    passed = {test["nodeid"]: test["passed"] for test in impl["tests"]}
+        return {"status": "error", "reason": results.get("error") or "the candidate did not run", **summary}
+    if results.get("verdict") == ERROR:
+        first = next((c for c in failing if c["status"] == "error"), None)
+        return {"status": "error", "reason": first["message"] if first else results.get("error") or "error", **summary}
+    if results.get("verdict") == ACCEPTED:
+        return {"status": "resolved", "reason": "the grade accepted it: every check passed", **summary}
+    about_candidate = [c for c in failing if is_about_candidate(c)]
+    if not about_candidate:
+        return {"status": "error", "reason": f"the task does not grade candidates: {failing[0]['message']}", **summary}
+    disqualifying = [c for c in about_candidate if c["id"] not in CANDIDATE_SUITE_CHECKS]
+    if disqualifying:
+        return {"status": "unresolved", "reason": disqualifying[0]["message"], **summary}
+    (f2p_ok, f2p_total), (p2p_ok, p2p_total) = counts[F2P], counts[P2P]
+    if p2p_ok == p2p_total and f2p_ok > 0 and shows_the_behaviour(results, impl):
+        return {"status": "partial", "reason": f"{f2p_ok} of {f2p_total} FAIL_TO_PASS tests pass", **summary}
+    reason = f"FAIL_TO_PASS {f2p_ok}/{f2p_total}, PASS_TO_PASS {p2p_ok}/{p2p_total}"
+    if p2p_ok == p2p_total and f2p_ok > 0:
+        reason += ": none of the FAIL_TO_PASS tests it passes shows concurrent calls"
+    return {"status": "unresolved", "reason": reason, **summary}
+
+
+def suite_counts(results: dict[str, Any], impl: dict[str, Any] | None) -> dict[str, tuple[int, int]]:
+    passed = {test["nodeid"]: test["passed"] for test in (impl or {}).get("tests", [])}
     counts = {}
     for suite in (F2P, P2P):
-        ids = results["suites"].get(suite, [])
+        ids = results.get("suites", {}).get(suite, [])
         counts[suite] = (sum(bool(passed.get(n)) for n in ids), len(ids))
-    checks = {c["id"]: c for c in results["checks"]}
-    integrity = [checks.get(cid) for cid in ("runs.started", "runs.consistent", "implementation.proved.candidate")]
-    broken = [c for c in integrity if c is not None and c["status"] != "pass"]
-    (f2p_ok, f2p_total), (p2p_ok, p2p_total) = counts[F2P], counts[P2P]
-    if broken:
-        status, reason = "unresolved", broken[0]["message"]
-    elif f2p_total == 0:
-        status, reason = "error", "the task has no FAIL_TO_PASS test to grade a candidate with"
-    elif f2p_ok == f2p_total and p2p_ok == p2p_total:
-        status, reason = "resolved", "every FAIL_TO_PASS and PASS_TO_PASS test passes"
-    elif f2p_ok > 0 and p2p_ok == p2p_total:
-        status, reason = "partial", f"{f2p_ok} of {f2p_total} FAIL_TO_PASS tests pass"
-    else:
-        status, reason = "unresolved", f"FAIL_TO_PASS {f2p_ok}/{f2p_total}, PASS_TO_PASS {p2p_ok}/{p2p_total}"
-    return {
-        "status": status,
-        "reason": reason,
-        "fail_to_pass": f"{f2p_ok}/{f2p_total}",
-        "pass_to_pass": f"{p2p_ok}/{p2p_total}",
-    }
+    return counts
+
+
+def is_about_candidate(check: dict[str, Any]) -> bool:
+    """A check of the candidate itself (its own checks, or a problem of the grade that names its run)."""
+    if check.get("implementation") == "candidate" or check["id"].endswith(".candidate"):
+        return True
+    if check["id"].startswith("candidate."):
+        return True
+    return check["id"] in ("runs.consistent", "suites.ran") and "candidate" in check.get("message", "")
+
+
+def shows_the_behaviour(results: dict[str, Any], impl: dict[str, Any]) -> bool:
+    """Whether a FAIL_TO_PASS test the candidate passes saw two calls at once (or the task's F2P tests probe nothing)."""
+    f2p = set(results.get("suites", {}).get(F2P, []))
+    tests = [test for test in impl.get("tests", []) if test["nodeid"] in f2p]
+    probed = [test for test in tests if test.get("probes")]
+    if not probed:
+        return True  # nothing in the task says what concurrency looks like: SWE-bench's rule
+    return any(
+        test["passed"] and any(int(figures.get("max_active") or 0) >= 2 for figures in test["probes"])
+        for test in probed
+    )
 
 
 def pack_folder(folder: Path) -> bytes:

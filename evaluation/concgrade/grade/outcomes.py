@@ -105,6 +105,8 @@ class RunObservation:
     leftovers: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)  # processes that did not exit after their session ended
     hook_files: list[str] = field(default_factory=list)
+    contained: list[str] = field(default_factory=list)  # what the audit hook denied or saw the implementation do
+    stopped: str = ""  # why tests were not run (the same limit breached again and again)
     repeat: int = 0
     stress: dict[str, Any] | None = None  # the stress mode's seed and figures, if the run was stressed
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat (see repeats.py)
@@ -128,11 +130,15 @@ def observe_run(output: RunOutput) -> RunObservation:
         for nodeid in _ordered_ids(attempt_collected, phases):
             test = _observe_test(nodeid, phases.get(nodeid, {}), finish is not None, attempt.timed_out)
             attempt_tests[nodeid] = explain(test, attempt)
+        problems += [
+            f"{'process ' + str(attempt.index + 1) + ': ' if len(attempts) > 1 else ''}{p}"
+            for p in _duplicate_phases(records)
+        ]
         for record in protocol.of_type(records, "probe"):
             if record.get("nodeid") in attempt_tests:
                 attempt_tests[record["nodeid"]].probes.append(record.get("figures", {}))
         label = f"process {attempt.index + 1}: " if len(attempts) > 1 else ""
-        problems += [label + p for p in _cross_check(attempt_tests, attempt.json_report, finish, attempt.exit_code)]
+        problems += [label + p for p in _cross_check(attempt_tests, attempt, finish)]
         if (
             finish is not None
             and attempt_collected
@@ -145,6 +151,10 @@ def observe_run(output: RunOutput) -> RunObservation:
         for nodeid, test in attempt_tests.items():
             if nodeid not in tests or tests[nodeid].outcome == "missing":
                 tests[nodeid] = test
+    if output.stopped:
+        for test in tests.values():
+            if test.outcome == "missing":
+                test.message = output.stopped
     records = output.records
     return RunObservation(
         name=output.name,
@@ -173,6 +183,8 @@ def observe_run(output: RunOutput) -> RunObservation:
         leftovers=_unique(p for attempt in attempts for p in attempt.leftovers),
         hangs=[_hang(attempt) for attempt in attempts if attempt.ended_by == "hung_after_session"],
         hook_files=list(output.hook_files),
+        contained=_contained(records),
+        stopped=output.stopped,
         repeat=output.repeat,
         stress=next(
             (
@@ -195,7 +207,14 @@ DEADLOCK = "deadlock suspected"
 def explain(test: TestObservation, attempt: AttemptOutput) -> TestObservation:
     """Say why a test timed out or took its process down, with the evidence: stacks, exit status, limits."""
     stacks, breaches = attempt.stacks, attempt.limit_breaches
-    if test.outcome == "timeout" and "Failed: Timeout" in test.message:
+    if test.outcome in ("crashed", "timeout") and attempt.ended_by == "deadlock":
+        test.outcome = "timeout"
+        test.message = (
+            f"{DEADLOCK}: deadlock: every thread of the process waited without a timeout (on locks, conditions, "
+            f"queues or joins) and no CPU was used, so nothing could ever wake them; concgrade ended the process. "
+            f"Stacks:\n{stacks or '(none: the process did not answer)'}"
+        )
+    elif test.outcome == "timeout" and "Failed: Timeout" in test.message:
         test.message = f"{DEADLOCK}: the test outlived its timeout (pytest-timeout); stacks below\n{test.message}"
     elif test.outcome == "crashed" and stacks.startswith("Timeout ("):
         test.outcome = "timeout"
@@ -235,6 +254,28 @@ def _hang(attempt: AttemptOutput) -> str:
         f"process {attempt.index + 1} did not exit after its session finished (deadlocked non-daemon threads?) "
         "and was killed; its stacks are with the run's processes"
     )
+
+
+def _contained(records: list[dict[str, Any]]) -> list[str]:
+    """The audit hook's findings: what the implementation did (or tried) that a graded run may not, and where."""
+    found = []
+    for record in protocol.of_type(records, "audit"):
+        verb = "denied" if record.get("denied") else "seen"
+        test = f" during {record['nodeid']}" if record.get("nodeid") else ""
+        found.append(f"{record.get('what', record.get('event', '?'))} at {record.get('where', '?')} ({verb}{test})")
+    return _unique(found)
+
+
+def _duplicate_phases(records: list[dict[str, Any]]) -> list[str]:
+    """A phase of a test reported twice: the plugin writes each exactly once, so one of them is not its own."""
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for record in protocol.of_type(records, "phase"):
+        key = (str(record.get("nodeid", "")), str(record.get("when", "")))
+        if key in seen:
+            found.append(f"{key[0]}: its {key[1]} phase was reported more than once")
+        seen.add(key)
+    return _unique(found)[:20]
 
 
 def _tampering(attempts: list[AttemptOutput], expected_folder: str) -> list[str]:
@@ -319,14 +360,17 @@ def _call_outcome(call: dict[str, Any]) -> Outcome:
     return "failed"
 
 
-def _cross_check(
-    tests: dict[str, TestObservation],
-    json_report: dict[str, Any] | None,
-    finish: dict[str, Any] | None,
-    exit_code: int | None,
-) -> list[str]:
-    """Compare the streamed records with the JSON report and the exit status; mark what disagrees."""
+def _cross_check(tests: dict[str, TestObservation], attempt: AttemptOutput, finish: dict[str, Any] | None) -> list[str]:
+    """Compare the streamed records with the JSON report and the exit status, both ways; mark what disagrees.
+
+    A session that finished must have left a usable report: a missing, unreadable or malformed one is itself
+    a disagreement, never a reason to skip the comparison.
+    """
+    json_report, exit_code = attempt.json_report, attempt.exit_code
     problems = []
+    if json_report is None and finish is not None and attempt.ended_by == "exit" and exit_code is not None:
+        why = attempt.json_report_problem or "missing"
+        problems.append(f"the session finished but its JSON report is unusable: {why}")
     if json_report is not None:
         reported = {t.get("nodeid"): t.get("outcome") for t in json_report.get("tests", []) if isinstance(t, dict)}
         for nodeid, test in tests.items():
@@ -343,11 +387,17 @@ def _cross_check(
         any_failure = any(not t.passed and t.outcome not in ("skipped", "xpassed") for t in tests.values())
         if exit_code == 0 and any_failure:
             problems.append("pytest exited 0 although tests failed")
+        if exit_code == 1 and tests and not any_failure and not _collection_failed(attempt.records):
+            problems.append("pytest exited 1 (tests failed) although every streamed test passed")
         if exit_code != int(finish.get("exitstatus", exit_code)):
             problems.append(
                 f"pytest's session ended with status {finish.get('exitstatus')} but the process exited {exit_code}"
             )
     return problems
+
+
+def _collection_failed(records: list[dict[str, Any]]) -> bool:
+    return protocol.first_of(records, "collect_error") is not None
 
 
 def _import_proofs(

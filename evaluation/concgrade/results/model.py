@@ -79,6 +79,8 @@ class ImplementationResult:
     changed_files: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
+    contained: list[str] = field(default_factory=list)  # what the audit hook denied or saw the implementation do
+    stopped: str = ""  # why some tests were never run (a limit breached again and again)
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat: exit, stress seed, counts
 
 
@@ -254,6 +256,8 @@ def implementation_result(
         changed_files=run.changed_files,
         leftovers=run.leftovers,
         hangs=run.hangs,
+        contained=run.contained,
+        stopped=run.stopped,
         repeats=run.repeats,
     )
 

@@ -6,12 +6,13 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from concgrade.inside.protocol import PROCESS_PROBE_VARIABLE, ProbeConfig
 from concgrade.task.model import Implementation, Task
 from concgrade.task.selection import split_arguments, with_keyword
 
-# Variables of the caller's environment that would change what a graded process runs.
-SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
+# Variables of the caller's environment that would change what a graded process runs, or tell it that it is
+# graded (the harness's own, pytest's); the task's own variables come from its manifest (extra_env).
+SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT", "PYTHONBREAKPOINT")
+SCRUBBED_PREFIXES = ("CONCGRADE_", "PYTEST_")
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,9 @@ def pytest_arguments(
         "--rootdir",
         str(task_copy),
         # The entry-point copy of the plugin (if concgrade is installed) is blocked so that only
-        # the harness's own copy, loaded explicitly, runs.
+        # the harness's own copy, handed to pytest by the boot, runs.
         "-p",
         "no:concgrade",
-        "-p",
-        "concgrade.inside.plugin",
         "-p",
         "no:cacheprovider",
         "--json-report",
@@ -147,20 +146,23 @@ def run_environment(
     task_copy: Path,
     shim: Path,
     home: Path,
-    process_events: Path | None = None,
+    private_tmp: bool = False,
 ) -> dict[str, str]:
-    """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
-    env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
+    """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path.
+
+    `private_tmp`: /tmp is the run's own (a mount namespace), so TMPDIR points there; else into its home.
+    """
+    env = {
+        key: value
+        for key, value in base.items()
+        if key not in SCRUBBED_VARIABLES and not key.startswith(SCRUBBED_PREFIXES)
+    }
     env.update(spec.extra_env)
     for key, value in spec.toggle_env.items():
         env[key] = str(task_copy / value) if key == "PYTHONPATH" or key in spec.path_variables else value
     # The shim holds only `concgrade`; it comes first so that the code under test cannot shadow it.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH", "")]))
     env["HOME"] = str(home)
-    env["TMPDIR"] = str(home / "tmp")
+    env["TMPDIR"] = "/tmp" if private_tmp else str(home / "tmp")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop(PROCESS_PROBE_VARIABLE, None)
-    if spec.process_targets and process_events is not None:
-        # Read by the shim's sitecustomize in every interpreter of the run (see process_probe.py).
-        env[PROCESS_PROBE_VARIABLE] = ProbeConfig(str(process_events), spec.process_targets).to_env()
     return env

@@ -28,6 +28,7 @@ LIMIT_UNITS = {
     "cpu_seconds": "number of seconds",
     "file_size_mb": "number of MiB",
     "output_mb": "number of MiB",
+    "disk_mb": "number of MiB",
 }
 TOGGLE_KEYS = ("kind", "variable", "values", "pythonpath", "option", "selection", "path_value")
 # The one list of what a manifest may hold (docs/manifest.md documents each): table → its keys, or None where

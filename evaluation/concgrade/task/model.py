@@ -21,6 +21,7 @@ DEFAULT_MEMORY_MB = 4096
 DEFAULT_MAX_TASKS = 1024  # processes plus threads
 DEFAULT_FILE_SIZE_MB = 1024
 DEFAULT_OUTPUT_MB = 16
+DEFAULT_DISK_MB = 512
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Limits:
     cpu_seconds: float | None = None  # None: the run timeout times the number of cores
     file_size_mb: float = DEFAULT_FILE_SIZE_MB
     output_mb: float = DEFAULT_OUTPUT_MB
+    disk_mb: float = DEFAULT_DISK_MB  # the run's private temporary folder, and what it adds to its scratch copy
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,15 @@ def phase(nodeid, when, outcome, **extra):
     return {"type": "phase", "nodeid": nodeid, "when": when, "outcome": outcome, "duration": 0.01, **extra}
 
 
+NO_REPORT = object()
+
+
 def attempt(index, records, ended_by="exit", exit_code=0, stacks="", json_report=None, **extra):
-    """One pytest process's output as the supervisor returns it."""
+    """One pytest process's output as the supervisor returns it (with an empty JSON report unless given)."""
+    if json_report is None:
+        json_report = {"tests": []}
+    elif json_report is NO_REPORT:
+        json_report = None
     return AttemptOutput(
         index=index,
         command=["pytest"],
@@ -149,3 +156,64 @@ def test_import_proof_checks_folder_and_content():
     elsewhere = {**good, "file": "/scratch/task/repository_before/m.py"}
     proofs = observe_run(output([START, good, changed, elsewhere, FINISH])).imports
     assert [(p.expected, p.content_matches) for p in proofs] == [(True, True), (True, False), (False, False)]
+
+
+def test_a_finished_session_without_its_json_report_is_a_disagreement_not_a_skipped_check():
+    records = [START, collected("t::a"), *full("t::a"), FINISH]
+    missing = observe_run(run_output(attempt(0, records, json_report=NO_REPORT)))
+    assert missing.problems == ["the session finished but its JSON report is unusable: missing"]
+    fifo = observe_run(
+        run_output(attempt(0, records, json_report=NO_REPORT, json_report_problem="not a regular file (a FIFO)"))
+    )
+    assert "a FIFO" in fifo.problems[0]
+
+
+def test_exit_1_with_every_streamed_test_passed_is_a_disagreement():
+    run = observe_run(output([START, collected("t::a"), *full("t::a"), finish(1)], exit_code=1))
+    assert run.problems == ["pytest exited 1 (tests failed) although every streamed test passed"]
+
+
+def test_a_phase_reported_twice_is_a_disagreement():
+    records = [START, collected("t::a"), *full("t::a", "failed"), phase("t::a", "call", "passed"), finish(1)]
+    run = observe_run(output(records, exit_code=1))
+    assert "t::a: its call phase was reported more than once" in run.problems
+
+
+def test_a_deadlock_ended_by_the_supervisor_is_a_timeout_that_says_so():
+    records = [START, collected("t::a", "t::b"), phase("t::a", "setup", "passed")]
+    run = observe_run(
+        run_output(
+            attempt(
+                0,
+                records,
+                ended_by="deadlock",
+                exit_code=None,
+                stacks="Thread 0x1 (most recent call first):\n  File x, line 3 in run_all",
+            )
+        )
+    )
+    test = run.tests["t::a"]
+    assert test.outcome == "timeout" and "every thread of the process waited without a timeout" in test.message
+    assert "run_all" in test.message and run.tests["t::b"].outcome == "missing"
+
+
+def test_tests_a_stopped_run_never_ran_say_why():
+    records = [START, collected("t::a", "t::b"), phase("t::a", "setup", "passed")]
+    out = run_output(attempt(0, records, ended_by="deadlock", exit_code=None))
+    out.stopped = "not run: limit breached repeatedly (a deadlock ended 3 processes in a row)"
+    run = observe_run(out)
+    assert run.tests["t::b"].outcome == "missing" and run.tests["t::b"].message.startswith("not run: limit breached")
+    assert run.stopped
+
+
+def test_audit_findings_become_the_runs_containment_findings():
+    finding = {
+        "type": "audit",
+        "nodeid": "t::a",
+        "event": "gc.get_objects",
+        "what": "gc.get_objects",
+        "where": "/scratch/m.py:3",
+        "denied": True,
+    }
+    run = observe_run(output([START, collected("t::a"), *full("t::a"), finding, FINISH]))
+    assert run.contained == ["gc.get_objects at /scratch/m.py:3 (denied during t::a)"]

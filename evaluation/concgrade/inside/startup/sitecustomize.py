@@ -1,21 +1,24 @@
 """Interpreter start-up hook of graded runs: switches the cross-process probe on where the run asked for it.
 
 Python imports the first `sitecustomize` on the path at start-up, in every interpreter: the test
-process and its spawn and forkserver children alike. This one does nothing unless the variable
-CONCGRADE_PROCESS_PROBE is set, and then hands over to any other `sitecustomize` further down the
-path, so that the environment's own start-up hook still runs.
+process and its spawn and forkserver children alike. This one does nothing unless the probe's file lies
+beside it (a graded run's shim) or, outside a grade, the variable CONCGRADE_PROCESS_PROBE is set; then it
+hands over to any other `sitecustomize` further down the path, so that the environment's own start-up hook
+still runs.
 """
 
 import os
 import sys
 
-# protocol.PROCESS_PROBE_VARIABLE, written out: this file runs at the start of every interpreter of a run,
-# before anything is imported, and must cost nothing when the probe is off.
+# protocol.PROCESS_PROBE_VARIABLE and PROBE_FILE, written out: this file runs at the start of every interpreter
+# of a run, before anything is imported, and must cost nothing when the probe is off.
 PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"
+PROBE_FILE = "site.json"
 
 
 def _switch_on_probe() -> None:
-    if not os.environ.get(PROCESS_PROBE_VARIABLE):
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), PROBE_FILE)
+    if not os.environ.get(PROCESS_PROBE_VARIABLE) and not os.path.exists(beside):
         return
     try:
         from concgrade.inside import process_probe
