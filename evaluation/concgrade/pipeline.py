@@ -22,7 +22,7 @@ from concgrade.bench.measure import BenchOptions, requested_by, run_bench
 from concgrade.files import read_sources, tree_digest
 from concgrade.grade.checks import check_constraints_met, check_task_lint
 from concgrade.grade.grading import grade_runs, with_checks
-from concgrade.grade.instances import audit_instances, runtime_lint_findings
+from concgrade.grade.instances import audit_instances, check_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
 from concgrade.grade.pairing import canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
@@ -112,7 +112,7 @@ def grade(
     bench_reason = requested_by(options.bench, task.workloads)
 
     mark = time.monotonic()
-    lint_findings = [finding.to_dict() for finding in lint_task(task.root, check_loader=False)]
+    lint_findings = [finding.to_dict() for finding in lint_task(task.root, check_loader=False, gate=options.gate)]
     structure = analyze_task(task)
     source_checks = [check_task_lint(lint_findings)]
     source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
@@ -125,9 +125,11 @@ def grade(
     grade_ = grade_runs(
         task.suites,
         runs,
-        inferred=task.source == "inferred",
+        inferred=suites_inferred(task, options),
         source_checks=source_checks,
         folder_changes=folder_changes,
+        greenfield=task.greenfield,
+        toggle_default=task.toggle_source.get("origin") == "default",
     )
 
     bench = None
@@ -138,7 +140,11 @@ def grade(
         grade_ = with_checks(grade_, speedup_checks(bench))
         timings["bench"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
-    instances = audit_instances(task.instances, *outcomes_by_role(runs))
+    graded_with = "inferred" if grade_.suites_inferred else "declared"
+    instances = audit_instances(task.instances, *outcomes_by_role(runs), gate=options.gate, graded_with=graded_with)
+    instances_check = check_instances(instances)
+    if instances_check is not None:
+        grade_ = with_checks(grade_, [instances_check])
     return build_results(
         run_id=uuid.uuid4().hex[:12],
         started_at=started_at,
@@ -157,6 +163,12 @@ def grade(
         bench=bench,
         instances=instances,
     )
+
+
+def suites_inferred(task: Task, options: GradeOptions) -> bool:
+    """Whether the grade takes its suites from what the runs show: always without a manifest, except that the
+    gate holds a task to its instances file (a dataset submission must carry correct metadata)."""
+    return task.source == "inferred" or (task.source == "instances" and not options.gate)
 
 
 def run_and_observe(

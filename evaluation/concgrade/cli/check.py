@@ -1,4 +1,4 @@
-"""`concgrade check [--fix] [--json] TASK_DIR`: lint a task folder without running it."""
+"""`concgrade check [--fix] [--gate] [--json] TASK_DIR`: lint a task folder without running it."""
 
 from __future__ import annotations
 
@@ -33,13 +33,18 @@ def render_findings(findings: Sequence[Finding]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`concgrade check [--fix] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
+    """`concgrade check [--fix] [--gate] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
     parser = argparse.ArgumentParser(
         prog="concgrade check",
         description="Lint a task folder before grading it: layout, manifest, suites, and misleading tests.",
         epilog="Exit status: 0 no error-level finding, 1 errors found, 2 bad invocation or no such folder.",
     )
     parser.add_argument("--fix", action="store_true", help="apply safe fixes derived from the task itself")
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="the levels of a dataset's gate: metadata and layout problems (hygiene) are errors too",
+    )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("task_dir", type=Path, help="the task folder")
     try:
@@ -49,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.task_dir.is_dir():
         print(f"concgrade check: error: {args.task_dir}: no such folder", file=sys.stderr)
         return EXIT_USAGE
-    findings = lint_task(args.task_dir, fix=args.fix)
+    findings = lint_task(args.task_dir, fix=args.fix, gate=args.gate)
     if args.json:
         document = {"task": str(args.task_dir.resolve()), "findings": [f.to_dict() for f in findings]}
         print(json.dumps(document, indent=2))

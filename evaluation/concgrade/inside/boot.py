@@ -183,7 +183,7 @@ def main() -> None:
         faulthandler.register(signal.SIGUSR1, file=config.stacks_fd, all_threads=True, chain=False)
     if config.records_fd is not None:
         os.set_inheritable(config.records_fd, False)  # programs the tests exec do not get the channel
-        plugin.arm(config.records_fd, key, config.stacks_fd, config.watchdog_factor)
+        plugin.arm(config.records_fd, key, config.stacks_fd, config.watchdog_factor, config.watched_folders)
     task_path(os.getcwd(), config.shim, config.pythonpath)
     import pytest
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from concgrade.inside import protocol
+from concgrade.inside.filewatch import FileWatch
 from concgrade.inside.guard import RunnerGuard
 from concgrade.inside.probe_kinds import RunningProbe, parse_declared, start_declared, start_probe
 from concgrade.inside.stress import Stress
@@ -56,6 +57,9 @@ def clip(text: str, limit: int = TEXT_LIMIT) -> str:
 def serialize_phase(report: pytest.TestReport) -> protocol.Phase:
     """One test phase as a JSON-ready record."""
     record = protocol.phase(report.nodeid, report.when, report.outcome, round(report.duration, 6))
+    context = getattr(report, "context", None)  # a subtest's report carries its context (msg, kwargs)
+    if context is not None:
+        record["subtest"] = subtest_label(context)
     if hasattr(report, "wasxfail"):
         record["wasxfail"] = str(report.wasxfail)
     if report.longrepr is not None and report.outcome != "passed":
@@ -69,6 +73,13 @@ def serialize_phase(report: pytest.TestReport) -> protocol.Phase:
     if captured:
         record["captured_chars"] = captured  # before clipping: the harness holds runs to an output limit
     return record
+
+
+def subtest_label(context: Any) -> str:
+    msg, kwargs = getattr(context, "msg", None), getattr(context, "kwargs", None) or {}
+    parts = [f"[{msg}]"] if msg else []
+    parts += [f"({', '.join(f'{key}={value!r}' for key, value in dict(kwargs).items())})"] if kwargs else []
+    return " ".join(parts) or "(subtest)"
 
 
 def file_sha256(path: str) -> str:
@@ -88,16 +99,23 @@ class GradedSession:
         modules: list[str],
         declared: list[tuple[str, str]] | None = None,
         guard: RunnerGuard | None = None,
+        watch: FileWatch | None = None,
     ) -> None:
         self.stream = stream
         self.modules = modules
+        self.watch = watch
+        self.session: pytest.Session | None = None
         self.seen_files: set[tuple[str, str]] = set()
         self.declared = declared or []  # (kind, target) of the manifest's probes, around every test
         self.guard = guard
         self.hashed_sources: set[str] = set()
 
     def prove_imports(self) -> None:
-        """Record each implementation module's file and hash the first time (and each new file) it is seen."""
+        """Record each implementation module's file and hash the first time (and each new file) it is seen,
+        and every file of the implementation folders read since the last look."""
+        for opened in self.watch.take_new() if self.watch is not None else ():
+            if os.path.isfile(opened):
+                self.stream.write(protocol.loaded(os.path.realpath(opened), file_sha256(opened)))
         for name in self.modules:
             module = sys.modules.get(name)
             path = getattr(module, "__file__", None)
@@ -156,6 +174,18 @@ class GradedSession:
                 probe.stop()
             self.publish_probes(item.nodeid, probes, declared=True)
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.session is None:
+            return
+        try:  # what pytest returns: a conftest's sessionfinish may have changed it
+            status = int(self.session.exitstatus)
+        except (TypeError, ValueError):
+            status = -1
+        self.stream.write(protocol.session_exit(status))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.prove_imports()
@@ -171,19 +201,29 @@ STRESS_KEY = pytest.StashKey[Any]()
 class Armed:
     """What concgrade's boot hands over before pytest starts: the signed channel, the guard, the stacks file."""
 
-    def __init__(self, records_fd: int, key: bytes, stacks_fd: int | None, watchdog_factor: float) -> None:
+    def __init__(
+        self, records_fd: int, key: bytes, stacks_fd: int | None, watchdog_factor: float, watched: list[str]
+    ) -> None:
         self.stream = RecordStream(fd=records_fd, key=key)
         self.guard = RunnerGuard(self.stream.write)  # snapshot now, before any conftest or test module runs
         self.stacks_fd = stacks_fd
         self.watchdog_factor = watchdog_factor
+        # Started now, so that a conftest importing the implementation is seen too.
+        self.watch = FileWatch(watched).start() if watched else None
 
 
 _armed: Armed | None = None
 
 
-def arm(records_fd: int, key: bytes, stacks_fd: int | None, watchdog_factor: float = 2.0) -> None:
+def arm(
+    records_fd: int,
+    key: bytes,
+    stacks_fd: int | None,
+    watchdog_factor: float = 2.0,
+    watched: list[str] | None = None,
+) -> None:
     global _armed
-    _armed = Armed(records_fd, key, stacks_fd, watchdog_factor)
+    _armed = Armed(records_fd, key, stacks_fd, watchdog_factor, list(watched or []))
 
 
 class TestWatchdog:
@@ -228,6 +268,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="an implementation module whose imported file is recorded (repeatable)",
     )
     group.addoption(
+        "--concgrade-watch",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="record every file of FOLDER the tests read (repeatable; a graded run's boot watches from the start)",
+    )
+    group.addoption(
         "--concgrade-probe",
         action="append",
         default=[],
@@ -261,7 +308,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     guard = _armed.guard if _armed is not None else None
-    _graded = GradedSession(stream, list(config.getoption("--concgrade-module")), declared, guard)
+    watch = _armed.watch if _armed is not None else None
+    if watch is None and config.getoption("--concgrade-watch"):
+        watch = FileWatch(list(config.getoption("--concgrade-watch"))).start()
+    _graded = GradedSession(stream, list(config.getoption("--concgrade-module")), declared, guard, watch)
     config.pluginmanager.register(_graded, "concgrade-graded-session")
     if guard is not None:
         config.pluginmanager.register(guard, "concgrade-runner-guard")

@@ -19,6 +19,10 @@ BOOT_VARIABLE = "CONCGRADE_BOOT"  # the boot configuration (JSON), removed from 
 MARKER_VARIABLE = "CONCGRADE_RUN_MARKER"  # marks every process of a run, to find them without a PID namespace
 PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"  # switches the cross-process probe on in every interpreter
 
+# Beside the shim's sitecustomize: the folders whose reads child interpreters record, and where (filewatch.py).
+WATCH_CONFIG = "_concgrade_watch.json"
+LOADS_SUFFIX = ".loads"  # one file per child interpreter in the events folder, one opened path a line
+
 KEY_BYTES = 32  # the per-run signing key, handed over on a pipe of its own
 # Helpers the standard library starts and that end with their parent: never leftovers of the tests.
 STDLIB_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "multiprocessing.semaphore_tracker")
@@ -36,6 +40,8 @@ RecordType = Literal[
     "exit_leftovers",
     "tamper",
     "hookimpl",
+    "loaded",
+    "session_exit",
 ]
 
 
@@ -69,6 +75,7 @@ class _PhaseRequired(Record):
 
 
 class Phase(_PhaseRequired, total=False):
+    subtest: str  # a subtest's report (pytest 9's core subtests, pytest-subtests): its context, e.g. "(i=1)"
     wasxfail: str
     longrepr: str
     capstdout: str
@@ -78,6 +85,13 @@ class Phase(_PhaseRequired, total=False):
 
 class ImplementationImport(Record):
     module: str
+    file: str
+    sha256: str
+
+
+class Loaded(Record):
+    """A file of an implementation folder that the test process opened for reading (import, load by path, data)."""
+
     file: str
     sha256: str
 
@@ -99,6 +113,12 @@ class _SessionFinishRequired(Record):
 
 class SessionFinish(_SessionFinishRequired, total=False):
     stress: dict[str, Any]
+
+
+class SessionExit(Record):
+    """pytest's exit status as it leaves pytest, after every sessionfinish hook (a conftest may have set it)."""
+
+    exitstatus: int
 
 
 class ExitLeftovers(Record):
@@ -141,6 +161,10 @@ def implementation_import(module: str, file: str, digest: str) -> Implementation
     return ImplementationImport(type="implementation", module=module, file=file, sha256=digest)
 
 
+def loaded(file: str, digest: str) -> Loaded:
+    return Loaded(type="loaded", file=file, sha256=digest)
+
+
 def source_hash(file: str, digest: str) -> SourceHash:
     return SourceHash(type="source", file=file, sha256=digest)
 
@@ -154,6 +178,10 @@ def session_finish(exitstatus: int, testscollected: int, stress: dict[str, Any] 
     if stress is not None:
         record["stress"] = stress
     return record
+
+
+def session_exit(exitstatus: int) -> SessionExit:
+    return SessionExit(type="session_exit", exitstatus=exitstatus)
 
 
 def exit_leftovers(processes: list[str]) -> ExitLeftovers:
@@ -221,6 +249,7 @@ class BootConfig:
     stacks_fd: int | None = None
     cgroup_procs: list[str] = field(default_factory=list)
     marker_variable: str | None = None
+    watched_folders: list[str] = field(default_factory=list)  # implementation folders whose reads are recorded
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -249,5 +278,24 @@ class ProbeConfig:
         try:
             data = json.loads(text)
             return ProbeConfig(str(data["events"]), tuple(str(t) for t in data.get("targets", [])))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """What the run's child interpreters watch (JSON in the shim's WATCH_CONFIG file): folders, and where to write."""
+
+    events_dir: str
+    folders: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"events": self.events_dir, "folders": list(self.folders)})
+
+    @staticmethod
+    def from_json(text: str) -> WatchConfig | None:
+        try:
+            data = json.loads(text)
+            return WatchConfig(str(data["events"]), tuple(str(f) for f in data["folders"]))
         except (ValueError, KeyError, TypeError):
             return None

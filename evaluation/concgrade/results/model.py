@@ -80,6 +80,9 @@ class ImplementationResult:
     leftovers: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat: exit, stress seed, counts
+    # Files of the implementation folders the run read (own and other), and notes that decide nothing.
+    loads: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class Results:
     diffs: list[dict[str, Any]] = field(default_factory=list)
     # How to run this grade again: {argv, cwd, shell}.
     reproduce: dict[str, Any] = field(default_factory=dict)
+    # What kind of task this is and what its before run was: {kind, before, reason}.
+    mode: dict[str, Any] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})
 
@@ -187,7 +192,27 @@ def build_results(
         reproduce=reproduce or {},
         bench=bench,
         instances=instances,
+        mode=mode_info(task, grade),
     )
+
+
+MODE_REASONS = {
+    "ran": "before ran as the toggle selects it",
+    "nothing to import": "the before folder holds no code: every test is expected to fail or error there",
+    "not selectable": (
+        "nothing in the task selects an implementation and the before run read only the after folder's "
+        "files: before counts as failing every test"
+    ),
+}
+
+
+def mode_info(task: Task, grade: Grade) -> dict[str, Any]:
+    """Greenfield (before has no code) or refactor, and what the before run was (see grade.grading.before_mode)."""
+    return {
+        "kind": "greenfield" if task.greenfield else "refactor",
+        "before": grade.before,
+        "reason": MODE_REASONS.get(grade.before, ""),
+    }
 
 
 def first_error(grade: Grade) -> str | None:
@@ -244,6 +269,8 @@ def implementation_result(
         leftovers=run.leftovers,
         hangs=run.hangs,
         repeats=run.repeats,
+        loads=[asdict(load) for load in run.loads],
+        notes=run.notes,
     )
 
 

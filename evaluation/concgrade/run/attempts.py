@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from concgrade.files import sha256_file
 from concgrade.inside import protocol
 from concgrade.run.integrity import changes, protected_digest
 from concgrade.run.outputs import AttemptOutput
 from concgrade.run.plan import RunSpec, pytest_arguments, run_environment
+from concgrade.run.readers import read_line_files
 from concgrade.run.sandbox import RunLimits, Sandbox
 from concgrade.run.scratch import BOOT_SCRIPT, copy_task, make_shim, replace_folder
 from concgrade.run.supervisor import EXIT_GRACE, supervise
@@ -50,6 +52,12 @@ def run_attempt(
     shutil.rmtree(events, ignore_errors=True)
     events.mkdir()
     env = run_environment(dict(os.environ), spec, task_copy, shim, home, process_events=events)
+    watched = watched_folders(spec, task_copy)
+    loads = scratch / "load-events"  # what child interpreters of the run read of the implementation folders
+    shutil.rmtree(loads, ignore_errors=True)
+    loads.mkdir()
+    config = protocol.WatchConfig(str(loads), watched)
+    (shim / protocol.WATCH_CONFIG).write_text(config.to_json(), encoding="utf-8")
     # Only the shim is on the path at startup; the boot adds the implementation's folders once pytest is loaded.
     toggle_path = env["PYTHONPATH"].split(os.pathsep)[1:]
     env["PYTHONPATH"] = str(shim)
@@ -69,12 +77,32 @@ def run_attempt(
         run_timeout=spec.run_timeout,
         exit_grace=EXIT_GRACE,
         json_report=json_report,
+        watched=watched,
     )
+    attempt.child_loads = hashed(read_line_files(loads, protocol.LOADS_SUFFIX))
     attempt.changed_files = changes(before, protected_digest(task_copy)) + sources_changed(
         attempt.records, task_copy, before
     )
     attempt.limit_breaches += output_breaches(attempt, sandbox.limits)
     return attempt
+
+
+def watched_folders(spec: RunSpec, task_copy: Path) -> tuple[str, ...]:
+    """The implementation folders of the scratch copy whose reads the run records: its own first."""
+    return tuple(str((task_copy / folder).resolve()) for folder in (spec.folder_in_task, *spec.other_folders))
+
+
+def hashed(paths: list[str]) -> list[tuple[str, str]]:
+    """Each file that still exists, with its content hash (read after the process ended, in the scratch copy)."""
+    found = []
+    for path in paths:
+        file = Path(path)
+        if file.is_file() and not file.is_symlink():
+            try:
+                found.append((str(file.resolve()), sha256_file(file)))
+            except OSError:
+                continue
+    return found
 
 
 def collected_ids(records: list[dict[str, Any]]) -> list[str]:

@@ -32,6 +32,8 @@ class RunSpec:
     interpreter: str | None = None  # the Python that runs pytest (a per-task virtualenv), else the harness's
     extra_env: dict[str, str] = field(default_factory=dict)  # further variables of every run (e.g. services)
     probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
+    # Task-relative folders of the other implementations in the scratch copy: reading them is recorded too.
+    other_folders: tuple[str, ...] = ()
     repeat: int = 0  # which repeat of this implementation (see repeats.py)
     stress_seed: int | None = None  # stress mode with this seed, or a plain run
 
@@ -75,9 +77,22 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 interpreter=task.interpreter,
                 extra_env=dict(task.environment),
                 probes=tuple(probe.option() for probe in task.probes),
+                other_folders=other_folders(task, folder_in_task),
             )
         )
     return specs
+
+
+def other_folders(task: Task, folder_in_task: str) -> tuple[str, ...]:
+    """The implementation folders a run's scratch copy holds besides its own (a candidate's copy has no after)."""
+    folders = []
+    for impl in task.implementations:
+        if impl.name == "candidate" or not impl.folder.is_relative_to(task.root):
+            continue
+        relative = impl.folder.relative_to(task.root).as_posix()
+        if relative != folder_in_task and relative not in folders:
+            folders.append(relative)
+    return tuple(folders)
 
 
 def run_modules(task: Task, folder_in_task: str) -> tuple[str, ...]:

@@ -62,8 +62,12 @@ def copy_task(source: Path, target: Path) -> None:
 
 
 def replace_folder(source: Path, target: Path) -> None:
+    """Put `source` where `target` is; an absent source (a greenfield before) leaves an empty folder."""
     shutil.rmtree(target, ignore_errors=True)
-    copy_tree(source, target)
+    if source.is_dir():
+        copy_tree(source, target)
+    else:
+        target.mkdir(parents=True)
 
 
 def make_shim(folder: Path) -> Path:

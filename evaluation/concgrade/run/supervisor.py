@@ -80,6 +80,7 @@ def supervise(
     run_timeout: float,
     exit_grace: float,
     json_report: Path,
+    watched: tuple[str, ...] = (),
 ) -> AttemptOutput:
     """Start `command` (the boot) in the sandbox and hold it until it ends, or end it; then clear up everything."""
     watch = Watch()
@@ -94,7 +95,7 @@ def supervise(
     channel = RecordChannel(on_record)
     stacks_path = scratch / f"stacks-{index}.txt"
     stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    boot = boot_config(shim, pythonpath, sandbox, channel, stacks_fd, cgroup)
+    boot = boot_config(shim, pythonpath, sandbox, channel, stacks_fd, cgroup, watched)
     env = {**env, BOOT_VARIABLE: boot.to_json(), MARKER_VARIABLE: marker}
     full_command = [*sandbox.wrapper, *command]
     started = time.monotonic()
@@ -151,7 +152,13 @@ def supervise(
 
 
 def boot_config(
-    shim: Path, pythonpath: list[str], sandbox: Sandbox, channel: RecordChannel, stacks_fd: int, cgroup: RunCgroup
+    shim: Path,
+    pythonpath: list[str],
+    sandbox: Sandbox,
+    channel: RecordChannel,
+    stacks_fd: int,
+    cgroup: RunCgroup,
+    watched: tuple[str, ...] = (),
 ) -> BootConfig:
     """Everything the boot needs, in one place: the trusted path, the limits, the channel's ends, the cgroups."""
     return BootConfig(
@@ -165,6 +172,7 @@ def boot_config(
         stacks_fd=stacks_fd,
         cgroup_procs=cgroup.procs_files(),
         marker_variable=MARKER_VARIABLE,
+        watched_folders=list(watched),
     )
 
 

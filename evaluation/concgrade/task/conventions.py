@@ -405,12 +405,9 @@ def _evidence(assignment: Assignment) -> str:
 
 
 def implementation_modules(toggle: Toggle, sources: ConventionSources, guessed: list[str]) -> tuple[str, ...]:
-    """The module names the tests import each implementation under, for the import proof."""
+    """The module names the toggle selects, for the import proof: `m` on PYTHONPATH, `repository_after.m` for a
+    package. Imports that name an implementation folder themselves (`repository_before.m` beside
+    `repository_after.m` in an equivalence test) do not switch: the files each run reads show them."""
     if toggle.kind == "package":
         return tuple(f"{sources.after_folder}.{module}" for module in guessed)
-    text = "\n".join(sources.python.values())
-    folders = [f for f in (sources.before_folder, sources.after_folder) if f in text]
-    if not folders and toggle.kind == "env" and not toggle.path_value:
-        # `import_module("repository_" + os.environ["IMPL"])`: the folder name is built, not written.
-        folders = [f for f in (sources.before_folder, sources.after_folder) if "repository_" in text]
-    return tuple([*guessed, *(f"{folder}.{module}" for folder in folders for module in guessed)])
+    return tuple(guessed)

@@ -47,6 +47,10 @@ class Limits:
     output_mb: float = DEFAULT_OUTPUT_MB
 
 
+# Files that a folder holding no implementation still often has (a placeholder, an empty package marker).
+PLACEHOLDERS = frozenset({".gitkeep", ".keep", ".gitignore", "__init__.py", "README.md", "README"})
+
+
 @dataclass(frozen=True)
 class Implementation:
     """One implementation to grade: its name, the role it is graded as, and its folder."""
@@ -54,6 +58,18 @@ class Implementation:
     name: str
     role: str  # "before" or "after": what the suites expect of it
     folder: Path
+
+    @property
+    def has_code(self) -> bool:
+        """Whether the folder holds anything but placeholders (absent, empty, `.gitkeep`, `__init__.py`: no)."""
+        if not self.folder.is_dir():
+            return False
+        for path in self.folder.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.name not in PLACEHOLDERS:
+                return True
+            if path.name == "__init__.py" and path.stat().st_size and path.read_bytes().strip():
+                return True  # a package whose code lives in __init__.py
+        return False
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,11 @@ class Task:
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
+
+    @property
+    def greenfield(self) -> bool:
+        """Written from scratch: the before folder is absent, empty or holds only placeholders (no code)."""
+        return not self.implementation("before").has_code
 
     def with_candidate(self, folder: Path) -> Task:
         """The same task with a third implementation graded like after (e.g. a model's refactor)."""

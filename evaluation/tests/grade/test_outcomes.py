@@ -140,7 +140,7 @@ def test_channels_that_disagree_make_the_test_inconsistent():
 def test_exit_status_zero_with_failures_is_a_problem():
     records = [START, collected("t::a"), *full("t::a", "failed"), {"type": "session_finish", "exitstatus": 0}]
     run = observe_run(output(records, exit_code=0))
-    assert any("exited 0" in problem for problem in run.problems)
+    assert any("status 0 although tests failed" in problem for problem in run.problems)
 
 
 def test_import_proof_checks_folder_and_content():

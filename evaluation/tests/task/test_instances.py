@@ -55,4 +55,6 @@ def test_the_audit_reports_contradictions_and_the_corrected_lists():
 def test_an_unusable_file_is_one_finding_and_inferred_suites():
     section = audit_instances(InstanceFile("instances/i.json", "invalid", problem="invalid JSON"), {}, {})
     assert section["graded_with"] == "inferred"
-    assert [(f["id"], f["severity"]) for f in section["findings"]] == [("instances.invalid", "error")]
+    assert [(f["id"], f["severity"]) for f in section["findings"]] == [("instances.invalid", "warning")]
+    gated = audit_instances(InstanceFile("instances/i.json", "invalid", problem="invalid JSON"), {}, {}, gate=True)
+    assert [(f["id"], f["severity"]) for f in gated["findings"]] == [("instances.invalid", "error")]

@@ -1,4 +1,4 @@
-"""Interpreter start-up hook of graded runs: switches the cross-process probe on where the run asked for it.
+"""Interpreter start-up hook of graded runs: the cross-process probe where asked for, and the child file watch.
 
 Python imports the first `sitecustomize` on the path at start-up, in every interpreter: the test
 process and its spawn and forkserver children alike. This one does nothing unless the variable
@@ -9,9 +9,11 @@ path, so that the environment's own start-up hook still runs.
 import os
 import sys
 
-# protocol.PROCESS_PROBE_VARIABLE, written out: this file runs at the start of every interpreter of a run,
-# before anything is imported, and must cost nothing when the probe is off.
+# protocol.PROCESS_PROBE_VARIABLE, BOOT_VARIABLE and WATCH_CONFIG, written out: this file runs at the start of
+# every interpreter of a run, before anything is imported, and must cost nothing when nothing is switched on.
 PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"
+BOOT_VARIABLE = "CONCGRADE_BOOT"
+WATCH_CONFIG = "_concgrade_watch.json"
 
 
 def _switch_on_probe() -> None:
@@ -24,6 +26,21 @@ def _switch_on_probe() -> None:
     try:
         process_probe.activate_from_environment()
     except Exception:  # never stop an interpreter from starting because of the probe
+        pass
+
+
+def _watch_loads() -> None:
+    """A child interpreter of a graded run records which implementation files it reads (see filewatch.py)."""
+    if os.environ.get(BOOT_VARIABLE):  # the test process itself: its plugin watches, on the signed channel
+        return
+    shim = os.path.dirname(os.path.abspath(__file__))
+    if not os.path.exists(os.path.join(shim, WATCH_CONFIG)):
+        return
+    try:
+        from concgrade.inside import filewatch
+
+        filewatch.start_child_watch(shim)
+    except Exception:  # never stop an interpreter from starting because of the watch
         pass
 
 
@@ -45,4 +62,5 @@ def _run_next_sitecustomize() -> None:
 
 
 _switch_on_probe()
+_watch_loads()
 _run_next_sitecustomize()

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from concgrade.errors import TaskError
 from concgrade.files import IGNORED_DIRS
@@ -17,6 +18,7 @@ from concgrade.static.lint.fixes import append_suites, ignore_reports, write_new
 from concgrade.static.pysource import ParsedSource
 from concgrade.static.testscan import (
     defines,
+    exit_status_forcing,
     hard_coded_paths,
     report_tampering,
     source_only_tests,
@@ -38,58 +40,77 @@ _SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", "
 _PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
 
 
+# What a finding means for a grade: `trust` makes the grade itself untrustworthy (a copy of the implementation
+# that can be imported instead of the toggled one, a conftest that rewrites test reports, a task that cannot be
+# loaded): an error in every mode. `hygiene` is metadata or layout a dataset submission must get right but that
+# the runs do not depend on: a warning in the plain grade, an error under `--gate`. `advice` is a warning and
+# `note` is information, in every mode.
+Level = Literal["trust", "hygiene", "advice", "note"]
+
+
 @dataclass(frozen=True)
 class LintCheck:
     id: str
-    severity: Severity
+    level: Level
     title: str
     fixable: bool = False
+
+    def severity(self, gate: bool, level: Level | None = None) -> Severity:
+        return severity_of(level or self.level, gate)
+
+
+def severity_of(level: Level, gate: bool) -> Severity:
+    if level == "trust" or (level == "hygiene" and gate):
+        return "error"
+    return "info" if level == "note" else "warning"
 
 
 CHECKS: dict[str, LintCheck] = {
     c.id: c
     for c in (
-        LintCheck("CL001", "error", "a required folder or file is missing"),
-        LintCheck("CL002", "error", "trajectory/ has no Markdown file"),
-        LintCheck("CL003", "error", "an implementation folder has no Python file"),
-        LintCheck("CL010", "warning", "no manifest and no instances/*.json: suites will only be inferred"),
-        LintCheck("CL011", "info", "no manifest: suites come from instances/*.json", fixable=True),
-        LintCheck("CL012", "error", "the manifest is not valid TOML"),
-        LintCheck("CL013", "error", "the manifest's structure is invalid (e.g. no [suites])", fixable=True),
-        LintCheck("CL014", "warning", "the manifest has an unknown table (a typo switches nothing on)"),
-        LintCheck("CL015", "error", "a suite entry names a test file or node id that does not exist"),
-        LintCheck("CL016", "error", "FAIL_TO_PASS is empty: nothing grades the task"),
-        LintCheck("CL019", "error", "the task loader rejects the task"),
-        LintCheck("CL020", "error", "an instances file is not valid JSON"),
-        LintCheck("CL021", "error", "an instances file has no FAIL_TO_PASS / PASS_TO_PASS lists"),
-        LintCheck("CL030", "error", "a test file does not parse"),
-        LintCheck("CL040", "error", "a copy of an implementation module outside the implementation folders"),
-        LintCheck("CL050", "error", "a conftest forces the exit status or rewrites test reports"),
-        LintCheck("CL060", "error", "a test hard-codes one implementation folder, bypassing the toggle"),
-        LintCheck("CL061", "warning", "a test hard-codes an /app path"),
-        LintCheck("CL070", "warning", "a test only reads the implementation's source text"),
-        LintCheck("CL080", "warning", "an unpinned dependency in a requirements file"),
-        LintCheck("CL090", "warning", "a test writes into the task tree"),
-        LintCheck("CL095", "info", "reports/ is not ignored by git", fixable=True),
+        LintCheck("CL001", "hygiene", "a required folder or file is missing"),
+        LintCheck("CL002", "hygiene", "trajectory/ has no Markdown file"),
+        LintCheck("CL003", "advice", "an implementation folder has no Python file (before: a greenfield task)"),
+        LintCheck("CL010", "advice", "no manifest and no instances/*.json: suites will only be inferred"),
+        LintCheck("CL011", "note", "no manifest: suites come from instances/*.json", fixable=True),
+        LintCheck("CL012", "trust", "the manifest is not valid TOML"),
+        LintCheck("CL013", "trust", "the manifest's structure is invalid (e.g. no [suites])", fixable=True),
+        LintCheck("CL014", "advice", "the manifest has an unknown table (a typo switches nothing on)"),
+        LintCheck("CL015", "hygiene", "a suite entry names a test file or node id that does not exist"),
+        LintCheck("CL016", "hygiene", "FAIL_TO_PASS is empty: nothing grades the task"),
+        LintCheck("CL019", "trust", "the task loader rejects the task"),
+        LintCheck("CL020", "hygiene", "an instances file is not valid JSON"),
+        LintCheck("CL021", "hygiene", "an instances file has no FAIL_TO_PASS / PASS_TO_PASS lists"),
+        LintCheck("CL030", "trust", "a test file does not parse"),
+        LintCheck("CL040", "trust", "a copy of an implementation module outside the implementation folders"),
+        LintCheck("CL050", "trust", "a conftest rewrites test reports"),
+        LintCheck("CL051", "hygiene", "a conftest forces pytest's exit status (the grade reads per-test outcomes)"),
+        LintCheck("CL060", "hygiene", "a test hard-codes one implementation folder, bypassing the toggle"),
+        LintCheck("CL061", "advice", "a test hard-codes an /app path"),
+        LintCheck("CL070", "advice", "a test only reads the implementation's source text"),
+        LintCheck("CL080", "advice", "an unpinned dependency in a requirements file"),
+        LintCheck("CL090", "advice", "a test writes into the task tree"),
+        LintCheck("CL095", "note", "reports/ is not ignored by git", fixable=True),
     )
 }
 
 
-def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True) -> list[Finding]:
+def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True, gate: bool = False) -> list[Finding]:
     """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
 
     Fixed findings come first, marked `fixed`; a fix never deletes or overwrites a user's file.
     `check_loader=False` when the caller has loaded the task already (a grade): it is not loaded again.
+    `gate`: the levels of `--gate`, where hygiene findings are errors (see Level).
     """
     root = Path(root)
     if not root.is_dir():
         return [Finding("CL001", "error", f"{root}: not a folder", None)]
-    linter = _Linter(root, check_loader)
+    linter = _Linter(root, check_loader, gate)
     findings = linter.run()
     if not fix or not linter.fixes:
         return findings
     fixed = [replace(finding, fixed=True) for finding, apply in linter.fixes if apply()]
-    return fixed + _Linter(root).run() if fixed else findings
+    return fixed + _Linter(root, gate=gate).run() if fixed else findings
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -98,9 +119,10 @@ def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True) -> li
 class _Linter:
     """One pass over a task folder; collects findings and the fixes it could apply."""
 
-    def __init__(self, root: Path, check_loader: bool = True) -> None:
+    def __init__(self, root: Path, check_loader: bool = True, gate: bool = False) -> None:
         self.root = root
         self.check_loader = check_loader
+        self.gate = gate
         self.findings: list[Finding] = []
         self.fixes: list[tuple[Finding, Callable[[], bool]]] = []
         self._ids: dict[str, set[str] | None] = {}
@@ -116,10 +138,11 @@ class _Linter:
         line: int | None = None,
         *,
         fix: Callable[[], bool] | None = None,
-        severity: Severity | None = None,
+        level: Level | None = None,
     ) -> Finding:
         check = CHECKS[check_id]
-        finding = Finding(check_id, severity or check.severity, message, path, line, fixable=fix is not None)
+        severity = check.severity(self.gate, level)
+        finding = Finding(check_id, severity, message, path, line, fixable=fix is not None)
         self.findings.append(finding)
         if fix is not None:
             self.fixes.append((finding, fix))
@@ -150,15 +173,23 @@ class _Linter:
         for role in ("before", "after"):
             relative = str(declared.get(role, f"repository_{role}"))
             folder = self.root / relative
+            greenfield = role == "before" and role not in declared  # a task written from scratch
             if not folder.is_dir():
-                self.add("CL001", f"missing {role} implementation folder {relative}/", relative)
+                message = f"missing {role} implementation folder {relative}/"
+                if greenfield:
+                    message += ": a greenfield task (before has nothing to import)"
+                self.add("CL001", message, relative, level="note" if greenfield else "trust")
                 continue
             implementations.append(folder)
             if not any(_python_files(folder)):
-                self.add("CL003", f"{relative}/ has no Python file", relative)
+                if greenfield:
+                    message = f"{relative}/ has no Python file: a greenfield task (before has nothing to import)"
+                    self.add("CL003", message, relative, level="note")
+                else:
+                    self.add("CL003", f"{relative}/ has no Python file", relative)
         for name in ("tests", "trajectory"):
             if not (self.root / name).is_dir():
-                self.add("CL001", f"missing folder {name}/", name)
+                self.add("CL001", f"missing folder {name}/", name, level="trust" if name == "tests" else None)
         if (self.root / "trajectory").is_dir() and not any((self.root / "trajectory").rglob("*.md")):
             self.add("CL002", "trajectory/ has no .md file describing how the refactor was made", "trajectory")
         for name in ("README.md", "Dockerfile"):
@@ -272,17 +303,25 @@ class _Linter:
             self.add("CL013", "task.modules must be a list of module names", MANIFEST, self._line("modules"))
 
     def _check_entries(self, suites: dict[str, list[str]], source: str, *, from_instances: bool) -> None:
+        """Entries that name nothing (one finding per suite, with a count), and an empty FAIL_TO_PASS.
+
+        A manifest's suites are what a grade runs: wrong entries there are errors. An instances file is
+        metadata the plain grade only audits (it grades what the runs show): hygiene.
+        """
+        level: Level = "hygiene" if from_instances else "trust"
         for name in SUITES:
-            for entry in suites.get(name, []):
-                if not self._resolve(entry, from_instances=from_instances):
-                    self.add(
-                        "CL015",
-                        f"{name} entry {entry!r} names no existing test file or test",
-                        source,
-                        self._line(entry, source),
-                    )
+            missing = [
+                entry for entry in suites.get(name, []) if not self._resolve(entry, from_instances=from_instances)
+            ]
+            if missing:
+                shown = ", ".join(repr(entry) for entry in missing[:3])
+                more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+                count = f"{len(missing)} {name} entries name" if len(missing) > 1 else f"{name} entry"
+                message = f"{count} no existing test file or test: {shown}{more}"
+                self.add("CL015", message, source, self._line(missing[0], source), level=level)
         if not suites.get("FAIL_TO_PASS"):
-            self.add("CL016", "FAIL_TO_PASS is empty: no test shows that the refactor fixed anything", source)
+            message = "FAIL_TO_PASS is empty: no test shows that the refactor fixed anything"
+            self.add("CL016", message, source, level=level)
 
     def _derived_suites(self, instances: list) -> tuple[dict[str, list[str]], str] | None:
         """Suites of the one instance as full node ids, when every entry resolves to exactly one test."""
@@ -398,7 +437,7 @@ class _Linter:
             f"a copy of implementation module {module!r} outside the implementation folders"
             + (": it can be imported instead of the toggled one" if on_path else ""),
             relative.as_posix(),
-            severity="error" if on_path else "warning",
+            level="trust" if on_path else "advice",
         )
 
     # what the tests do
@@ -412,6 +451,9 @@ class _Linter:
             parsed = self._parse(relative)
             for hit in report_tampering(parsed) if parsed else ():
                 self.add("CL050", f"{hit.message}: the grade would not reflect the tests", relative, hit.line)
+            for hit in exit_status_forcing(parsed) if parsed else ():
+                message = f"{hit.message}: the task's own CI cannot fail; concgrade grades by per-test outcomes"
+                self.add("CL051", message, relative, hit.line)
 
     def _test_behaviour(self, modules: set[str]) -> None:
         for path in _python_files(self.root / "tests"):
