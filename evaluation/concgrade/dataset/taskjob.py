@@ -145,7 +145,7 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         except InstallError as exc:
             return TaskOutcome(job.label, ERROR, task=task_summary(task), error=f"dependency install: {exc}")
         environment = prepared.to_dict()
-        task = task.with_environment(prepared.interpreter, {})
+        task = task.with_environment(prepared.interpreter, {}, prepared.python)
     if job.environment:
         task = task.with_environment(task.interpreter, job.environment)
     # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.

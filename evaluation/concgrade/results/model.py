@@ -232,6 +232,7 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
         "toggle": asdict(task.toggle),
         "toggle_source": task.toggle_source,
         "interpreter": task.interpreter,
+        "python": task.python,
         "limits": asdict(task.limits),
         "test_files": list(task.test_files),
         "probes": [asdict(probe) for probe in task.probes],

@@ -88,6 +88,8 @@ class Task:
     toggle_source: dict[str, Any] = field(default_factory=lambda: {"origin": "default", "evidence": []})
     instances: InstanceFile | None = None  # the instances/*.json file as read (tasks without a manifest)
     interpreter: str | None = None  # the Python that runs the tests (a per-task virtualenv), else the harness's
+    # The interpreter's version, the one the task asked for (its Dockerfile) and a note when they differ.
+    python: dict[str, Any] | None = None
     environment: dict[str, str] = field(default_factory=dict)  # extra variables for every run (e.g. services)
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
@@ -109,9 +111,16 @@ class Task:
         candidate = Implementation("candidate", "after", folder)
         return replace(self, implementations=(*self.implementations, candidate))
 
-    def with_environment(self, interpreter: str | None, environment: dict[str, str]) -> Task:
+    def with_environment(
+        self, interpreter: str | None, environment: dict[str, str], python: dict[str, Any] | None = None
+    ) -> Task:
         """The same task run by another interpreter and/or with extra variables (services it needs)."""
-        return replace(self, interpreter=interpreter, environment={**self.environment, **environment})
+        return replace(
+            self,
+            interpreter=interpreter,
+            environment={**self.environment, **environment},
+            python=python if python is not None else self.python,
+        )
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
