@@ -1,6 +1,6 @@
 """Agreement with the practice corpus: public dataset tasks graded zero-config, compared with their observed verdicts.
 
-    python benchmarks/practice_corpus.py [--tasks DIR] [--mirror-root DIR] [--corpus DIR] [--fresh] [--jobs 2]
+    python benchmarks/practice_corpus.py [--tasks DIR] [--reports DIR] [--mirror-root DIR] [--corpus DIR] [--fresh]
 
 The corpus (`../shared/corpus/` beside the repository, or --corpus / $CORPUS_DIR) lists public dataset tasks, each
 pinned to a commit, with the verdict their own documented commands gave (`practice.json`: `expected`). This
@@ -114,6 +114,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="tasks graded at once (default 2)")
     parser.add_argument("--fresh", action="store_true", help="grade with an empty cache (rebuild virtualenvs)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of the table")
+    parser.add_argument("--reports", type=Path, help="keep the dataset's reports here (default: a temporary folder)")
     args = parser.parse_args()
 
     corpus = corpus_folder(args.corpus)
@@ -131,7 +132,7 @@ def main() -> int:
         tasks = args.tasks or scratch / "tasks"
         materialize(corpus, mirrors, tasks)
         cache = scratch / "cache" if args.fresh else None
-        document, elapsed, _ = grade(tasks, scratch / "reports", args.jobs, cache)
+        document, elapsed, _ = grade(tasks, args.reports or scratch / "reports", args.jobs, cache)
         table = rows(entries, document)
     if args.json:
         print(json.dumps({"rows": table, "seconds": round(elapsed, 1)}, indent=2))

@@ -24,7 +24,7 @@ from concgrade.grade.checks import check_constraints_met, check_task_lint
 from concgrade.grade.grading import grade_runs, with_checks
 from concgrade.grade.instances import audit_instances, check_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
-from concgrade.grade.pairing import canonical_run
+from concgrade.grade.pairing import align_parametrized, canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results.model import Results, build_results, environment_info
 from concgrade.run.integrity import changes
@@ -200,7 +200,7 @@ def run_and_observe(
     folder_changes = [
         f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
     ]
-    runs = combine_by_implementation([observe(output) for output in outputs])
+    runs = align_parametrized(combine_by_implementation([observe(output) for output in outputs]), task.toggle)
     return runs, folder_changes, sandbox.report.to_dict()
 
 

@@ -233,6 +233,10 @@ def check_implementation_proved(run: RunObservation, before_mode: str = RAN) -> 
         if other:
             listed = list_names([load.file for load in other])
             message = f"{run.name}: read only another implementation's files ({listed}), nothing of its own"
+            if run.role == "before" and not any(test.passed for test in run.tests.values()):
+                # Nothing passed on before, so nothing it passed came from the other's code (pytest collecting
+                # a package of the other folder from the root reads it, too).
+                return Check(check_id, "pass", f"{message}; no test passed there", run.name)
             return Check(check_id, "fail", message, run.name)
         if run.role == "before":
             why = "before has no code: nothing to import" if before_mode == NOTHING_TO_IMPORT else "read nothing"

@@ -435,7 +435,7 @@ def file_loads(output: RunOutput) -> list[FileLoad]:
         for kind, folder in folders:
             prefix = folder.rstrip(os.sep) + os.sep
             if file.startswith(prefix):
-                relative = file[len(prefix) :]
+                relative = file[len(prefix) :] or "./"  # "./": the folder itself (a child started with it)
                 matches = kind == "own" and output.expected_hashes.get(relative) == digest
                 found.setdefault((kind, relative), FileLoad(relative, kind, process, digest, matches))
                 break

@@ -50,6 +50,9 @@ class FileWatch:
     def start(self) -> FileWatch:
         if self.prefixes:
             audit.listen("open", self.on_open)
+            audit.listen("subprocess.Popen", self.on_spawn)
+            audit.listen("os.posix_spawn", self.on_spawn)
+            audit.listen("os.exec", self.on_spawn)
         return self
 
     def on_open(self, event: str, args: tuple[object, ...]) -> None:
@@ -58,12 +61,35 @@ class FileWatch:
         except Exception:  # noqa: BLE001 - a recording listener must never deny the open
             pass
 
+    def on_spawn(self, event: str, args: tuple[object, ...]) -> None:
+        """A child the tests start is given the implementation by its command line, PYTHONPATH or working folder
+        (`python -m pytest repository_after/test_x.py` with `PYTHONPATH=repository_after`): what it names is
+        recorded, since a child whose environment was replaced does not load the shim's watch."""
+        try:
+            self.record_spawn(*args[:4])
+        except Exception:  # noqa: BLE001 - never deny a process start
+            pass
+
+    def record_spawn(self, executable: object, argv: object = (), cwd: object = None, env: object = None) -> None:
+        base = os.fsdecode(cwd) if isinstance(cwd, (str, bytes, os.PathLike)) else os.getcwd()
+        words = list(argv) if isinstance(argv, (list, tuple)) else [argv]
+        if isinstance(env, dict):
+            value = env.get("PYTHONPATH", env.get(b"PYTHONPATH", ""))
+            words += os.fsdecode(value).split(os.pathsep) if isinstance(value, (str, bytes)) else []
+        if cwd is not None:
+            words.append(base)
+        for word in words:
+            if isinstance(word, (str, bytes, os.PathLike)):
+                path = os.path.join(base, os.fsdecode(word))
+                if os.path.exists(path):
+                    self.record(path)
+
     def record(self, path: object, mode: object = "r", flags: object = 0) -> None:
         if not isinstance(path, (str, bytes, os.PathLike)) or writes(mode, flags):
             return  # a descriptor (os.fdopen) or nothing: not a file of a folder
         full = os.path.abspath(os.fsdecode(path))
-        if full in self._seen or not full.startswith(self.prefixes) or "__pycache__" in full:
-            return
+        if full in self._seen or not (full + os.sep).startswith(self.prefixes) or "__pycache__" in full:
+            return  # (a folder itself counts: a child started in, or with, an implementation folder)
         self._seen.add(full)
         self._new.append(full)
         if self._on_new is not None:

@@ -116,6 +116,8 @@ class GradedSession:
         for opened in self.watch.take_new() if self.watch is not None else ():
             if os.path.isfile(opened):
                 self.stream.write(protocol.loaded(os.path.realpath(opened), file_sha256(opened)))
+            elif os.path.isdir(opened):  # a folder a child process was started with
+                self.stream.write(protocol.loaded(os.path.join(os.path.realpath(opened), ""), ""))
         for name in self.modules:
             module = sys.modules.get(name)
             path = getattr(module, "__file__", None)

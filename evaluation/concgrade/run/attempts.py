@@ -40,7 +40,9 @@ def run_attempt(
     if node_ids:
         # One node id a line, read by pytest itself: no command line grows with the number of tests.
         selection_file = scratch / f"selection-{index}.txt"
-        selection_file.write_text("\n".join(node_ids) + "\n", encoding="utf-8")
+        # Node ids are relative to the root; a run in an implementation's folder (the cwd toggle) names them in full.
+        named = [str(task_copy / nodeid) for nodeid in node_ids] if spec.cwd else node_ids
+        selection_file.write_text("\n".join(named) + "\n", encoding="utf-8")
         selection = [f"@{selection_file}"]
     args = pytest_arguments(spec, json_report, task_copy, selection)
     # pytest's own faulthandler_timeout (from a task's ini file) would replace the plugin's per-test watchdog.
@@ -61,7 +63,8 @@ def run_attempt(
     # Only the shim is on the path at startup; the boot adds the implementation's folders once pytest is loaded.
     toggle_path = env["PYTHONPATH"].split(os.pathsep)[1:]
     env["PYTHONPATH"] = str(shim)
-    env["PWD"] = str(task_copy)
+    cwd = task_copy / spec.cwd if spec.cwd else task_copy
+    env["PWD"] = str(cwd)
     env.pop("OLDPWD", None)
     before = protected_digest(task_copy)
     attempt = supervise(
@@ -70,7 +73,7 @@ def run_attempt(
         shim=shim,
         pythonpath=toggle_path,
         node_ids=node_ids,
-        cwd=task_copy,
+        cwd=cwd,
         env=env,
         scratch=scratch,
         sandbox=sandbox,

@@ -34,6 +34,7 @@ class RunSpec:
     probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
     # Task-relative folders of the other implementations in the scratch copy: reading them is recorded too.
     other_folders: tuple[str, ...] = ()
+    cwd: str = ""  # task-relative folder pytest runs in (the cwd toggle: the implementation's own), else the root
     repeat: int = 0  # which repeat of this implementation (see repeats.py)
     stress_seed: int | None = None  # stress mode with this seed, or a plain run
 
@@ -61,13 +62,17 @@ def plan_runs(task: Task) -> list[RunSpec]:
         home = after if substitute else impl
         folder_in_task = home.folder.relative_to(task.root).as_posix()
         arguments = task.toggle.pytest_args(impl.name, impl.role)
-        files, options = split_arguments(arguments) if task.toggle.kind == "selection" else ([], arguments)
+        selects = task.toggle.kind in ("selection", "cwd")
+        files, options = split_arguments(arguments) if selects else ([], arguments)
+        default_files = task.role_test_files.get(impl.role, task.test_files)
+        if task.toggle.kind == "cwd":
+            default_files = ()  # pytest's own default, from the implementation's folder
         specs.append(
             RunSpec(
                 implementation=impl,
                 folder_in_task=folder_in_task,
                 toggle_env=task.toggle.environment(impl.name, impl.role, Path(folder_in_task)),
-                test_files=tuple(files) or task.test_files,
+                test_files=tuple(f for f in (tuple(files) or default_files) if f != "."),
                 modules=run_modules(task, folder_in_task),
                 test_timeout=task.limits.test_timeout,
                 run_timeout=task.limits.run_timeout,
@@ -78,6 +83,7 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 extra_env=dict(task.environment),
                 probes=tuple(probe.option() for probe in task.probes),
                 other_folders=other_folders(task, folder_in_task),
+                cwd=folder_in_task if task.toggle.kind == "cwd" else "",
             )
         )
     return specs

@@ -83,7 +83,7 @@ class Task:
     suites: dict[str, list[str]]
     modules: tuple[str, ...]
     limits: Limits
-    test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+    test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute ("." : pytest's default)
     # Where the toggle came from: {"origin": "manifest" | "inferred" | "default", "evidence": [...]}.
     toggle_source: dict[str, Any] = field(default_factory=lambda: {"origin": "default", "evidence": []})
     instances: InstanceFile | None = None  # the instances/*.json file as read (tasks without a manifest)
@@ -94,6 +94,8 @@ class Task:
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
+    # Where the documented commands of before and after run different tests: each role's (test_files otherwise).
+    role_test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
