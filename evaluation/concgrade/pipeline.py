@@ -27,6 +27,7 @@ from concgrade.grade.outcomes import RunObservation, observe_run
 from concgrade.grade.pairing import align_parametrized, canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.results.model import Results, build_results, environment_info
+from concgrade.run.git import ignored_by_git
 from concgrade.run.integrity import changes
 from concgrade.run.outputs import RunOutput
 from concgrade.run.plan import plan_runs
@@ -70,6 +71,7 @@ class GradeOptions:
     bench_cache: bool = True  # False (--no-cache): re-time unchanged code
     bench_cache_dir: Path | None = None
     limits: LimitOverrides = field(default_factory=LimitOverrides)
+    keyword: str | None = None  # -k EXPR: only the tests it selects run, and the suites shrink to them
     command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
 
     def key(self) -> dict[str, Any]:
@@ -81,6 +83,7 @@ class GradeOptions:
             "gate": self.gate,
             "bench": self.bench,
             "limits": asdict(self.limits),
+            "keyword": self.keyword,
         }
 
     def repeat_plan(self) -> RepeatPlan:
@@ -96,7 +99,7 @@ BenchProgress = Callable[[str], None]
 
 def load_graded_task(root: Path, options: GradeOptions, candidate: Path | None = None) -> Task:
     """The task at `root` as this grade sees it: the command line's limits, and the candidate graded like after."""
-    task = options.limits.apply(load_task(root))
+    task = options.limits.apply(load_task(root)).with_keyword(options.keyword)
     return task.with_candidate(candidate) if candidate is not None else task
 
 
@@ -112,7 +115,11 @@ def grade(
     bench_reason = requested_by(options.bench, task.workloads)
 
     mark = time.monotonic()
-    lint_findings = [finding.to_dict() for finding in lint_task(task.root, check_loader=False, gate=options.gate)]
+    reports_ignored = ignored_by_git(task.root, "reports")
+    lint_findings = [
+        finding.to_dict()
+        for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored, gate=options.gate)
+    ]
     structure = analyze_task(task)
     source_checks = [check_task_lint(lint_findings)]
     source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
@@ -130,6 +137,7 @@ def grade(
         folder_changes=folder_changes,
         greenfield=task.greenfield,
         toggle_default=task.toggle_source.get("origin") == "default",
+        keyword=task.keyword,
     )
 
     bench = None

@@ -9,57 +9,51 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from concgrade.cli.options import add_grade_options, add_output_options, grade_options_from
+from concgrade.cli.options import (
+    Parser,
+    add_bulk_options,
+    add_dataset_arguments,
+    add_grade_options,
+    add_output_options,
+    add_predictions_arguments,
+    grade_options_from,
+)
 from concgrade.dataset.dataset import DatasetSettings, grade_dataset
 from concgrade.dataset.predictions import grade_predictions
 from concgrade.dataset.taskjob import JobOptions, TaskOutcome
 from concgrade.errors import UsageError
+from concgrade.report.writers import claim_output_folder
 from concgrade.task.services import parse_service_flag
 
 MARKS = {"accepted": "ok", "rejected": "REJECTED", "error": "ERROR", "skipped": "skipped"}
 
 
-def add_bulk_commands(commands: Any) -> None:
-    dataset = commands.add_parser(
-        "dataset",
-        help="grade every task folder below DIR",
+def dataset_parser(default_task: Path) -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="concgrade dataset",
         description="Grade every task folder below DIR (a folder holding repository_after/ and tests/) in parallel.",
         epilog="Exit status: the worst task's: 0 accepted, 1 rejected, 2 error (skipped tasks count as nothing).",
     )
-    dataset.add_argument("dir", type=Path, help="the dataset folder")
-    dataset.add_argument(
-        "--changed-since", metavar="REV", help="only the tasks with files changed since a git revision"
-    )
-    _add_common(dataset, "DIR/reports")
-    predictions = commands.add_parser(
-        "predictions",
-        help="grade candidates in bulk (JSON lines of {task, candidate})",
+    add_dataset_arguments(parser)
+    _add_common(parser, "DIR/reports")
+    return parser
+
+
+def predictions_parser(default_task: Path) -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="concgrade predictions",
         description="Grade each candidate (a folder or a unified diff) of a JSON-lines file against its task.",
         epilog="Exit status: 0 when every prediction was graded (whatever its resolution), 2 when one could not be.",
     )
-    predictions.add_argument("file", type=Path, help='JSON lines: {"task": ..., "candidate": folder or diff}')
-    predictions.add_argument("--dataset", type=Path, required=True, help="the dataset folder holding the tasks")
-    _add_common(predictions, "DATASET/reports/predictions")
+    add_predictions_arguments(parser)
+    _add_common(parser, "DATASET/reports/predictions")
+    return parser
 
 
 def _add_common(parser: argparse.ArgumentParser, default_output: str) -> None:
     add_grade_options(parser, "tasks graded")
-    parser.add_argument("--install", action="store_true", help="run each task in a virtualenv of its requirements")
-    parser.add_argument(
-        "--service", action="append", default=[], metavar="NAME=HOST:PORT", help="a service tasks need, e.g. redis"
-    )
-    parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where grades run")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler (with --executor dask)")
+    add_bulk_options(parser)
     add_output_options(parser, default_output, "the aggregate JSON")
-
-
-def rewrite_dataset_flag(argv: list[str]) -> list[str]:
-    """`run.py --dataset DIR ...` is `dataset DIR ...` (predictions keep their own --dataset)."""
-    if argv and argv[0] == "--dataset" and len(argv) > 1:
-        return ["dataset", argv[1], *argv[2:]]
-    if argv and argv[0].startswith("--dataset="):
-        return ["dataset", argv[0].split("=", 1)[1], *argv[1:]]
-    return argv
 
 
 def settings_from(args: argparse.Namespace) -> DatasetSettings:
@@ -83,12 +77,13 @@ def run_bulk(args: argparse.Namespace) -> int:
     progress = None if (args.quiet or args.json) else print_progress
     if args.command == "dataset":
         output = (args.output or args.dir / "reports").resolve()
-        results = grade_dataset(args.dir, output, settings, args.changed_since, progress)
+        results = grade_dataset(args.dir, output, settings, args.changed_since, progress, args.instance_ids)
         document = results.document
         files = [output / "results.json", output / "index.html"]
     else:
         output = (args.output or args.dataset / "reports" / "predictions").resolve()
-        document = grade_predictions(args.file, args.dataset, output, settings, progress)
+        with claim_output_folder(output):  # before anything runs: a folder that cannot take the reports fails now
+            document = grade_predictions(args.file, args.dataset, output, settings, progress, args.instance_ids)
         files = [output / "predictions.json", output / "index.html"]
     if args.json:
         sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from concgrade.cli.options import Parser, add_check_arguments
 from concgrade.findings import SEVERITIES, Finding
+from concgrade.run.git import ignored_by_git
 from concgrade.static.lint.checks import lint_task
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -32,29 +34,32 @@ def render_findings(findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`concgrade check [--fix] [--gate] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
-    parser = argparse.ArgumentParser(
+def parser(default_task: Path | None = None) -> argparse.ArgumentParser:
+    parser = Parser(
         prog="concgrade check",
         description="Lint a task folder before grading it: layout, manifest, suites, and misleading tests.",
         epilog="Exit status: 0 no error-level finding, 1 errors found, 2 bad invocation or no such folder.",
     )
-    parser.add_argument("--fix", action="store_true", help="apply safe fixes derived from the task itself")
-    parser.add_argument(
-        "--gate",
-        action="store_true",
-        help="the levels of a dataset's gate: metadata and layout problems (hygiene) are errors too",
-    )
-    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
-    parser.add_argument("task_dir", type=Path, help="the task folder")
+    add_check_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`concgrade check [--fix] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+        args = parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exc:  # argparse exits 2 on bad flags and 0 on --help: report, don't exit
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     if not args.task_dir.is_dir():
         print(f"concgrade check: error: {args.task_dir}: no such folder", file=sys.stderr)
         return EXIT_USAGE
-    findings = lint_task(args.task_dir, fix=args.fix, gate=args.gate)
+    findings = lint_task(
+        args.task_dir, fix=args.fix, reports_ignored=ignored_by_git(args.task_dir, "reports"), gate=args.gate
+    )
     if args.json:
         document = {"task": str(args.task_dir.resolve()), "findings": [f.to_dict() for f in findings]}
         print(json.dumps(document, indent=2))

@@ -1,27 +1,38 @@
-"""The command line: parse arguments, call the library, print a summary, exit 0 / 1 / 2."""
+"""The command line: pick the command, parse its flags, call the library, print a summary, exit 0 / 1 / 2."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
+import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from concgrade import __version__
-from concgrade.cli.bulk import add_bulk_commands, rewrite_dataset_flag, run_bulk
-from concgrade.cli.check import main as check_main
-from concgrade.cli.options import add_grade_options, add_output_options, grade_options_from
-from concgrade.errors import ConcgradeError
-from concgrade.pipeline import grade, load_graded_task
+from concgrade.cli import bulk, check
+from concgrade.cli.options import (
+    Parser,
+    add_grade_options,
+    add_output_options,
+    add_report_file_options,
+    add_task_arguments,
+    grade_options_from,
+)
+from concgrade.dataset.predictions import candidate_from_path, safe_name
+from concgrade.errors import ConcgradeError, UsageError
+from concgrade.pipeline import GradeOptions, grade, load_graded_task
 from concgrade.report.github import write_github_outputs
 from concgrade.report.terminal import Progress, format_summary
-from concgrade.report.writers import WRITERS, write_report
+from concgrade.report.writers import WRITERS, claim_output_folder, write_report
+from concgrade.task.model import Task
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
-SUBCOMMANDS = ("grade", "check", "dataset", "predictions")
 EXIT_STATUS_HELP = """\
 exit status:
   0    accepted: every check passed
@@ -32,45 +43,50 @@ exit status:
 """
 
 
-def build_parser(default_task: Path | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str  # how the commands list in --help shows it
+    summary: str
+    parser: Callable[[Path], argparse.ArgumentParser]
+    run: Callable[[argparse.Namespace], int]
+
+
+def grade_parser(default_task: Path) -> argparse.ArgumentParser:
+    parser = Parser(
         prog="concgrade",
-        description="Grade a concurrency-refactor task: run its suites on before and after, isolated and instrumented.",
+        usage="concgrade [grade] [TASK] [options]",
+        description="Grade a concurrency-refactor task: run its suites on before and after (and a candidate), "
+        "isolated and instrumented.\n\ncommands:\n" + commands_help(),
         epilog=EXIT_STATUS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"concgrade {__version__}")
-    commands = parser.add_subparsers(dest="command")
-    grade = commands.add_parser(
-        "grade",
-        help="grade a task (the default command)",
-        epilog=EXIT_STATUS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    grade.add_argument("--task", type=Path, default=default_task, help="the task folder (default: %(default)s)")
-    grade.add_argument("--candidate", type=Path, help="a third implementation folder, graded like after")
-    add_grade_options(grade, "pytest processes")
-    grade.add_argument("--junit-xml", type=Path, metavar="PATH", help="also write JUnit XML (Jenkins schema) here")
-    grade.add_argument("--summary-md", type=Path, metavar="PATH", help="also write a Markdown summary (a PR comment)")
-    add_output_options(grade, "TASK/reports", "results.json")
-    commands.add_parser("check", help="lint a task folder without running it (see `concgrade check --help`)")
-    add_bulk_commands(commands)
+    add_task_arguments(parser, default_task)
+    add_grade_options(parser, "pytest processes")
+    add_report_file_options(parser)
+    add_output_options(parser, "TASK/reports, or TASK/reports/candidate-NAME with --candidate", "results.json")
     return parser
 
 
+def commands_help() -> str:
+    return "\n".join(f"  {command.usage:<42} {command.summary}" for command in COMMANDS.values()) + (
+        "\n  (`concgrade COMMAND --help` shows a command's options)"
+    )
+
+
 def main(argv: Sequence[str] | None = None, default_task: Path | None = None) -> int:
-    argv = rewrite_dataset_flag(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
     typed = invocation(argv)
-    if argv and argv[0] == "check":  # the linter parses its own arguments (options may come first)
-        return check_main(argv[1:])
-    if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
-        argv.insert(0, "grade")
-    args = build_parser(default_task or Path.cwd()).parse_args(argv)
-    args.invocation = typed
     try:
-        if args.command in ("dataset", "predictions"):
-            return run_bulk(args)
-        return run_grade(args)
+        name, rest = split_command(argv)
+    except UsageError as exc:
+        print(f"concgrade: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    command = COMMANDS[name]
+    args = command.parser(default_task or Path.cwd()).parse_args(rest)
+    args.command, args.invocation, args.default_task = name, typed, default_task or Path.cwd()
+    try:
+        return command.run(args)
     except ConcgradeError as exc:
         print(f"concgrade: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -78,16 +94,80 @@ def main(argv: Sequence[str] | None = None, default_task: Path | None = None) ->
         print("concgrade: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug of concgrade: say so in one line, trace on request
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"concgrade: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
         return EXIT_ERROR
 
 
+def split_command(argv: list[str]) -> tuple[str, list[str]]:
+    """The command and its arguments: a named command, else grade (whose --dataset DIR means `dataset DIR`)."""
+    if argv and argv[0] in COMMANDS:
+        name, rest = argv[0], argv[1:]
+    else:
+        name, rest = "grade", argv
+        if argv and not argv[0].startswith("-") and not Path(argv[0]).exists():
+            close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1, cutoff=0.6)
+            if close:
+                raise UsageError(f"{argv[0]}: no such command or task folder (did you mean {close[0]}?)")
+    if name == "grade":
+        dataset = dataset_flag(rest)
+        if dataset is not None:
+            return "dataset", dataset
+    return name, rest
+
+
+def dataset_flag(argv: list[str]) -> list[str] | None:
+    """`--dataset DIR ...` given to grade, as the `dataset DIR ...` arguments; None without the flag."""
+    for index, arg in enumerate(argv):
+        if arg == "--dataset" and index + 1 < len(argv):
+            return [argv[index + 1], *argv[:index], *argv[index + 2 :]]
+        if arg.startswith("--dataset="):
+            return [arg.split("=", 1)[1], *argv[:index], *argv[index + 1 :]]
+    return None
+
+
+def task_folder(args: argparse.Namespace) -> Path:
+    """The task folder: positional or --task (not two different ones), else the default."""
+    if args.task is not None and args.task_option is not None and args.task.resolve() != args.task_option.resolve():
+        raise UsageError(f"two task folders given: {args.task} and --task {args.task_option}")
+    return args.task or args.task_option or args.default_task
+
+
+@contextmanager
+def candidate_folder(candidate: str | None, task_root: Path) -> Iterator[Path | None]:
+    """The candidate as a folder: as given, or a diff applied to a temporary copy (removed afterwards)."""
+    if candidate is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="concgrade-candidate-") as scratch:
+        try:
+            yield candidate_from_path(Path(candidate), task_root, Path(scratch))
+        except ConcgradeError as exc:
+            raise UsageError(f"--candidate {candidate}: {exc}") from None
+
+
+def default_output(task_root: Path, candidate: str | None) -> Path:
+    """TASK/reports, and for a candidate its own folder below it, so it never overwrites the task's report."""
+    if candidate is None:
+        return task_root / "reports"
+    path = Path(candidate)
+    name = path.name if path.is_dir() else path.stem
+    return task_root / "reports" / f"candidate-{safe_name(name)}"
+
+
 def run_grade(args: argparse.Namespace) -> int:
     options = grade_options_from(args, default_bench="off", command=tuple(args.invocation))
-    task = load_graded_task(args.task, options, args.candidate)  # a bad task fails before anything starts
-    output = (args.output or task.root / "reports").resolve()
+    root = task_folder(args)
+    output = (args.output or default_output(root, args.candidate)).resolve()
+    with ExitStack() as stack:
+        candidate = stack.enter_context(candidate_folder(args.candidate, root))
+        task = load_graded_task(root, options, candidate)  # a bad task fails before anything starts
+        stack.enter_context(claim_output_folder(output))  # so does an output folder that cannot be written
+        return grade_and_report(args, task, options, output)
+
+
+def grade_and_report(args: argparse.Namespace, task: Task, options: GradeOptions, output: Path) -> int:
     progress = None
     if not (args.quiet or args.json):
         progress = Progress([impl.name for impl in task.implementations], args.jobs, repeat=options.repeat)
@@ -113,9 +193,34 @@ def run_grade(args: argparse.Namespace) -> int:
     elif args.quiet:
         print(results.verdict)
     else:
-        print(format_summary(results))
+        print(format_summary(results, verbose=args.verbose))
         print("reports: " + ", ".join(str(path) for path in written))
     return results.exit_code
+
+
+COMMANDS = {
+    command.name: command
+    for command in (
+        Command(
+            "grade",
+            "concgrade [grade] [TASK]",
+            "grade a task (the default command: these options)",
+            grade_parser,
+            run_grade,
+        ),
+        Command("check", "concgrade check TASK", "lint a task folder without running it", check.parser, check.run),
+        Command(
+            "dataset", "concgrade dataset DIR", "grade every task folder below DIR", bulk.dataset_parser, bulk.run_bulk
+        ),
+        Command(
+            "predictions",
+            "concgrade predictions FILE --dataset DIR",
+            "grade candidates in bulk (JSON lines of {task, candidate})",
+            bulk.predictions_parser,
+            bulk.run_bulk,
+        ),
+    )
+}
 
 
 def _print_line(message: str) -> None:

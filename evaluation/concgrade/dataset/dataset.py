@@ -20,14 +20,14 @@ from typing import Any
 
 from concgrade import __version__
 from concgrade.dataset.cache import GradeCache, default_cache_dir
-from concgrade.dataset.discovery import changed_tasks, find_tasks, task_label
+from concgrade.dataset.discovery import changed_tasks, find_tasks, named_tasks, task_label
 from concgrade.dataset.executors import make_executor
 from concgrade.dataset.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, TaskOutcome, task_summary, wants_bench
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.files import harness_version, hash_tree
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
 from concgrade.report.dataset_html import render_dataset_html
-from concgrade.report.writers import write_atomically
+from concgrade.report.writers import claim_output_folder, write_atomically
 from concgrade.task.load import load_task
 from concgrade.task.services import detect_services, service_environment, unmet_services
 
@@ -187,16 +187,21 @@ class DatasetResults:
         return int(self.document["exit_code"])
 
 
-def select_tasks(root: Path, changed_since: str | None) -> tuple[list[Path], int]:
-    """The task folders to grade and how many the dataset holds."""
+def select_tasks(
+    root: Path, changed_since: str | None, instance_ids: Sequence[str] | None = None
+) -> tuple[list[Path], int]:
+    """The task folders to grade (all, the changed ones, the named ones) and how many the dataset holds."""
     if not root.is_dir():
         raise UsageError(f"{root}: not a folder")
     tasks = find_tasks(root)
     if not tasks:
         raise UsageError(f"{root}: no task folder below it (a folder holding repository_after/ and tests/)")
+    found = len(tasks)
+    if instance_ids:
+        tasks = named_tasks(root, tasks, instance_ids)
     if changed_since:
-        return changed_tasks(root, tasks, changed_since), len(tasks)
-    return tasks, len(tasks)
+        tasks = changed_tasks(root, tasks, changed_since)
+    return tasks, found
 
 
 def grade_dataset(
@@ -205,26 +210,30 @@ def grade_dataset(
     settings: DatasetSettings,
     changed_since: str | None = None,
     progress: Progress | None = None,
+    instance_ids: Sequence[str] | None = None,
 ) -> DatasetResults:
-    """Grade every (or every changed) task below `root`; write reports under `output`."""
+    """Grade every (or every changed, or every named) task below `root`; write reports under `output`."""
     started_at, clock = _now(), time.monotonic()
     root = root.resolve()
-    tasks, found = select_tasks(root, changed_since)
+    tasks, found = select_tasks(root, changed_since, instance_ids)
     requests = [GradeRequest(task_label(task, root), task) for task in tasks]
-    outcomes = grade_requests(requests, settings, progress)
-    for outcome in outcomes:
-        write_outcome_files(outcome, output / outcome.label)
-    document = dataset_document(
-        outcomes,
-        dataset={"root": str(root), "changed_since": changed_since, "tasks_found": found},
-        settings=settings,
-        started_at=started_at,
-        duration=time.monotonic() - clock,
-    )
-    results = DatasetResults(document, outcomes)
-    write_document(document, output / "results.json")
-    write_atomically(output / "index.html", render_dataset_html(document).encode("utf-8"))
-    return results
+    dataset = {
+        "root": str(root),
+        "changed_since": changed_since,
+        "instance_ids": list(instance_ids or []) or None,
+        "tasks_found": found,
+    }
+    with claim_output_folder(output):  # before anything runs: a folder that cannot take the reports fails now
+        outcomes = grade_requests(requests, settings, progress)
+        for outcome in outcomes:
+            write_outcome_files(outcome, output / outcome.label)
+        duration = time.monotonic() - clock
+        document = dataset_document(
+            outcomes, dataset=dataset, settings=settings, started_at=started_at, duration=duration
+        )
+        write_document(document, output / "results.json")
+        write_atomically(output / "index.html", render_dataset_html(document).encode("utf-8"))
+    return DatasetResults(document, outcomes)
 
 
 def write_document(document: dict[str, Any], path: Path) -> None:
@@ -236,9 +245,7 @@ def write_outcome_files(outcome: TaskOutcome, folder: Path) -> None:
     for name in {"results.json", "report.html", *outcome.files}:
         (folder / name).unlink(missing_ok=True)
     for name, data in outcome.files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        write_atomically(folder / name, data)
 
 
 def worst_verdict(verdicts: Sequence[str]) -> str:

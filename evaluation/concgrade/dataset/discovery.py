@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from concgrade.errors import UsageError
@@ -42,6 +44,26 @@ def task_label(task: Path, root: Path) -> str:
     """How a task is named in reports: its path below the dataset root (the root's own name for the root)."""
     relative = task.resolve().relative_to(root.resolve()).as_posix()
     return root.resolve().name if relative == "." else relative
+
+
+def named_tasks(root: Path, tasks: list[Path], ids: Sequence[str]) -> list[Path]:
+    """The tasks `ids` name (`--instance-ids`): by their path below the dataset root, or their folder's name.
+
+    An id that names no task is a usage error with the closest names, not a silently smaller grade.
+    """
+    labels = {task: task_label(task, root) for task in tasks}
+    chosen = []
+    for wanted in ids:
+        matches = [task for task, label in labels.items() if wanted.strip("/") in (label, task.name)]
+        if not matches:
+            names = sorted({*labels.values(), *(task.name for task in tasks)})
+            close = difflib.get_close_matches(wanted, names, n=3)
+            hint = (
+                f" (did you mean {', '.join(close)}?)" if close else f" ({len(tasks)} tasks: {', '.join(names[:5])}...)"
+            )
+            raise UsageError(f"--instance-ids: no task {wanted!r} in {root}{hint}")
+        chosen += matches
+    return [task for task in tasks if task in chosen]
 
 
 def changed_tasks(root: Path, tasks: list[Path], revision: str) -> list[Path]:

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,13 +81,13 @@ def read_predictions(path: Path) -> list[Prediction]:
         seen[(task, name)] += 1
         if seen[(task, name)] > 1:
             name = f"{name}-{seen[(task, name)]}"
-        predictions.append(Prediction(number, _safe(name), task, candidate, base, model))
+        predictions.append(Prediction(number, safe_name(name), task, candidate, base, model))
     if not predictions:
         raise UsageError(f"{path}: no predictions in the file")
     return predictions
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     return re.sub(r"[^\w.@+-]+", "_", name).strip("._") or "prediction"
 
 
@@ -155,20 +156,34 @@ def prepare_candidate(prediction: Prediction, task_root: Path, workdir: Path, re
     text = prediction.candidate
     if is_diff(text):
         return apply_diff(text, task_root, workdir, prediction.base)
-    path = (relative_to / text).resolve()
+    return candidate_from_path(relative_to / text, task_root, workdir, prediction.base)
+
+
+def candidate_from_path(path: Path, task_root: Path, workdir: Path, base: str | None = None) -> Path:
+    """A candidate given as a path (`--candidate`, or a prediction's): a folder as it is, a diff file applied."""
+    path = path.resolve()
     if path.is_dir():
         return path
     if path.is_file():
-        return apply_diff(path.read_text(encoding="utf-8", errors="replace"), task_root, workdir, prediction.base)
-    raise ConcgradeError(f"candidate {text!r}: neither a folder, a diff file, nor diff text")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if not is_diff(text):
+            raise ConcgradeError(f"{path}: neither a folder nor a unified diff")
+        return apply_diff(text, task_root, workdir, base)
+    raise ConcgradeError(f"{path}: no such folder or diff file")
 
 
 def grade_predictions(
-    file: Path, dataset: Path, output: Path, settings: DatasetSettings, progress: Progress | None = None
+    file: Path,
+    dataset: Path,
+    output: Path,
+    settings: DatasetSettings,
+    progress: Progress | None = None,
+    instance_ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Grade every prediction; write each one's reports, `predictions.json` and `index.html` under `output`."""
+    """Grade every prediction (or those for `instance_ids`); write each one's reports, `predictions.json` and
+    `index.html` under `output`."""
     started, clock = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.monotonic()
-    predictions = read_predictions(file)
+    predictions = predictions_for(read_predictions(file), instance_ids)
     dataset = dataset.resolve()
     if not dataset.is_dir():
         raise UsageError(f"{dataset}: not a folder")
@@ -209,6 +224,19 @@ def grade_predictions(
     write_document(document, output / "predictions.json")
     write_atomically(output / "index.html", render_dataset_html(document).encode("utf-8"))
     return document
+
+
+def predictions_for(predictions: list[Prediction], instance_ids: Sequence[str] | None) -> list[Prediction]:
+    """The predictions of the tasks `--instance-ids` names (all without it); an id with none is a usage error."""
+    if not instance_ids:
+        return predictions
+    unknown = [wanted for wanted in instance_ids if not any(p.task == wanted for p in predictions)]
+    if unknown:
+        tasks = sorted({p.task for p in predictions})
+        raise UsageError(
+            f"--instance-ids: no prediction for {', '.join(unknown)} (the file has {', '.join(tasks[:5])})"
+        )
+    return [p for p in predictions if p.task in instance_ids]
 
 
 def _only(paths: list[Path]) -> Path | None:

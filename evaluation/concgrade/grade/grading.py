@@ -33,6 +33,7 @@ def grade_runs(
     folder_changes: Sequence[str] = (),
     greenfield: bool = False,
     toggle_default: bool = False,
+    keyword: str | None = None,
 ) -> Grade:
     """Grade the runs of one task (one per implementation) against its declared suites.
 
@@ -41,6 +42,7 @@ def grade_runs(
     `folder_changes` are the user's files the grade found changed afterwards (see safety_checks.py).
     `greenfield`: the before folder holds no code; `toggle_default`: nothing in the task selects an
     implementation (see before_mode).
+    `keyword` is the `-k` expression that selected the tests, for a partial grade: entries it left out are fine.
     """
     collected = [nodeid for run in runs for nodeid in run.collected]
     before = next((run for run in runs if run.role == "before"), None)
@@ -51,7 +53,7 @@ def grade_runs(
         suites = assign_suites(entries, collected)
     checks = [
         check_runs_started(runs),
-        check_suites_ran(entries, suites, runs, inferred),
+        check_suites_ran(entries, suites, runs, inferred, keyword),
         check_f2p_nonempty(suites),
         check_runs_consistent(runs),
         *[check_implementation_proved(run, mode) for run in runs],

@@ -11,8 +11,10 @@ from typing import TextIO
 
 from concgrade.grade.outcomes import RunObservation
 from concgrade.report.bench_terminal import bench_lines
+from concgrade.report.causes import cause_lines, collection_error
 from concgrade.report.view import summary_rows
 from concgrade.results.model import Results
+from concgrade.task.model import F2P, P2P
 
 
 def repeat_lines(results: Results) -> list[str]:
@@ -25,8 +27,10 @@ def repeat_lines(results: Results) -> list[str]:
     return [f"  repeats {nondeterminism['repeat']} (ran: {runs}){stress}"]
 
 
-def format_summary(results: Results) -> str:
-    """A table of implementations × suites (passed/total, and whether that is what the suite asks), then the checks."""
+def format_summary(results: Results, verbose: bool = False) -> str:
+    """A table of implementations × suites (passed/total, and whether that is what the suite asks), then the
+    failing checks, each with the lines that say why (pytest's short summary style); `verbose` adds every
+    test's outcome and the passing checks."""
     rows = summary_rows(results)
     suites = [count.suite for count in rows[0].suites] if rows else []
     header = ["implementation", "role", *suites, "peak", "exit", "time"]
@@ -52,11 +56,33 @@ def format_summary(results: Results) -> str:
     if unavailable:
         lines.append("  isolation: not available here: " + ", ".join(sorted(unavailable)) + " (see report)")
     lines += bench_lines(results)
+    if verbose:
+        lines += test_outcome_lines(results)
+    shown: set[str] = set()  # a cause several checks share (a collection error) is printed once
     for check in results.checks:
         if check["status"] != "pass":
             lines.append(f"  ✗ {check['id']}: {check['message']}")
+            causes = [line for line in cause_lines(results, check) if line not in shown]
+            shown.update(causes)
+            lines += [f"      {line}" for line in causes]
+        elif verbose:
+            lines.append(f"  ✓ {check['id']}: {check['message']}")
     lines.append(f"verdict: {results.verdict} (exit {results.exit_code})")
     return "\n".join(lines)
+
+
+def test_outcome_lines(results: Results) -> list[str]:
+    """Every graded test with its outcome on each implementation (`-v`), FAIL_TO_PASS first."""
+    names = list(results.implementations)
+    outcomes = {
+        name: {test.nodeid: test.outcome for test in impl.tests} for name, impl in results.implementations.items()
+    }
+    lines = [f"  tests ({' · '.join(names)}):"]
+    for suite, short in ((F2P, "F2P"), (P2P, "P2P")):
+        for nodeid in results.suites.get(suite, []):
+            cells = " · ".join(outcomes[name].get(nodeid, "missing") for name in names)
+            lines.append(f"    {short}  {nodeid}  {cells}")
+    return lines
 
 
 class Progress:
@@ -91,6 +117,10 @@ class Progress:
             position = len(self.done)
         counts = Counter(test.outcome for test in run.tests.values())
         text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no test ran"
+        if run.collect_errors:
+            text += (
+                f" ({len(run.collect_errors)} collection errors: {collection_error(run.collect_errors[0]['message'])})"
+            )
         note = " (killed at the run's time limit)" if run.timed_out else ""
         self._print(f"  [{position}/{len(self.names)}] {label}: {text} in {run.duration:.1f}s{note}")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from concgrade.inside.protocol import PROCESS_PROBE_VARIABLE, ProbeConfig
 from concgrade.task.model import Implementation, Task
-from concgrade.task.selection import split_arguments
+from concgrade.task.selection import split_arguments, with_keyword
 
 # Variables of the caller's environment that would change what a graded process runs.
 SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
@@ -76,7 +76,7 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 modules=run_modules(task, folder_in_task),
                 test_timeout=task.limits.test_timeout,
                 run_timeout=task.limits.run_timeout,
-                extra_args=tuple(options),
+                extra_args=tuple(with_keyword(options, task.keyword)),
                 path_variables=(task.toggle.variable,) if task.toggle.path_value and task.toggle.variable else (),
                 substitute=substitute,
                 interpreter=task.interpreter,

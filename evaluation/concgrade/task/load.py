@@ -12,6 +12,7 @@ from concgrade.task.conventions import ROOT, infer_conventions
 from concgrade.task.instances import read_instances
 from concgrade.task.manifest import (
     MANIFEST_NAME,
+    check_names,
     implementations_table,
     limits_table,
     read_manifest,
@@ -33,6 +34,7 @@ def load_task(root: Path) -> Task:
         raise TaskError(f"{root}: not a folder")
     manifest_path = root / "evaluation" / MANIFEST_NAME
     manifest = read_manifest(manifest_path) if manifest_path.is_file() else {}
+    check_names(manifest, manifest_path)
     implementations = implementations_table(root, manifest.get("implementations", {}), manifest_path)
     tests_dir = root / "tests"
     if not tests_dir.is_dir():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,61 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 MANIFEST_NAME = "concgrade.toml"
 MANIFEST_PATH = f"evaluation/{MANIFEST_NAME}"
+
+LIMIT_UNITS = {
+    "test_timeout": "number of seconds",
+    "run_timeout": "number of seconds",
+    "memory_mb": "number of MiB",
+    "max_tasks": "whole number of processes and threads",
+    "cpu_seconds": "number of seconds",
+    "file_size_mb": "number of MiB",
+    "output_mb": "number of MiB",
+}
+TOGGLE_KEYS = ("kind", "variable", "values", "pythonpath", "option", "selection", "path_value")
+# The one list of what a manifest may hold (docs/manifest.md documents each): table → its keys, or None where
+# the table's own reader checks them (constraints in static/constraints.py; [[probes]], [[workloads]],
+# [mutants], [[histories]] in task/). `concgrade check` (CL014) and `load_task` both ask here.
+TABLES: dict[str, tuple[str, ...] | None] = {
+    "task": ("name", "modules"),
+    "implementations": ("before", "after"),
+    "toggle": TOGGLE_KEYS,
+    "suites": SUITES,
+    "limits": tuple(LIMIT_UNITS),
+    "constraints": None,
+    "probes": None,
+    "workloads": None,
+    "mutants": None,
+    "histories": None,
+}
+
+
+def unknown_names(manifest: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Each table or key the manifest holds that concgrade does not know, with a "did you mean" hint:
+    (`[toogle]`, ` (did you mean [toggle]?)`), (`task.nmae`, ` (did you mean task.name?)`)."""
+    for name, value in manifest.items():
+        if name not in TABLES:
+            yield f"[{name}]", did_you_mean(name, list(TABLES), "[{}]", "known tables: " + ", ".join(TABLES))
+            continue
+        keys = TABLES[name]
+        if keys is None or not isinstance(value, dict):
+            continue
+        for key in value:
+            if key not in keys:
+                yield (
+                    f"{name}.{key}",
+                    did_you_mean(key, list(keys), f"{name}.{{}}", f"[{name}] takes " + ", ".join(keys)),
+                )
+
+
+def did_you_mean(word: str, known: list[str], form: str, otherwise: str) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f" (did you mean {form.format(close[0])}?)" if close else f" ({otherwise})"
+
+
+def check_names(manifest: dict[str, Any], path: Path) -> None:
+    """A misspelt table or key is an error, not a silent default: `[toogle]` would grade with PYTHONPATH."""
+    for name, hint in unknown_names(manifest):
+        raise TaskError(f"{path}: unknown {'table' if name.startswith('[') else 'key'} {name}{hint}")
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -93,17 +150,6 @@ def suites_table(section: Any, manifest_path: Path) -> dict[str, list[str]]:
             raise TaskError(f"{manifest_path}: suites.{name} must be a list of test files or node ids")
         suites[name] = [e.replace("\\", "/") for e in entries]
     return suites
-
-
-LIMIT_UNITS = {
-    "test_timeout": "number of seconds",
-    "run_timeout": "number of seconds",
-    "memory_mb": "number of MiB",
-    "max_tasks": "whole number of processes and threads",
-    "cpu_seconds": "number of seconds",
-    "file_size_mb": "number of MiB",
-    "output_mb": "number of MiB",
-}
 
 
 def limits_table(section: Any, manifest_path: Path) -> Limits:

@@ -96,6 +96,7 @@ class Task:
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
     # Where the documented commands of before and after run different tests: each role's (test_files otherwise).
     role_test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
@@ -112,6 +113,10 @@ class Task:
             raise TaskError(f"{folder}: the candidate folder does not exist")
         candidate = Implementation("candidate", "after", folder)
         return replace(self, implementations=(*self.implementations, candidate))
+
+    def with_keyword(self, expression: str | None) -> Task:
+        """The same task with only the tests a pytest `-k` expression selects (None: all of them)."""
+        return replace(self, keyword=expression)
 
     def with_environment(
         self, interpreter: str | None, environment: dict[str, str], python: dict[str, Any] | None = None

@@ -71,6 +71,29 @@ def selecting_arguments(args: list[str]) -> list[str]:
     return [*files, *chosen]
 
 
+def with_keyword(args: list[str], expression: str | None) -> list[str]:
+    """pytest arguments with a further `-k` expression, and-ed with one they already hold (pytest keeps only
+    the last -k it is given, so a toggle's `-k before` and a user's `-k order` must become one expression)."""
+    if not expression:
+        return list(args)
+    kept: list[str] = []
+    existing: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "-k" and index + 1 < len(args):
+            existing.append(args[index + 1])
+            index += 2
+            continue
+        if arg.startswith("-k") and len(arg) > 2:
+            existing.append(arg[2:].lstrip("="))
+        else:
+            kept.append(arg)
+        index += 1
+    combined = " and ".join(f"({part})" for part in [*existing, expression]) if existing else expression
+    return [*kept, "-k", combined]
+
+
 def selected_files(toggle: Toggle) -> list[str]:
     """Every test file a selection toggle names, for any implementation (without `::` node parts)."""
     if toggle.kind != "selection":

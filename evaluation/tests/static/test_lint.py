@@ -274,9 +274,9 @@ def test_a_manifest_suite_entry_that_names_nothing_is_an_error_in_every_mode(tmp
 # Each check's level, by the rule: does it make this grade untrustworthy (error in every mode), or is it
 # metadata and layout a submission must get right but the runs do not depend on (an error only under --gate)?
 LEVELS = {
-    "trust": {"CL012", "CL013", "CL019", "CL030", "CL040", "CL050"},
+    "trust": {"CL012", "CL013", "CL014", "CL019", "CL030", "CL040", "CL050"},
     "hygiene": {"CL001", "CL002", "CL015", "CL016", "CL020", "CL021", "CL051", "CL060"},
-    "advice": {"CL003", "CL010", "CL014", "CL061", "CL070", "CL080", "CL090"},
+    "advice": {"CL003", "CL010", "CL061", "CL070", "CL080", "CL090"},
     "note": {"CL011", "CL095"},
 }
 

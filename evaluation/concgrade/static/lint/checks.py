@@ -26,7 +26,7 @@ from concgrade.static.testscan import (
     tree_writes,
 )
 from concgrade.task.load import load_task
-from concgrade.task.manifest import MANIFEST_NAME
+from concgrade.task.manifest import MANIFEST_NAME, unknown_names
 from concgrade.task.model import SUITES
 
 if sys.version_info >= (3, 11):
@@ -35,7 +35,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 MANIFEST = f"evaluation/{MANIFEST_NAME}"
-MANIFEST_TABLES = {"task", "implementations", "toggle", "suites", "limits", "constraints", "workloads"}
 _SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", ".nox"}
 _PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
 
@@ -75,7 +74,7 @@ CHECKS: dict[str, LintCheck] = {
         LintCheck("CL011", "note", "no manifest: suites come from instances/*.json", fixable=True),
         LintCheck("CL012", "trust", "the manifest is not valid TOML"),
         LintCheck("CL013", "trust", "the manifest's structure is invalid (e.g. no [suites])", fixable=True),
-        LintCheck("CL014", "advice", "the manifest has an unknown table (a typo switches nothing on)"),
+        LintCheck("CL014", "trust", "the manifest has an unknown table or key (a typo would switch nothing on)"),
         LintCheck("CL015", "hygiene", "a suite entry names a test file or node id that does not exist"),
         LintCheck("CL016", "hygiene", "FAIL_TO_PASS is empty: nothing grades the task"),
         LintCheck("CL019", "trust", "the task loader rejects the task"),
@@ -95,22 +94,31 @@ CHECKS: dict[str, LintCheck] = {
 }
 
 
-def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True, gate: bool = False) -> list[Finding]:
+def lint_task(
+    root: Path,
+    *,
+    fix: bool = False,
+    check_loader: bool = True,
+    reports_ignored: bool | None = None,
+    gate: bool = False,
+) -> list[Finding]:
     """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
 
     Fixed findings come first, marked `fixed`; a fix never deletes or overwrites a user's file.
     `check_loader=False` when the caller has loaded the task already (a grade): it is not loaded again.
+    `reports_ignored` is git's answer for reports/ (`git check-ignore`, asked by the caller: linting starts
+    no process); None where git cannot say, and then the task's own .gitignore files decide.
     `gate`: the levels of `--gate`, where hygiene findings are errors (see Level).
     """
     root = Path(root)
     if not root.is_dir():
         return [Finding("CL001", "error", f"{root}: not a folder", None)]
-    linter = _Linter(root, check_loader, gate)
+    linter = _Linter(root, check_loader, reports_ignored, gate)
     findings = linter.run()
     if not fix or not linter.fixes:
         return findings
     fixed = [replace(finding, fixed=True) for finding, apply in linter.fixes if apply()]
-    return fixed + _Linter(root, gate=gate).run() if fixed else findings
+    return fixed + _Linter(root, reports_ignored=reports_ignored, gate=gate).run() if fixed else findings
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -119,9 +127,12 @@ def lint_task(root: Path, *, fix: bool = False, check_loader: bool = True, gate:
 class _Linter:
     """One pass over a task folder; collects findings and the fixes it could apply."""
 
-    def __init__(self, root: Path, check_loader: bool = True, gate: bool = False) -> None:
+    def __init__(
+        self, root: Path, check_loader: bool = True, reports_ignored: bool | None = None, gate: bool = False
+    ) -> None:
         self.root = root
         self.check_loader = check_loader
+        self.reports_ignored = reports_ignored
         self.gate = gate
         self.findings: list[Finding] = []
         self.fixes: list[tuple[Finding, Callable[[], bool]]] = []
@@ -213,9 +224,11 @@ class _Linter:
             line = re.search(r"at line (\d+)", str(exc))
             self.add("CL012", f"invalid TOML: {exc}", MANIFEST, int(line.group(1)) if line else None)
             return None
-        for table in sorted(set(data) - MANIFEST_TABLES):
-            self.add("CL014", f"unknown table [{table}] (known: {', '.join(sorted(MANIFEST_TABLES))})", MANIFEST)
         self._manifest_text = text
+        for name, hint in unknown_names(data):
+            kind = "table" if name.startswith("[") else "key"
+            needle = name.strip("[]") if kind == "table" else name.split(".", 1)[1]
+            self.add("CL014", f"unknown {kind} {name}{hint}", MANIFEST, self._line(needle))
         return data
 
     def _instances(self) -> list[tuple[str, dict[str, list[str]]]]:
@@ -487,10 +500,10 @@ class _Linter:
 
     def _reports(self) -> None:
         reports = self.root / "reports"
-        if not reports.is_dir() or (reports / ".gitignore").exists():
+        if not reports.is_dir() or (reports / ".gitignore").exists() or self.reports_ignored:
             return
         ignore = {line.strip().strip("/") for line in _read(self.root / ".gitignore").splitlines()}
-        if "reports" not in ignore and "reports/*" not in ignore and "reports/**" not in ignore:
+        if self.reports_ignored is False or not ({"reports", "reports/*", "reports/**"} & ignore):
             self.add(
                 "CL095", "reports/ would be committed with the task", "reports", fix=lambda: ignore_reports(reports)
             )
