@@ -137,10 +137,18 @@ class Task:
 
 
 def entry_matches(entry: str, nodeid: str) -> bool:
-    """A suite entry (file, class, node id, or bare test name) matches a collected node id."""
+    """A suite entry (file, class, node id, bare test name, or `Class::test` without its file) matches a node id."""
     if nodeid == entry or nodeid.startswith(entry + "::") or nodeid.startswith(entry + "["):
         return True
     if "/" not in entry and "::" not in entry:  # a bare test name, as some instance files carry
         name = nodeid.rsplit("::", 1)[-1]
         return name == entry or name.split("[", 1)[0] == entry
+    if is_class_qualified(entry):  # `TestFoo::test_bar`: the tail of a node id, whatever file holds it
+        return nodeid.endswith("::" + entry) or ("::" + entry + "[") in nodeid
     return False
+
+
+def is_class_qualified(entry: str) -> bool:
+    """`TestFoo::test_bar` (or `TestFoo`'s nested classes): names inside a file, without the file."""
+    head = entry.split("::", 1)[0]
+    return "::" in entry and "/" not in head and not head.endswith(".py")

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from concgrade.errors import TaskError
 from concgrade.files import IGNORED_DIRS
 from concgrade.findings import Finding, Severity
-from concgrade.static.lint.fixes import append_suites, ignore_reports, write_new_manifest
+from concgrade.static.lint.fixes import append_suites, ignore_reports, write_instance_lists, write_new_manifest
 from concgrade.static.pysource import ParsedSource
 from concgrade.static.testscan import (
     defines,
@@ -27,7 +27,7 @@ from concgrade.static.testscan import (
 )
 from concgrade.task.load import load_task
 from concgrade.task.manifest import MANIFEST_NAME, unknown_names
-from concgrade.task.model import SUITES
+from concgrade.task.model import SUITES, is_class_qualified
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,6 +80,7 @@ CHECKS: dict[str, LintCheck] = {
         LintCheck("CL019", "trust", "the task loader rejects the task"),
         LintCheck("CL020", "hygiene", "an instances file is not valid JSON"),
         LintCheck("CL021", "hygiene", "an instances file has no FAIL_TO_PASS / PASS_TO_PASS lists"),
+        LintCheck("CL022", "hygiene", "the last grade's runs contradict the instances file", fixable=True),
         LintCheck("CL030", "trust", "a test file does not parse"),
         LintCheck("CL040", "trust", "a copy of an implementation module outside the implementation folders"),
         LintCheck("CL050", "trust", "a conftest rewrites test reports"),
@@ -101,6 +102,7 @@ def lint_task(
     check_loader: bool = True,
     reports_ignored: bool | None = None,
     gate: bool = False,
+    observed: dict[str, Any] | None = None,
 ) -> list[Finding]:
     """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
 
@@ -108,12 +110,14 @@ def lint_task(
     `check_loader=False` when the caller has loaded the task already (a grade): it is not loaded again.
     `reports_ignored` is git's answer for reports/ (`git check-ignore`, asked by the caller: linting starts
     no process); None where git cannot say, and then the task's own .gitignore files decide.
-    `gate`: the levels of `--gate`, where hygiene findings are errors (see Level).
+    `gate`: the levels of `--gate`, where hygiene findings are errors (see Level). `observed` is the
+    `instances` section of the task's last results.json: where its runs contradict the instances file,
+    CL022 says so and `fix` writes the lists the runs showed.
     """
     root = Path(root)
     if not root.is_dir():
         return [Finding("CL001", "error", f"{root}: not a folder", None)]
-    linter = _Linter(root, check_loader, reports_ignored, gate)
+    linter = _Linter(root, check_loader, reports_ignored, gate, observed)
     findings = linter.run()
     if not fix or not linter.fixes:
         return findings
@@ -128,12 +132,18 @@ class _Linter:
     """One pass over a task folder; collects findings and the fixes it could apply."""
 
     def __init__(
-        self, root: Path, check_loader: bool = True, reports_ignored: bool | None = None, gate: bool = False
+        self,
+        root: Path,
+        check_loader: bool = True,
+        reports_ignored: bool | None = None,
+        gate: bool = False,
+        observed: dict[str, Any] | None = None,
     ) -> None:
         self.root = root
         self.check_loader = check_loader
         self.reports_ignored = reports_ignored
         self.gate = gate
+        self.observed = observed
         self.findings: list[Finding] = []
         self.fixes: list[tuple[Finding, Callable[[], bool]]] = []
         self._ids: dict[str, set[str] | None] = {}
@@ -165,6 +175,7 @@ class _Linter:
         implementations = self._layout(manifest)
         self._test_files()
         self._suites(manifest, instances)
+        self._observed_instances()
         modules = self._modules(implementations, manifest)
         self._shadows(modules, implementations)
         self._conftests()
@@ -291,6 +302,18 @@ class _Linter:
         elif not list((self.root / "instances").glob("*.json")):
             self.add("CL010", f"no {MANIFEST} and no instances/*.json: the suites will be inferred from runs", None)
 
+    def _observed_instances(self) -> None:
+        """What the last grade's runs showed against the instances file: the corrected lists, fixable."""
+        observed = self.observed or {}
+        relative, corrected = observed.get("file"), observed.get("corrected")
+        problems = [f for f in observed.get("findings", []) if f.get("id") != "instances.missing"]
+        if not relative or not isinstance(corrected, dict) or not problems or not (self.root / relative).exists():
+            return
+        lists = {name: [str(n) for n in corrected.get(name, [])] for name in SUITES}
+        counts = ", ".join(f"{len(lists[name])} {name}" for name in SUITES)
+        message = f"the last grade's runs contradict it ({problems[0].get('message', '')}); they show {counts}"
+        self.add("CL022", message, relative, fix=lambda: write_instance_lists(self.root, relative, lists))
+
     def _manifest_suites(self, manifest: dict, derived: tuple[dict[str, list[str]], str] | None) -> None:
         suites = manifest.get("suites")
         if suites is None:
@@ -399,6 +422,8 @@ class _Linter:
                     return [f"{candidate}::{rest}"]  # an unparsable file is reported once, as CL030
         if from_instances and not sep and "/" not in path and not path.endswith(".py"):
             return self._bare(path)
+        if from_instances and is_class_qualified(entry):  # `TestFoo::test_bar`, without its file
+            return self._bare(entry)
         return []
 
     def _bare(self, name: str) -> list[str]:
