@@ -23,7 +23,16 @@ from concgrade.dataset.cache import GradeCache, default_cache_dir
 from concgrade.dataset.discovery import changed_tasks, find_tasks, named_tasks, task_label
 from concgrade.dataset.executors import make_executor
 from concgrade.dataset.local_services import can_start, missing_program
-from concgrade.dataset.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, TaskOutcome, task_summary, wants_bench
+from concgrade.dataset.taskjob import (
+    SEVERITY,
+    SKIPPED,
+    JobOptions,
+    TaskJob,
+    TaskOutcome,
+    asserts_on_time,
+    task_summary,
+    wants_bench,
+)
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.files import harness_version, hash_tree
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
@@ -121,15 +130,18 @@ def grade_requests(
 
 
 def run_jobs(jobs: list[TaskJob], settings: DatasetSettings) -> Iterator[TaskOutcome]:
-    """Grade the jobs; locally, tasks that time a benchmark go last and one at a time.
+    """Grade the jobs; locally, tasks that time a benchmark or whose tests assert on a clock go last, one at a time.
 
-    A benchmark measures speedups, which tasks graded beside it would bend, so those grades get the
-    machine to themselves (on a Dask cluster, give each worker one grade at a time: docs/dataset.md).
+    A benchmark measures speedups and a test that asserts `elapsed < 1.5 * baseline` measures the machine,
+    which tasks graded beside it would bend, so those grades get the machine to themselves (on a Dask
+    cluster, give each worker one grade at a time: docs/dataset.md).
     """
     if settings.executor != "local":
         yield from make_executor(settings.executor, settings.jobs, settings.scheduler).run(jobs)
         return
-    alone = [job for job in jobs if wants_bench(Path(job.root), job.options.grade.bench)]
+    alone = [
+        job for job in jobs if wants_bench(Path(job.root), job.options.grade.bench) or asserts_on_time(Path(job.root))
+    ]
     shared = [job for job in jobs if job not in alone]
     yield from make_executor("local", settings.jobs, None).run(shared)
     yield from make_executor("local", 1, None).run(alone)

@@ -23,10 +23,12 @@ from concgrade.dataset.cache import default_cache_dir
 from concgrade.dataset.environments import InstallError, prepare_environment
 from concgrade.dataset.local_services import started_services
 from concgrade.errors import ConcgradeError
-from concgrade.files import IGNORED_DIRS, harness_version
+from concgrade.files import IGNORED_DIRS, harness_version, walk_files
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
 from concgrade.pipeline import BenchMode, GradeOptions, grade, load_graded_task
 from concgrade.report.writers import render_reports
+from concgrade.static.pysource import ParsedSource
+from concgrade.static.testscan import timing_assertions
 from concgrade.task.load import load_task
 from concgrade.task.model import F2P, P2P
 from concgrade.task.services import ServiceNeed, service_environment
@@ -183,6 +185,19 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         resolution=candidate_resolution(results.to_dict()) if candidate is not None else None,
         files=render_reports(results),
     )
+
+
+def asserts_on_time(root: Path) -> bool:
+    """Whether some test of the task asserts on a clock reading (graded alone, like a benchmark: a grade beside it
+    would bend its timings)."""
+    for path in walk_files(root / "tests", ".py"):
+        try:
+            parsed = ParsedSource.parse(path.name, path.read_bytes().decode("utf-8", "replace"))
+        except (SyntaxError, ValueError, RecursionError, OSError):
+            continue
+        if next(timing_assertions(parsed), None) is not None:
+            return True
+    return False
 
 
 def wants_bench(root: Path, mode: BenchMode) -> bool:

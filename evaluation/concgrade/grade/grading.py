@@ -23,6 +23,10 @@ from concgrade.grade.checks import (
 )
 from concgrade.grade.outcomes import RunObservation
 from concgrade.grade.safety import safety_checks
+from concgrade.task.model import PLACEHOLDERS
+
+# What a greenfield before's folder may hold and a run may read without that being its code.
+PLACEHOLDER_FILES = PLACEHOLDERS | {"./"}
 
 
 def grade_runs(
@@ -78,7 +82,9 @@ def before_mode(before: RunObservation | None, greenfield: bool, toggle_default:
     """
     if before is None or not before.started:
         return NOTHING_TO_IMPORT if greenfield else RAN
-    own = any(load.folder == "own" for load in before.loads) or any(p.expected for p in before.imports)
+    own = any(load.folder == "own" and load.file not in PLACEHOLDER_FILES for load in before.loads) or any(
+        p.expected for p in before.imports
+    )
     other = any(load.folder == "other" for load in before.loads) or any(not p.expected for p in before.imports)
     if toggle_default and other and not own:
         return NOT_SELECTABLE

@@ -286,3 +286,24 @@ def _write_mode(call: ast.Call, index: int) -> bool:
     if mode is None and len(call.args) > index:
         mode = call.args[index]
     return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and bool(_WRITE_MODES & set(mode.value))
+
+
+_CLOCKS = {
+    "time.time",
+    "time.perf_counter",
+    "time.perf_counter_ns",
+    "time.monotonic",
+    "time.monotonic_ns",
+    "time.process_time",
+    "timeit.timeit",
+    "timeit.repeat",
+    "timeit.default_timer",
+}
+
+
+def timing_assertions(parsed: ParsedSource) -> Iterator[Hit]:
+    """Tests that read a clock and assert: their verdict depends on how loaded the machine is."""
+    for test in _test_functions(parsed.tree):
+        reads_clock = any(isinstance(n, ast.Call) and parsed.resolve(n.func) in _CLOCKS for n in ast.walk(test))
+        if reads_clock and any(isinstance(n, ast.Assert) for n in ast.walk(test)):
+            yield Hit(test.lineno, test.name)

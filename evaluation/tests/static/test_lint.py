@@ -93,6 +93,14 @@ FLAGGED = {
         (),
         "tests/test_source.py",
     ),
+    "CL071": (
+        {
+            "tests/test_speed.py": "import time\n\ndef test_fast():\n    start = time.perf_counter()\n"
+            "    sum(range(1000))\n    assert time.perf_counter() - start < 1.0\n"
+        },
+        (),
+        "tests/test_speed.py",
+    ),
     "CL080": ({"requirements.txt": "pytest>=8\nrequests\n"}, (), "requirements.txt"),
     "CL090": (
         {
@@ -178,6 +186,13 @@ CLEAN = {
                 "    assert 'ThreadPoolExecutor' in inspect.getsource(counter)\n"
                 "    assert counter.run_all([1]) == [2]\n"
             )
+        },
+        (),
+    ),
+    "CL071": (
+        {
+            "tests/test_speed.py": "import time\n\ndef test_sleeps():\n    time.sleep(0)\n    assert True\n\n"
+            "def helper():\n    return time.perf_counter()\n"
         },
         (),
     ),
@@ -280,7 +295,7 @@ def test_a_manifest_suite_entry_that_names_nothing_is_an_error_in_every_mode(tmp
 LEVELS = {
     "trust": {"CL012", "CL013", "CL014", "CL019", "CL030", "CL040", "CL050"},
     "hygiene": {"CL001", "CL002", "CL015", "CL016", "CL020", "CL021", "CL022", "CL051", "CL060"},
-    "advice": {"CL003", "CL010", "CL061", "CL070", "CL080", "CL090"},
+    "advice": {"CL003", "CL010", "CL061", "CL070", "CL071", "CL080", "CL090"},
     "note": {"CL011", "CL095"},
 }
 

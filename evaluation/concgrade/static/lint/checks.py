@@ -23,6 +23,7 @@ from concgrade.static.testscan import (
     report_tampering,
     source_only_tests,
     test_ids,
+    timing_assertions,
     tree_writes,
 )
 from concgrade.task.load import load_task
@@ -88,6 +89,7 @@ CHECKS: dict[str, LintCheck] = {
         LintCheck("CL060", "hygiene", "a test hard-codes one implementation folder, bypassing the toggle"),
         LintCheck("CL061", "advice", "a test hard-codes an /app path"),
         LintCheck("CL070", "advice", "a test only reads the implementation's source text"),
+        LintCheck("CL071", "advice", "a test asserts on measured time (it may flip on a loaded machine)"),
         LintCheck("CL080", "advice", "an unpinned dependency in a requirements file"),
         LintCheck("CL090", "advice", "a test writes into the task tree"),
         LintCheck("CL095", "note", "reports/ is not ignored by git", fixable=True),
@@ -513,6 +515,9 @@ class _Linter:
                     relative,
                     hit.line,
                 )
+            for hit in timing_assertions(parsed):
+                message = f"{hit.message} asserts on a clock reading: a loaded machine may flip it (graded alone)"
+                self.add("CL071", message, relative, hit.line)
             for hit in tree_writes(parsed):
                 self.add("CL090", f"writes into the task tree: {hit.message}; use tmp_path", relative, hit.line)
 
