@@ -6,6 +6,7 @@ verdict; a skipped, missing, errored, interrupted or crashed test is never a pas
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -134,16 +135,37 @@ def check_runs_started(runs: Sequence[RunObservation]) -> Check:
     return Check("runs.started", "pass", f"{len(runs)} pytest processes ran")
 
 
+# The harness's own pytest options: pytest refusing one of them is the harness's environment, not the task.
+HARNESS_OPTIONS = ("--json-report", "--timeout", "--concgrade-")
+
+
 def stopped_by_task(run: RunObservation) -> bool:
-    """Whether what pytest printed as it gave up names a file of the task (a conftest, an ini file)."""
+    """Whether pytest, once started by the boot, gave up because of the task's own files (a conftest that fails
+    to load, a hook argument the task's pytest no longer has, a bad option in its ini file): pytest exited
+    with an error before its configuration was done, and what failed was not the harness's own code or options."""
+    if run.started or run.exit_code in (None, 0):
+        return False
     text = run.stdout_tail + "\n" + run.stderr_tail
-    return bool(run.task_copy) and run.exit_code not in (None, 0) and run.task_copy + "/" in text
+    if harness_failed(text):
+        return False
+    names_the_task = bool(run.task_copy) and run.task_copy + "/" in text
+    return run.booted or names_the_task  # without the boot's word, only a traceback into the task's files
+
+
+def harness_failed(text: str) -> bool:
+    """pytest refused an option of the harness, or the innermost frame of the traceback is the harness's code."""
+    lines = text.splitlines()
+    if any("unrecognized arguments" in line and any(o in line for o in HARNESS_OPTIONS) for line in lines):
+        return True
+    frames = [line for line in lines if line.strip().startswith('File "') or line.startswith("INTERNALERROR>   File")]
+    return bool(frames) and "/concgrade/inside/" in frames[-1]
 
 
 def last_words(run: RunObservation) -> str:
-    """The line of pytest's output that says why it stopped (an error line if there is one, else the last)."""
+    """The line of pytest's output that says why it stopped: the exception raised, else an error line, else the last."""
     lines = [line.strip() for line in (run.stderr_tail + "\n" + run.stdout_tail).splitlines() if line.strip()]
-    telling = [line for line in lines if "Error" in line or "error:" in line or line.startswith("E ")]
+    raised = [line for line in lines if re.match(r"^(E\s+)?[\w.]+(Error|Exception|Warning|Exit)\b:", line)]
+    telling = raised or [line for line in lines if "Error" in line or "error:" in line]
     chosen = (telling or lines or [""])[-1]
     return chosen.replace(run.task_copy + "/", "") if run.task_copy else chosen
 

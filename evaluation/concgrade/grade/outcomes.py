@@ -122,6 +122,8 @@ class RunObservation:
     loads: list[FileLoad] = field(default_factory=list)  # what the run read of each implementation folder
     notes: list[str] = field(default_factory=list)  # what a reader should know and that decides nothing
     task_copy: str = ""  # where the run's scratch copy of the task was (to tell the task's files in its output)
+    booted: bool = False  # the boot handed over to pytest (so what stopped it was pytest's or the task's)
+    pytest_version: str = ""
 
 
 def observe_run(output: RunOutput) -> RunObservation:
@@ -186,6 +188,8 @@ def observe_run(output: RunOutput) -> RunObservation:
         loads=file_loads(output),
         notes=_unique(notes),
         task_copy=output.task_copy,
+        booted=protocol.first_of(records, "booted") is not None,
+        pytest_version=str((protocol.first_of(records, "booted") or {}).get("pytest", "")),
         problems=problems,
         command=output.command,
         toggle_env=output.toggle_env,

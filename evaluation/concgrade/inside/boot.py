@@ -188,4 +188,6 @@ def main() -> None:
     import pytest
 
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *sys.argv[1:]]
+    if plugin._armed is not None:  # from here on, what stops pytest is pytest's or the task's, not the boot's
+        plugin._armed.stream.write(protocol.booted(pytest.__version__, sys.version.split()[0]))
     raise SystemExit(pytest.console_main())

@@ -42,6 +42,7 @@ RecordType = Literal[
     "hookimpl",
     "loaded",
     "session_exit",
+    "booted",
 ]
 
 
@@ -115,6 +116,13 @@ class SessionFinish(_SessionFinishRequired, total=False):
     stress: dict[str, Any]
 
 
+class Booted(Record):
+    """The boot handed over to pytest: the interpreter, the channel and the harness's in-process code work."""
+
+    pytest: str  # pytest's version in this process
+    python: str
+
+
 class SessionExit(Record):
     """pytest's exit status as it leaves pytest, after every sessionfinish hook (a conftest may have set it)."""
 
@@ -178,6 +186,10 @@ def session_finish(exitstatus: int, testscollected: int, stress: dict[str, Any] 
     if stress is not None:
         record["stress"] = stress
     return record
+
+
+def booted(pytest_version: str, python: str) -> Booted:
+    return Booted(type="booted", pytest=pytest_version, python=python)
 
 
 def session_exit(exitstatus: int) -> SessionExit:

@@ -83,6 +83,7 @@ class ImplementationResult:
     # Files of the implementation folders the run read (own and other), and notes that decide nothing.
     loads: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pytest_version: str = ""  # the pytest that ran the tests (the task's own, with --install)
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ def implementation_result(
         repeats=run.repeats,
         loads=[asdict(load) for load in run.loads],
         notes=run.notes,
+        pytest_version=run.pytest_version,
     )
 
 
