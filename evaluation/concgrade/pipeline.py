@@ -26,6 +26,8 @@ from concgrade.grade.instances import audit_instances, check_instances, runtime_
 from concgrade.grade.outcomes import RunObservation, observe_run
 from concgrade.grade.pairing import align_parametrized, canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
+from concgrade.histories.gate import history_checks
+from concgrade.histories.phase import run_histories
 from concgrade.results.model import Results, build_results, environment_info
 from concgrade.run.git import ignored_by_git
 from concgrade.run.integrity import changes
@@ -109,7 +111,8 @@ def grade(
     on_run_done: RunDone | None = None,
     on_bench_progress: BenchProgress | None = None,
 ) -> Results:
-    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked)."""
+    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked, and
+    check its declared histories); `on_bench_progress` hears the lines of both later phases."""
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
     bench_reason = requested_by(options.bench, task.workloads)
@@ -147,6 +150,12 @@ def grade(
         bench = run_bench(task, bench_options, on_bench_progress)
         grade_ = with_checks(grade_, speedup_checks(bench))
         timings["bench"] = time.monotonic() - mark
+    histories = None
+    if task.histories:  # after the test runs too: recordings under stress want the machine's cores
+        mark = time.monotonic()
+        histories = run_histories(task, history_seed(plan), options.jobs, on_bench_progress)
+        grade_ = with_checks(grade_, history_checks(histories))
+        timings["histories"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
     graded_with = "inferred" if grade_.suites_inferred else "declared"
     instances = audit_instances(task.instances, *outcomes_by_role(runs), gate=options.gate, graded_with=graded_with)
@@ -170,6 +179,7 @@ def grade(
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
         bench=bench,
         instances=instances,
+        histories=histories,
     )
 
 
@@ -177,6 +187,11 @@ def suites_inferred(task: Task, options: GradeOptions) -> bool:
     """Whether the grade takes its suites from what the runs show: always without a manifest, except that the
     gate holds a task to its instances file (a dataset submission must carry correct metadata)."""
     return task.source == "inferred" or (task.source == "instances" and not options.gate)
+
+
+def history_seed(plan: RepeatPlan) -> int:
+    """The first seed of every declared history: the grade's stress seed (--seed replays both), else a new one."""
+    return plan.seed if plan.seed is not None else secrets.randbelow(1_000_000)
 
 
 def run_and_observe(

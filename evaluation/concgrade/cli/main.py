@@ -186,6 +186,8 @@ def grade_and_report(args: argparse.Namespace, task: Task, options: GradeOptions
         written.append(write_report(results, "junit", args.junit_xml))
     if args.summary_md:
         written.append(write_report(results, "markdown", args.summary_md))
+    if args.summary_json:
+        written.append(write_report(results, "summary-json", args.summary_json))
     # Annotations are workflow commands read from the output; with --json, stdout is kept for the JSON alone.
     write_github_outputs(results, os.environ, sys.stderr if args.json else sys.stdout)
     if args.json:

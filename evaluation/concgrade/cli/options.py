@@ -88,6 +88,12 @@ def add_report_file_options(parser: argparse.ArgumentParser) -> None:
         help="also write JUnit XML (Jenkins schema) here (--junitxml, pytest's spelling, works too)",
     )
     parser.add_argument("--summary-md", type=Path, metavar="PATH", help="also write a Markdown summary (a PR comment)")
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="PATH",
+        help="also write a short JSON summary: verdict, test counts, line counts and structure per implementation",
+    )
 
 
 def add_grade_options(parser: argparse.ArgumentParser, what_runs_at_once: str) -> None:

@@ -20,6 +20,7 @@ from concgrade.report.html import render_html
 from concgrade.report.junit import render_junit
 from concgrade.report.markdown import render_summary_md
 from concgrade.report.results_json import render_json
+from concgrade.report.summary_json import render_summary_json
 from concgrade.results.model import Results
 
 
@@ -37,9 +38,10 @@ WRITERS = {
         Writer("html", "report.html", render_html),
         Writer("junit", "junit.xml", render_junit),
         Writer("markdown", "summary.md", render_summary_md),
+        Writer("summary-json", "summary.json", render_summary_json),
     )
 }
-# What every grade writes to its output folder; the others on request (--junit-xml, --summary-md).
+# What every grade writes to its output folder; the others on request (--junit-xml, --summary-md, --summary-json).
 DEFAULT_REPORTS = ("json", "html")
 
 

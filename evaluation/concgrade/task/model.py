@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.errors import TaskError
+from concgrade.task.histories import HistorySpec
 from concgrade.task.probes import DeclaredProbe
 from concgrade.task.toggle import Toggle
 from concgrade.task.workloads import Workload
@@ -96,6 +97,7 @@ class Task:
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
     # Where the documented commands of before and after run different tests: each role's (test_files otherwise).
     role_test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    histories: tuple[HistorySpec, ...] = ()  # the manifest's [[histories]], recorded and checked after the tests
     keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
 
     def implementation(self, name: str) -> Implementation:

@@ -25,7 +25,8 @@ def readme_grade_flags() -> set[str]:
     """Every flag the README shows in the commands of its "Grading a task" section."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Grading a task", 1)[1].split("\n## ", 1)[0]
-    commands = "\n".join(re.findall(r"```bash\n(.*?)```", section, re.DOTALL))
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", section, re.DOTALL))
+    commands = "\n".join(line for line in blocks.splitlines() if not line.startswith("docker "))
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", commands)) | set(re.findall(r"`(--[a-z][a-z-]+)", section))
 
 
