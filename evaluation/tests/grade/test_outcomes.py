@@ -149,3 +149,42 @@ def test_import_proof_checks_folder_and_content():
     elsewhere = {**good, "file": "/scratch/task/repository_before/m.py"}
     proofs = observe_run(output([START, good, changed, elsewhere, FINISH])).imports
     assert [(p.expected, p.content_matches) for p in proofs] == [(True, True), (True, False), (False, False)]
+
+
+def test_a_conftest_that_changes_the_exit_status_is_a_note_not_a_channel_problem():
+    records = [START, collected("t::a"), *full("t::a", "failed"), finish(1), {"type": "session_exit", "exitstatus": 0}]
+    run = observe_run(output(records, exit_code=0))
+    assert run.problems == [] and run.tests["t::a"].outcome == "failed"
+    assert run.notes == [
+        "the task's hooks changed pytest's exit status from 1 to 0: the grade uses the per-test outcomes"
+    ]
+
+
+def test_a_process_exit_that_is_not_what_pytest_returned_is_still_a_problem():
+    records = [START, collected("t::a"), *full("t::a", "failed"), finish(1), {"type": "session_exit", "exitstatus": 1}]
+    run = observe_run(output(records, exit_code=0))
+    assert run.problems == ["pytest returned status 1 but the process exited 0"]
+
+
+def test_a_failing_subtest_fails_its_test_and_the_json_reports_subtest_words_are_not_a_disagreement():
+    subtest = phase("t::a", "call", "failed", subtest="(i=1)", longrepr="AssertionError: 1")
+    records = [START, collected("t::a"), phase("t::a", "setup", "passed"), subtest, *full("t::a")[1:], finish(1)]
+    report = {"tests": [{"nodeid": "t::a", "outcome": "subtests passed"}]}
+    run = observe_run(output(records, json_report=report, exit_code=1))
+    assert run.tests["t::a"].outcome == "failed" and "subtest (i=1) failed" in run.tests["t::a"].message
+    assert run.problems == []
+
+
+def test_the_files_a_run_read_are_told_apart_by_folder_with_their_content_checked():
+    own = {"type": "loaded", "file": "/scratch/task/repository_after/m.py", "sha256": "abc"}
+    other = {"type": "loaded", "file": "/scratch/task/repository_before/m.py", "sha256": "zzz"}
+    elsewhere = {"type": "loaded", "file": "/scratch/task/tests/helper.py", "sha256": "x"}
+    out = output([START, own, other, elsewhere, FINISH])
+    out.other_folders = ["/scratch/task/repository_before"]
+    out.attempts[0].child_loads = [("/scratch/task/repository_after/data.json", "d")]
+    loads = [(load.file, load.folder, load.process, load.content_matches) for load in observe_run(out).loads]
+    assert loads == [
+        ("m.py", "own", "test", True),
+        ("m.py", "other", "test", False),
+        ("data.json", "own", "child", False),
+    ]
