@@ -18,6 +18,7 @@ from concgrade.cli import bulk, check
 from concgrade.cli.options import (
     Parser,
     add_grade_options,
+    add_mutation_options,
     add_output_options,
     add_report_file_options,
     add_task_arguments,
@@ -25,7 +26,7 @@ from concgrade.cli.options import (
 )
 from concgrade.dataset.predictions import candidate_from_path, safe_name
 from concgrade.errors import ConcgradeError, UsageError
-from concgrade.pipeline import GradeOptions, grade, load_graded_task
+from concgrade.pipeline import GradeKind, GradeOptions, grade, load_graded_task
 from concgrade.report.github import write_github_outputs
 from concgrade.report.terminal import Progress, format_summary
 from concgrade.report.writers import WRITERS, claim_output_folder, write_report
@@ -63,9 +64,29 @@ def grade_parser(default_task: Path) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"concgrade {__version__}")
     add_task_arguments(parser, default_task)
     add_grade_options(parser, "pytest processes")
+    add_mutation_options(parser)
     add_report_file_options(parser)
     add_output_options(parser, "TASK/reports, or TASK/reports/candidate-NAME with --candidate", "results.json")
     return parser
+
+
+def mutants_parser(default_task: Path) -> argparse.ArgumentParser:
+    """`concgrade mutants` takes every grade option: it is a grade whose mutation phase always runs."""
+    parser = grade_parser(default_task)
+    parser.prog, parser.usage = "concgrade mutants", "concgrade mutants [TASK] [options]"
+    parser.description = (
+        "Grade the task, then run its suites on every mutant of repository_after/ (one typical concurrency "
+        "mistake each) and report which mutants the suites kill and which survive (docs/mutants.md)."
+    )
+    return parser
+
+
+def run_mutants(args: argparse.Namespace) -> int:
+    """`concgrade mutants` is `concgrade grade --mutants`: one grade, one code path."""
+    if args.no_mutants:
+        raise UsageError("concgrade mutants runs the mutants: --no-mutants leaves it nothing to do")
+    args.mutants = True
+    return run_grade(args)
 
 
 def commands_help() -> str:
@@ -157,7 +178,8 @@ def default_output(task_root: Path, candidate: str | None) -> Path:
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    options = grade_options_from(args, default_bench="off", command=tuple(args.invocation))
+    kind: GradeKind = "candidate" if args.candidate is not None else "author"
+    options = grade_options_from(args, kind, command=tuple(args.invocation))
     root = task_folder(args)
     output = (args.output or default_output(root, args.candidate)).resolve()
     with ExitStack() as stack:
@@ -174,7 +196,7 @@ def grade_and_report(args: argparse.Namespace, task: Task, options: GradeOptions
         progress.start(task.name)
     bench_progress = None if (args.quiet or args.json) else _print_line
     try:
-        results = grade(task, options, progress.run_done if progress else None, bench_progress)
+        results = grade(task, options, progress.run_done if progress else None, bench_progress, bench_progress)
     finally:
         if progress:
             progress.stop()
@@ -209,6 +231,13 @@ COMMANDS = {
             "grade a task (the default command: these options)",
             grade_parser,
             run_grade,
+        ),
+        Command(
+            "mutants",
+            "concgrade mutants [TASK]",
+            "grade, then judge the suites by mutants of the after (kill matrix, score)",
+            mutants_parser,
+            run_mutants,
         ),
         Command("check", "concgrade check TASK", "lint a task folder without running it", check.parser, check.run),
         Command(

@@ -206,6 +206,7 @@ class ReportView:
     omitted_details: int = 0
     isolation_layers: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # phases not run, and why
 
 
 def build_view(results: Results) -> ReportView:
@@ -252,6 +253,7 @@ def build_view(results: Results) -> ReportView:
         reproduce=str(results.reproduce.get("shell", "")),
         omitted_details=omitted,
         counts={"tests": len(rows), "unmet": sum(row.unmet for row in rows)},
+        skipped=list(results.skipped),
     )
 
 
