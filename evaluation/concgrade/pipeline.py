@@ -23,9 +23,9 @@ from concgrade.bench.measure import BenchOptions, requested_by, run_bench
 from concgrade.files import read_sources, tree_digest
 from concgrade.grade.checks import check_constraints_met, check_task_lint, check_test_aware
 from concgrade.grade.grading import grade_runs, with_checks
-from concgrade.grade.instances import audit_instances, runtime_lint_findings
+from concgrade.grade.instances import audit_instances, check_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
-from concgrade.grade.pairing import canonical_run
+from concgrade.grade.pairing import align_parametrized, canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.histories.gate import history_checks
 from concgrade.histories.phase import run_histories
@@ -143,7 +143,8 @@ def grade(
     mark = time.monotonic()
     reports_ignored = ignored_by_git(task.root, "reports")
     lint_findings = [
-        finding.to_dict() for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored)
+        finding.to_dict()
+        for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored, gate=options.gate)
     ]
     structure = analyze_task(task)
     source_checks = [check_task_lint(lint_findings)]
@@ -163,9 +164,11 @@ def grade(
     grade_ = grade_runs(
         task.suites,
         runs,
-        inferred=task.source == "inferred",
+        inferred=suites_inferred(task, options),
         source_checks=source_checks,
         folder_changes=folder_changes,
+        greenfield=task.greenfield,
+        toggle_default=task.toggle_source.get("origin") == "default",
         keyword=task.keyword,
     )
 
@@ -204,7 +207,11 @@ def grade(
         grade_ = with_checks(grade_, gate)
         timings["mutants"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
-    instances = audit_instances(task.instances, *outcomes_by_role(runs))
+    graded_with = "inferred" if grade_.suites_inferred else "declared"
+    instances = audit_instances(task.instances, *outcomes_by_role(runs), gate=options.gate, graded_with=graded_with)
+    instances_check = check_instances(instances)
+    if instances_check is not None:
+        grade_ = with_checks(grade_, [instances_check])
     return build_results(
         run_id=uuid.uuid4().hex[:12],
         started_at=started_at,
@@ -226,6 +233,12 @@ def grade(
         histories=histories,
         skipped=skipped_phases(task, options, bench_reason, mutation_reason),
     )
+
+
+def suites_inferred(task: Task, options: GradeOptions) -> bool:
+    """Whether the grade takes its suites from what the runs show: always without a manifest, except that the
+    gate holds a task to its instances file (a dataset submission must carry correct metadata)."""
+    return task.source == "inferred" or (task.source == "instances" and not options.gate)
 
 
 def history_seed(plan: RepeatPlan) -> int:
@@ -273,7 +286,7 @@ def run_and_observe(
     folder_changes = [
         f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
     ]
-    runs = combine_by_implementation([observe(output) for output in outputs])
+    runs = align_parametrized(combine_by_implementation([observe(output) for output in outputs]), task.toggle)
     return runs, folder_changes, sandbox.report.to_dict()
 
 

@@ -68,6 +68,7 @@ def settings_from(args: argparse.Namespace) -> DatasetSettings:
         executor=args.executor,
         scheduler=args.scheduler,
         services=dict(parse_service_flag(text) for text in args.service),
+        auto_services=args.services == "auto",
         options=JobOptions(grade=dataclasses.replace(grade, jobs=1), install=args.install),
     )
 

@@ -21,13 +21,17 @@ from typing import Any
 from concgrade.bench.measure import requested_by
 from concgrade.dataset.cache import default_cache_dir
 from concgrade.dataset.environments import InstallError, prepare_environment
+from concgrade.dataset.local_services import started_services
 from concgrade.errors import ConcgradeError
-from concgrade.files import IGNORED_DIRS, harness_version
+from concgrade.files import IGNORED_DIRS, harness_version, walk_files
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
 from concgrade.pipeline import BenchMode, GradeOptions, grade, load_graded_task
 from concgrade.report.writers import render_reports
+from concgrade.static.pysource import ParsedSource
+from concgrade.static.testscan import timing_assertions
 from concgrade.task.load import load_task
 from concgrade.task.model import F2P, P2P
+from concgrade.task.services import ServiceNeed, service_environment
 
 SKIPPED = "skipped"
 # Worst first: the dataset's exit status is that of its worst task (a skipped task changes nothing).
@@ -66,6 +70,7 @@ class TaskJob:
     options: JobOptions
     candidate: str | None = None
     environment: dict[str, str] = field(default_factory=dict)  # variables for the runs (provided services)
+    started_services: list[ServiceNeed] = field(default_factory=list)  # `--services auto`: started for this grade
     archive: bytes | None = None  # the task folder, packed for a worker that cannot see `root`
     candidate_archive: bytes | None = None
 
@@ -73,7 +78,16 @@ class TaskJob:
         """The job with its folders inside, for a worker on another machine."""
         archive = pack_folder(Path(self.root))
         candidate = pack_folder(Path(self.candidate)) if self.candidate else None
-        return TaskJob(self.label, self.root, self.options, self.candidate, self.environment, archive, candidate)
+        return TaskJob(
+            self.label,
+            self.root,
+            self.options,
+            self.candidate,
+            self.environment,
+            self.started_services,
+            archive,
+            candidate,
+        )
 
 
 @dataclass
@@ -145,11 +159,16 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         except InstallError as exc:
             return TaskOutcome(job.label, ERROR, task=task_summary(task), error=f"dependency install: {exc}")
         environment = prepared.to_dict()
-        task = task.with_environment(prepared.interpreter, {})
+        task = task.with_environment(prepared.interpreter, {}, prepared.python)
     if job.environment:
         task = task.with_environment(task.interpreter, job.environment)
-    # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
-    results = grade(task, dataclasses.replace(job.options.grade, jobs=1))
+    names = [need.name for need in job.started_services]
+    with started_services(names) as addresses:  # private instances, stopped whatever the grade does
+        if addresses:
+            task = task.with_environment(task.interpreter, service_environment(job.started_services, addresses))
+        # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
+        results = grade(task, dataclasses.replace(job.options.grade, jobs=1))
+    services = [{"name": name, "started": address, "mode": "auto"} for name, address in addresses.items()]
     return TaskOutcome(
         label=job.label,
         verdict=results.verdict,
@@ -162,9 +181,23 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         task={**task_summary(task), "suites_source": results.task.get("suites_source")},
         instances=results.instances,
         environment=environment,
+        services=services,
         resolution=candidate_resolution(results.to_dict()) if candidate is not None else None,
         files=render_reports(results),
     )
+
+
+def asserts_on_time(root: Path) -> bool:
+    """Whether some test of the task asserts on a clock reading (graded alone, like a benchmark: a grade beside it
+    would bend its timings)."""
+    for path in walk_files(root / "tests", ".py"):
+        try:
+            parsed = ParsedSource.parse(path.name, path.read_bytes().decode("utf-8", "replace"))
+        except (SyntaxError, ValueError, RecursionError, OSError):
+            continue
+        if next(timing_assertions(parsed), None) is not None:
+            return True
+    return False
 
 
 def wants_bench(root: Path, mode: BenchMode) -> bool:

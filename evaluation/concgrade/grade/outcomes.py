@@ -81,6 +81,17 @@ class ImportProof:
 
 
 @dataclass
+class FileLoad:
+    """A file of an implementation folder that the run read (imported, loaded by path, or read as data)."""
+
+    file: str  # relative to its implementation folder
+    folder: str  # "own" (the run's implementation) or "other" (another implementation in the scratch copy)
+    process: str  # "test" (the pytest process, signed channel) or "child" (an interpreter the tests started)
+    sha256: str
+    content_matches: bool  # own files only: the content is that of the graded implementation
+
+
+@dataclass
 class RunObservation:
     name: str
     role: str
@@ -110,6 +121,11 @@ class RunObservation:
     repeat: int = 0
     stress: dict[str, Any] | None = None  # the stress mode's seed and figures, if the run was stressed
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat (see repeats.py)
+    loads: list[FileLoad] = field(default_factory=list)  # what the run read of each implementation folder
+    notes: list[str] = field(default_factory=list)  # what a reader should know and that decides nothing
+    task_copy: str = ""  # where the run's scratch copy of the task was (to tell the task's files in its output)
+    booted: bool = False  # the boot handed over to pytest (so what stopped it was pytest's or the task's)
+    pytest_version: str = ""
 
 
 def observe_run(output: RunOutput) -> RunObservation:
@@ -118,6 +134,7 @@ def observe_run(output: RunOutput) -> RunObservation:
     tests: dict[str, TestObservation] = {}
     collected: list[str] = []
     problems: list[str] = []
+    notes: list[str] = []
     finish = None
     for attempt in attempts:
         records = attempt.records
@@ -138,7 +155,11 @@ def observe_run(output: RunOutput) -> RunObservation:
             if record.get("nodeid") in attempt_tests:
                 attempt_tests[record["nodeid"]].probes.append(record.get("figures", {}))
         label = f"process {attempt.index + 1}: " if len(attempts) > 1 else ""
-        problems += [label + p for p in _cross_check(attempt_tests, attempt, finish)]
+        with_subtests = frozenset(n for n, test_phases in phases.items() if "has_subtests" in test_phases)
+        final = protocol.first_of(records, "session_exit")
+        final_status = int(final["exitstatus"]) if final is not None else None
+        problems += [label + p for p in _cross_check(attempt_tests, attempt, finish, with_subtests, final_status)]
+        notes += [label + n for n in exit_status_notes(finish, final_status)]
         if (
             finish is not None
             and attempt_collected
@@ -171,6 +192,11 @@ def observe_run(output: RunOutput) -> RunObservation:
         ],
         tests=tests,
         imports=_import_proofs(records, output.expected_folder, output.expected_hashes),
+        loads=file_loads(output),
+        notes=_unique(notes),
+        task_copy=output.task_copy,
+        booted=protocol.first_of(records, "booted") is not None,
+        pytest_version=str((protocol.first_of(records, "booted") or {}).get("pytest", "")),
         problems=problems,
         command=output.command,
         toggle_env=output.toggle_env,
@@ -296,9 +322,16 @@ def _tampering(attempts: list[AttemptOutput], expected_folder: str) -> list[str]
 
 
 def _phases_by_test(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each test's setup, call and teardown records; a failed subtest is kept as the phase `subtest`."""
     phases: dict[str, dict[str, dict[str, Any]]] = {}
     for record in protocol.of_type(records, "phase"):
-        phases.setdefault(record.get("nodeid", ""), {})[record.get("when", "")] = record
+        test = phases.setdefault(record.get("nodeid", ""), {})
+        if "subtest" in record:
+            if record.get("outcome") == "failed" and "subtest" not in test:
+                test["subtest"] = record
+            test.setdefault("has_subtests", record)
+            continue
+        test[record.get("when", "")] = record
     return phases
 
 
@@ -308,12 +341,17 @@ def _ordered_ids(collected: list[str], phases: dict[str, Any]) -> list[str]:
 
 def _observe_test(nodeid: str, phases: dict[str, dict[str, Any]], finished: bool, timed_out: bool) -> TestObservation:
     setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
-    duration = sum(float(p.get("duration", 0.0)) for p in phases.values())
+    duration = sum(float(phases[when].get("duration", 0.0)) for when in ("setup", "call", "teardown") if when in phases)
     message = "\n".join(p.get("longrepr", "") for p in (setup, call, teardown) if p and p.get("longrepr"))
     # pytest's report of each phase carries the output captured in all phases so far: the last one has it all.
     last = next((p for p in (teardown, call, setup) if p), {})
     stdout, stderr = last.get("capstdout", ""), last.get("capstderr", "")
     outcome = _outcome(setup, call, teardown, finished, timed_out)
+    failed_subtest = phases.get("subtest")
+    if failed_subtest is not None and outcome in PASSING:
+        # A unittest subTest that failed leaves the test's own report passed (pytest 9): the test failed.
+        outcome = "failed"
+        message = f"subtest {failed_subtest.get('subtest', '')} failed\n{failed_subtest.get('longrepr', '')}"
     if outcome in ("crashed", "interrupted", "missing") and not message:
         message = {
             "crashed": "the test process died during this test",
@@ -360,7 +398,13 @@ def _call_outcome(call: dict[str, Any]) -> Outcome:
     return "failed"
 
 
-def _cross_check(tests: dict[str, TestObservation], attempt: AttemptOutput, finish: dict[str, Any] | None) -> list[str]:
+def _cross_check(
+    tests: dict[str, TestObservation],
+    attempt: AttemptOutput,
+    finish: dict[str, Any] | None,
+    with_subtests: frozenset[str] = frozenset(),
+    final_status: int | None = None,
+) -> list[str]:
     """Compare the streamed records with the JSON report and the exit status, both ways; mark what disagrees.
 
     A session that finished must have left a usable report: a missing, unreadable or malformed one is itself
@@ -377,6 +421,8 @@ def _cross_check(tests: dict[str, TestObservation], attempt: AttemptOutput, fini
             other = reported.get(nodeid)
             if other is None or test.outcome in ("interrupted", "crashed", "missing"):
                 continue  # the JSON report is known to be wrong or silent about these
+            if str(other).startswith("subtests ") and nodeid in with_subtests:
+                continue  # pytest-json-report does not understand subtests ("subtests passed" for a failed one)
             if other not in JSON_REPORT_EQUIVALENT.get(test.outcome, {test.outcome}):
                 problems.append(f"{nodeid}: streamed outcome {test.outcome!r} but the JSON report says {other!r}")
                 test.message = f"channels disagree: {test.outcome} vs {other}\n{test.message}"
@@ -384,20 +430,32 @@ def _cross_check(tests: dict[str, TestObservation], attempt: AttemptOutput, fini
         for nodeid in sorted({str(n) for n in reported} - set(tests)):
             problems.append(f"{nodeid}: in the JSON report but never streamed")
     if finish is not None and exit_code is not None:
+        # pytest's own status comes from the reports it counted; hooks of the task may change what it returns
+        # (a conftest setting `session.exitstatus = 0`), which the per-test outcomes make irrelevant.
+        own = int(finish.get("exitstatus", exit_code))
         any_failure = any(not t.passed and t.outcome not in ("skipped", "xpassed") for t in tests.values())
-        if exit_code == 0 and any_failure:
-            problems.append("pytest exited 0 although tests failed")
-        if exit_code == 1 and tests and not any_failure and not _collection_failed(attempt.records):
+        if own == 0 and any_failure:
+            problems.append("pytest's session ended with status 0 although tests failed")
+        if own == 1 and tests and not any_failure and not _collection_failed(attempt.records):
             problems.append("pytest exited 1 (tests failed) although every streamed test passed")
-        if exit_code != int(finish.get("exitstatus", exit_code)):
-            problems.append(
-                f"pytest's session ended with status {finish.get('exitstatus')} but the process exited {exit_code}"
-            )
+        left = final_status if final_status is not None else own
+        if exit_code != left:
+            problems.append(f"pytest returned status {left} but the process exited {exit_code}")
     return problems
 
 
 def _collection_failed(records: list[dict[str, Any]]) -> bool:
     return protocol.first_of(records, "collect_error") is not None
+
+
+def exit_status_notes(finish: dict[str, Any] | None, final_status: int | None) -> list[str]:
+    """A task's hook that changed the exit status pytest returns: said, and graded by the per-test outcomes."""
+    if finish is None or final_status is None or final_status == int(finish.get("exitstatus", final_status)):
+        return []
+    return [
+        f"the task's hooks changed pytest's exit status from {finish.get('exitstatus')} to {final_status}: "
+        "the grade uses the per-test outcomes"
+    ]
 
 
 def _import_proofs(
@@ -418,3 +476,22 @@ def _import_proofs(
             )
         )
     return proofs
+
+
+def file_loads(output: RunOutput) -> list[FileLoad]:
+    """Files of the implementation folders the run read, from the test process's records and its children's files."""
+    found: dict[tuple[str, str], FileLoad] = {}
+    reads = [
+        (str(r.get("file", "")), str(r.get("sha256", "")), "test") for r in protocol.of_type(output.records, "loaded")
+    ]
+    reads += [(file, digest, "child") for attempt in output.attempts for file, digest in attempt.child_loads]
+    folders = [("own", output.expected_folder), *(("other", folder) for folder in output.other_folders)]
+    for file, digest, process in reads:
+        for kind, folder in folders:
+            prefix = folder.rstrip(os.sep) + os.sep
+            if file.startswith(prefix):
+                relative = file[len(prefix) :] or "./"  # "./": the folder itself (a child started with it)
+                matches = kind == "own" and output.expected_hashes.get(relative) == digest
+                found.setdefault((kind, relative), FileLoad(relative, kind, process, digest, matches))
+                break
+    return list(found.values())

@@ -232,18 +232,24 @@ def main() -> None:
             contain(config)
         run_program(config, write)
         return
-    from concgrade.inside import plugin
+    from concgrade.inside import audit, plugin
+    from concgrade.inside.filewatch import FileWatch
 
     hide_current_test()
+    # Registered before the hook starts (sealed), so that a conftest importing the implementation is seen too.
+    watch = FileWatch(list(config.watched_folders)).register() if config.watched_folders else None
     drain = contain(config) if config.implementation_dirs else (lambda: [])
+    audit.start()  # (already started by the containment, if any)
     report_at_exit(config, write, drain)
     if write is not None:
         disk = plugin.DiskWatch(config.disk_folder, config.disk_limit_bytes) if config.disk_folder else None
-        plugin.arm(write, config.stacks_fd, config.watchdog_factor, drain, disk)
+        plugin.arm(write, config.stacks_fd, config.watchdog_factor, drain, disk, watch)
     task_path(os.getcwd(), config.shim, config.pythonpath)
     import pytest
 
     sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *config.visible_args]
+    if write is not None:  # from here on, what stops pytest is pytest's or the task's, not the boot's
+        write(protocol.booted(pytest.__version__, sys.version.split()[0]))
     code = pytest.main(list(config.pytest_args), plugins=[plugin])
     sys.stdout.flush()
     raise SystemExit(int(code))

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from concgrade.inside import protocol
+from concgrade.inside.filewatch import FileWatch
 from concgrade.inside.guard import RunnerGuard
 from concgrade.inside.probe_kinds import RunningProbe, parse_declared, start_declared, start_probe
 from concgrade.inside.records import Write, file_writer
@@ -38,6 +39,9 @@ def clip(text: str, limit: int = TEXT_LIMIT) -> str:
 def serialize_phase(report: pytest.TestReport) -> protocol.Phase:
     """One test phase as a JSON-ready record."""
     record = protocol.phase(report.nodeid, report.when, report.outcome, round(report.duration, 6))
+    context = getattr(report, "context", None)  # a subtest's report carries its context (msg, kwargs)
+    if context is not None:
+        record["subtest"] = subtest_label(context)
     if hasattr(report, "wasxfail"):
         record["wasxfail"] = str(report.wasxfail)
     if report.longrepr is not None and report.outcome != "passed":
@@ -51,6 +55,13 @@ def serialize_phase(report: pytest.TestReport) -> protocol.Phase:
     if captured:
         record["captured_chars"] = captured  # before clipping: the harness holds runs to an output limit
     return record
+
+
+def subtest_label(context: Any) -> str:
+    msg, kwargs = getattr(context, "msg", None), getattr(context, "kwargs", None) or {}
+    parts = [f"[{msg}]"] if msg else []
+    parts += [f"({', '.join(f'{key}={value!r}' for key, value in dict(kwargs).items())})"] if kwargs else []
+    return " ".join(parts) or "(subtest)"
 
 
 def file_sha256(path: str) -> str:
@@ -72,18 +83,27 @@ class GradedSession:
         guard: RunnerGuard | None = None,
         findings: Callable[[], list[tuple[str, str, str, bool]]] | None = None,
         disk: DiskWatch | None = None,
+        watch: FileWatch | None = None,
     ) -> None:
         self._write = write
         self._findings = findings
         self._disk = disk
         self.modules = modules
+        self.watch = watch
+        self.session: pytest.Session | None = None
         self.seen_files: set[tuple[str, str]] = set()
         self.declared = declared or []  # (kind, target) of the manifest's probes, around every test
         self.guard = guard
         self.hashed_sources: set[tuple[str, str]] = set()
 
     def prove_imports(self) -> None:
-        """Record each implementation module's file and hash the first time (and each new file) it is seen."""
+        """Record each implementation module's file and hash the first time (and each new file) it is seen,
+        and every file of the implementation folders read since the last look."""
+        for opened in self.watch.take_new() if self.watch is not None else ():
+            if os.path.isfile(opened):
+                self._write(protocol.loaded(os.path.realpath(opened), file_sha256(opened)))
+            elif os.path.isdir(opened):  # a folder a child process was started with
+                self._write(protocol.loaded(os.path.join(os.path.realpath(opened), ""), ""))
         for name in self.modules:
             module = sys.modules.get(name)
             path = getattr(module, "__file__", None)
@@ -167,6 +187,18 @@ class GradedSession:
                 probe.stop()
             self.publish_probes(item.nodeid, probes, declared=True)
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.session is None:
+            return
+        try:  # what pytest returns: a conftest's sessionfinish may have changed it
+            status = int(self.session.exitstatus)
+        except (TypeError, ValueError):
+            status = -1
+        self._write(protocol.session_exit(status))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.prove_imports()
@@ -190,6 +222,7 @@ class Armed:
         watchdog_factor: float,
         findings: Callable[[], list[tuple[str, str, str, bool]]] | None = None,
         disk: DiskWatch | None = None,
+        watch: FileWatch | None = None,
     ) -> None:
         self.write = write
         self.guard = RunnerGuard(write)  # snapshot now, before any conftest or test module runs
@@ -197,6 +230,7 @@ class Armed:
         self.watchdog_factor = watchdog_factor
         self.findings = findings
         self.disk = disk
+        self.watch = watch  # registered by the boot before the audit hook started: a conftest's imports are seen
 
 
 _armed: Armed | None = None
@@ -208,9 +242,10 @@ def arm(
     watchdog_factor: float = 2.0,
     findings: Callable[[], list[tuple[str, str, str, bool]]] | None = None,
     disk: DiskWatch | None = None,
+    watch: FileWatch | None = None,
 ) -> None:
     global _armed
-    _armed = Armed(write, stacks_fd, watchdog_factor, findings, disk)
+    _armed = Armed(write, stacks_fd, watchdog_factor, findings, disk, watch)
 
 
 class DiskWatch:
@@ -277,6 +312,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="an implementation module whose imported file is recorded (repeatable)",
     )
     group.addoption(
+        "--concgrade-watch",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="record every file of FOLDER the tests read (repeatable; a graded run's boot watches from the start)",
+    )
+    group.addoption(
         "--concgrade-probe",
         action="append",
         default=[],
@@ -314,7 +356,10 @@ def pytest_configure(config: pytest.Config) -> None:
     guard = armed.guard if armed is not None else None
     findings = armed.findings if armed is not None else None
     disk = armed.disk if armed is not None else None
-    graded = GradedSession(write, list(config.getoption("--concgrade-module")), declared, guard, findings, disk)
+    watch = armed.watch if armed is not None else None
+    if watch is None and armed is None and config.getoption("--concgrade-watch"):
+        watch = FileWatch(list(config.getoption("--concgrade-watch"))).start()
+    graded = GradedSession(write, list(config.getoption("--concgrade-module")), declared, guard, findings, disk, watch)
     config.pluginmanager.register(graded, SESSION_PLUGIN)
     if guard is not None:
         config.pluginmanager.register(guard, "concgrade-runner-guard")

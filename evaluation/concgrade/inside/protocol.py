@@ -25,6 +25,10 @@ PROBE_FILE = "site.json"  # in the shim, beside sitecustomize.py: the cross-proc
 PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"
 BOOT_SCRIPT = "main.py"  # the shim's entry point: `python SHIM/main.py FD`
 
+# Beside the shim's sitecustomize: the folders whose reads child interpreters record, and where (filewatch.py).
+WATCH_CONFIG = "_concgrade_watch.json"
+LOADS_SUFFIX = ".loads"  # one file per child interpreter in the events folder, one opened path a line
+
 # Harness programs the boot can run instead of pytest: each has `main(argv, stream)`, stream the signed
 # records channel (or None when the harness gave none). The benchmark's child is run by the boot too.
 PROGRAMS = ("concgrade.inside.history_driver", "concgrade.inside.history_replay")
@@ -50,6 +54,9 @@ RecordType = Literal[
     "audit",
     "test_changed",
     "disk",
+    "loaded",
+    "session_exit",
+    "booted",
     "history",
     "history_calls",
 ]
@@ -85,6 +92,7 @@ class _PhaseRequired(Record):
 
 
 class Phase(_PhaseRequired, total=False):
+    subtest: str  # a subtest's report (pytest 9's core subtests, pytest-subtests): its context, e.g. "(i=1)"
     wasxfail: str
     longrepr: str
     capstdout: str
@@ -94,6 +102,13 @@ class Phase(_PhaseRequired, total=False):
 
 class ImplementationImport(Record):
     module: str
+    file: str
+    sha256: str
+
+
+class Loaded(Record):
+    """A file of an implementation folder that the test process opened for reading (import, load by path, data)."""
+
     file: str
     sha256: str
 
@@ -115,6 +130,19 @@ class _SessionFinishRequired(Record):
 
 class SessionFinish(_SessionFinishRequired, total=False):
     stress: dict[str, Any]
+
+
+class Booted(Record):
+    """The boot handed over to pytest: the interpreter, the channel and the harness's in-process code work."""
+
+    pytest: str  # pytest's version in this process
+    python: str
+
+
+class SessionExit(Record):
+    """pytest's exit status as it leaves pytest, after every sessionfinish hook (a conftest may have set it)."""
+
+    exitstatus: int
 
 
 class ExitLeftovers(Record):
@@ -188,6 +216,10 @@ def implementation_import(module: str, file: str, digest: str) -> Implementation
     return ImplementationImport(type="implementation", module=module, file=file, sha256=digest)
 
 
+def loaded(file: str, digest: str) -> Loaded:
+    return Loaded(type="loaded", file=file, sha256=digest)
+
+
 def source_hash(file: str, digest: str) -> SourceHash:
     return SourceHash(type="source", file=file, sha256=digest)
 
@@ -201,6 +233,14 @@ def session_finish(exitstatus: int, testscollected: int, stress: dict[str, Any] 
     if stress is not None:
         record["stress"] = stress
     return record
+
+
+def booted(pytest_version: str, python: str) -> Booted:
+    return Booted(type="booted", pytest=pytest_version, python=python)
+
+
+def session_exit(exitstatus: int) -> SessionExit:
+    return SessionExit(type="session_exit", exitstatus=exitstatus)
 
 
 def exit_leftovers(processes: list[str]) -> ExitLeftovers:
@@ -321,6 +361,7 @@ class BootConfig:
     private_proc: bool = False  # /proc shows only the run's own PID namespace
     disk_folder: str | None = None  # the run's size-limited temporary folder, watched after each test
     disk_limit_bytes: int = 0
+    watched_folders: list[str] = field(default_factory=list)  # implementation folders whose reads are recorded
     # "" runs pytest; else a harness program of PROGRAMS (or BENCH_PROGRAM), run in pytest's place with the
     # same start, `pytest_args` its arguments.
     program: str = ""
@@ -390,3 +431,22 @@ def read_handover(fd: int) -> tuple[bytes, BootConfig]:
     os.close(fd)
     data = b"".join(chunks)
     return data[:KEY_BYTES], BootConfig.from_json(data[KEY_BYTES:].decode("utf-8") or "{}")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """What the run's child interpreters watch (JSON in the shim's WATCH_CONFIG file): folders, and where to write."""
+
+    events_dir: str
+    folders: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"events": self.events_dir, "folders": list(self.folders)})
+
+    @staticmethod
+    def from_json(text: str) -> WatchConfig | None:
+        try:
+            data = json.loads(text)
+            return WatchConfig(str(data["events"]), tuple(str(f) for f in data["folders"]))
+        except (ValueError, KeyError, TypeError):
+            return None

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from concgrade.files import sha256_file
 from concgrade.inside import protocol
 from concgrade.inside.protocol import BootConfig, ProbeConfig
 from concgrade.run.integrity import changes, protected_digest
 from concgrade.run.outputs import AttemptOutput
 from concgrade.run.plan import RunSpec, pytest_arguments, run_environment
+from concgrade.run.readers import read_line_files
 from concgrade.run.sandbox import RunLimits, Sandbox
 from concgrade.run.scratch import RunPaths, prepare
 from concgrade.run.supervisor import EXIT_GRACE, WATCHDOG_FACTOR, Launch, supervise
@@ -32,14 +34,18 @@ def run_attempt(
     uid = sandbox.run_uid()
     # The cross-process probe's switch, beside the shim's start-up hook (a probe a test starts adds to `more`).
     probe = ProbeConfig(str(paths.events), spec.process_targets, str(paths.events / "targets"))
-    out = prepare(paths, task_root, spec, uid, probe)
     task_copy = paths.task_copy
+    watched = watched_folders(spec, task_copy)
+    # What child interpreters of the run read of the implementation folders (the import proof's other half).
+    out = prepare(paths, task_root, spec, uid, probe, protocol.WatchConfig(str(paths.loads), watched))
     json_report = out / "report.json"
     selection = None
     if node_ids:
         # One node id a line, read by pytest itself: no command line grows with the number of tests.
         selection_file = paths.scratch / f"t{index}.txt"
-        selection_file.write_text("\n".join(node_ids) + "\n", encoding="utf-8")
+        # Node ids are relative to the root; a run in an implementation's folder (the cwd toggle) names them in full.
+        named = [str(task_copy / nodeid) for nodeid in node_ids] if spec.cwd else node_ids
+        selection_file.write_text("\n".join(named) + "\n", encoding="utf-8")
         os.chmod(selection_file, 0o644)
         selection = [f"@{selection_file}"]
     args = pytest_arguments(spec, json_report, task_copy, selection)
@@ -52,7 +58,8 @@ def run_attempt(
     # Only the shim is on the path at startup; the boot adds the implementation's folders once pytest is loaded.
     toggle_path = env["PYTHONPATH"].split(os.pathsep)[1:]
     env["PYTHONPATH"] = str(paths.shim)
-    env["PWD"] = str(task_copy)
+    cwd = task_copy / spec.cwd if spec.cwd else task_copy
+    env["PWD"] = str(cwd)
     env.pop("OLDPWD", None)
     implementation = task_copy / spec.folder_in_task
     config = BootConfig(
@@ -69,11 +76,13 @@ def run_attempt(
         protected=[str(paths.scratch)],
         disk_folder="/tmp" if sandbox.private_tmp else None,
         disk_limit_bytes=sandbox.limits.disk_bytes,
+        watched_folders=list(watched),
     )
-    launch = Launch(spec.interpreter or sys.executable, paths, env, config, list(node_ids), json_report, uid)
+    launch = Launch(spec.interpreter or sys.executable, paths, env, config, list(node_ids), json_report, uid, cwd)
     before = protected_digest(task_copy)
     size_before = folder_size(task_copy)
     attempt = supervise(index, launch, sandbox, spec.run_timeout, EXIT_GRACE)
+    attempt.child_loads = hashed(read_line_files(paths.loads, protocol.LOADS_SUFFIX))
     attempt.changed_files = changes(before, protected_digest(task_copy)) + sources_changed(
         attempt.records, task_copy, before
     )
@@ -98,6 +107,24 @@ def folder_size(folder: Path) -> int:
                 continue
             total += info.st_size if not os.path.islink(os.path.join(base, name)) else 0
     return total
+
+
+def watched_folders(spec: RunSpec, task_copy: Path) -> tuple[str, ...]:
+    """The implementation folders of the scratch copy whose reads the run records: its own first."""
+    return tuple(str((task_copy / folder).resolve()) for folder in (spec.folder_in_task, *spec.other_folders))
+
+
+def hashed(paths: list[str]) -> list[tuple[str, str]]:
+    """Each file that still exists, with its content hash (read after the process ended, in the scratch copy)."""
+    found = []
+    for path in paths:
+        file = Path(path)
+        if file.is_file() and not file.is_symlink():
+            try:
+                found.append((str(file.resolve()), sha256_file(file)))
+            except OSError:
+                continue
+    return found
 
 
 def collected_ids(records: list[dict[str, Any]]) -> list[str]:

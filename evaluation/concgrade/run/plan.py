@@ -33,6 +33,9 @@ class RunSpec:
     interpreter: str | None = None  # the Python that runs pytest (a per-task virtualenv), else the harness's
     extra_env: dict[str, str] = field(default_factory=dict)  # further variables of every run (e.g. services)
     probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
+    # Task-relative folders of the other implementations in the scratch copy: reading them is recorded too.
+    other_folders: tuple[str, ...] = ()
+    cwd: str = ""  # task-relative folder pytest runs in (the cwd toggle: the implementation's own), else the root
     repeat: int = 0  # which repeat of this implementation (see repeats.py)
     stress_seed: int | None = None  # stress mode with this seed, or a plain run
     selection: tuple[str, ...] = ()  # node ids to run, in this order (empty: the test files, as collected)
@@ -62,13 +65,17 @@ def plan_runs(task: Task) -> list[RunSpec]:
         home = after if substitute else impl
         folder_in_task = home.folder.relative_to(task.root).as_posix()
         arguments = task.toggle.pytest_args(impl.name, impl.role)
-        files, options = split_arguments(arguments) if task.toggle.kind == "selection" else ([], arguments)
+        selects = task.toggle.kind in ("selection", "cwd")
+        files, options = split_arguments(arguments) if selects else ([], arguments)
+        default_files = task.role_test_files.get(impl.role, task.test_files)
+        if task.toggle.kind == "cwd":
+            default_files = ()  # pytest's own default, from the implementation's folder
         specs.append(
             RunSpec(
                 implementation=impl,
                 folder_in_task=folder_in_task,
                 toggle_env=task.toggle.environment(impl.name, impl.role, Path(folder_in_task)),
-                test_files=tuple(files) or task.test_files,
+                test_files=tuple(f for f in (tuple(files) or default_files) if f != "."),
                 modules=run_modules(task, folder_in_task),
                 test_timeout=task.limits.test_timeout,
                 run_timeout=task.limits.run_timeout,
@@ -78,9 +85,23 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 interpreter=task.interpreter,
                 extra_env=dict(task.environment),
                 probes=tuple(probe.option() for probe in task.probes),
+                other_folders=other_folders(task, folder_in_task),
+                cwd=folder_in_task if task.toggle.kind == "cwd" else "",
             )
         )
     return specs
+
+
+def other_folders(task: Task, folder_in_task: str) -> tuple[str, ...]:
+    """The implementation folders a run's scratch copy holds besides its own (a candidate's copy has no after)."""
+    folders = []
+    for impl in task.implementations:
+        if impl.name == "candidate" or not impl.folder.is_relative_to(task.root):
+            continue
+        relative = impl.folder.relative_to(task.root).as_posix()
+        if relative != folder_in_task and relative not in folders:
+            folders.append(relative)
+    return tuple(folders)
 
 
 def plan_variant(task: Task, name: str, folder: Path) -> RunSpec:

@@ -117,3 +117,17 @@ def read_text(path: Path, limit: int = TEXT_LIMIT) -> str:
         return ""
     text = raw[:limit].decode("utf-8", "replace")
     return text + ("\n[concgrade: stacks cut]" if len(raw) > limit else "")
+
+
+def read_line_files(folder: Path, suffix: str, limit: int = 1 << 20) -> list[str]:
+    """The distinct lines of every `*suffix` file in a folder (files in name order, lines first seen first)."""
+    try:
+        names = sorted(name for name in os.listdir(folder) if name.endswith(suffix))
+    except OSError:
+        return []
+    found: dict[str, None] = {}
+    for name in names[:1000]:
+        raw, _ = read_bytes(folder / name, limit)
+        text = (raw or b"")[:limit].decode("utf-8", "surrogateescape")
+        found.update(dict.fromkeys(line for line in text.splitlines() if line))
+    return list(found)

@@ -25,7 +25,7 @@ from pathlib import Path
 import concgrade.inside
 from concgrade.errors import TaskError
 from concgrade.files import copy_tree
-from concgrade.inside.protocol import BOOT_SCRIPT, PROBE_FILE, ProbeConfig
+from concgrade.inside.protocol import BOOT_SCRIPT, PROBE_FILE, WATCH_CONFIG, ProbeConfig, WatchConfig
 from concgrade.run.plan import RunSpec, run_environment
 from concgrade.task.model import Task
 
@@ -62,6 +62,11 @@ class RunPaths:
         return self.scratch / "var"
 
     @property
+    def loads(self) -> Path:
+        """Where child interpreters of the run write which implementation files they read (filewatch.py)."""
+        return self.events / "reads"
+
+    @property
     def boot_script(self) -> Path:
         return self.shim / BOOT_SCRIPT
 
@@ -74,16 +79,23 @@ def new_scratch() -> RunPaths:
     return RunPaths(Path(tempfile.mkdtemp()).resolve())
 
 
-def prepare(paths: RunPaths, task_root: Path, spec: RunSpec, uid: int | None, probe: ProbeConfig | None = None) -> Path:
+def prepare(
+    paths: RunPaths,
+    task_root: Path,
+    spec: RunSpec,
+    uid: int | None,
+    probe: ProbeConfig | None = None,
+    watch: WatchConfig | None = None,
+) -> Path:
     """Fill a scratch folder for one process (anything of an earlier process removed); the report's folder."""
     for child in paths.scratch.iterdir():
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     copy_task(task_root, paths.task_copy)
     if spec.implementation.name == "candidate" or spec.substitute:
         replace_folder(spec.implementation.folder, paths.task_copy / spec.folder_in_task)
-    make_shim(paths.shim, probe)
+    make_shim(paths.shim, probe, watch)
     (paths.home / "tmp").mkdir(parents=True)
-    paths.events.mkdir()
+    paths.loads.mkdir(parents=True)
     out = paths.scratch / secrets.token_hex(8)
     out.mkdir(mode=0o700)
     if uid is not None:
@@ -141,16 +153,21 @@ def copy_task(source: Path, target: Path) -> None:
 
 
 def replace_folder(source: Path, target: Path) -> None:
+    """Put `source` where `target` is; an absent source (a greenfield before) leaves an empty folder."""
     shutil.rmtree(target, ignore_errors=True)
-    copy_tree(source, target)
+    if source.is_dir():
+        copy_tree(source, target)
+    else:
+        target.mkdir(parents=True)
 
 
-def make_shim(folder: Path, probe: ProbeConfig | None = None) -> Path:
+def make_shim(folder: Path, probe: ProbeConfig | None = None, watch: WatchConfig | None = None) -> Path:
     """A copy of the in-process package (and only it), its start-up hook and the boot script, for one process.
 
     Never a link to the live harness: what a run writes here (where it can) is gone with its scratch folder.
     The hook (`sitecustomize`) switches the cross-process probe on in every interpreter of the run when the
-    probe's file is beside it, and otherwise hands over to the environment's own sitecustomize.
+    probe's file is beside it, starts the file watch in child interpreters when the watch's file is, and otherwise
+    hands over to the environment's own sitecustomize.
     """
     package = folder / "concgrade"
     inside = package / "inside"
@@ -164,4 +181,6 @@ def make_shim(folder: Path, probe: ProbeConfig | None = None) -> Path:
     (folder / BOOT_SCRIPT).write_text(BOOT_TEXT, encoding="utf-8")
     if probe is not None:
         (folder / PROBE_FILE).write_text(probe.to_env(), encoding="utf-8")
+    if watch is not None:
+        (folder / WATCH_CONFIG).write_text(watch.to_json(), encoding="utf-8")
     return folder

@@ -86,6 +86,7 @@ class Launch:
     node_ids: list[str]
     json_report: Path | None = None
     uid: int | None = None
+    cwd: Path | None = None  # the task copy, unless the task's command runs in an implementation's folder
 
 
 def supervise(index: int, launch: Launch, sandbox: Sandbox, run_timeout: float, exit_grace: float) -> AttemptOutput:
@@ -115,7 +116,7 @@ def supervise(index: int, launch: Launch, sandbox: Sandbox, run_timeout: float, 
     )
     boot_read = handover_pipe(protocol.handover(channel.key, config))
     inner = [launch.interpreter, str(paths.boot_script), str(boot_read)]
-    cwd = paths.task_copy
+    cwd = launch.cwd or paths.task_copy
     full_command = sandbox.command(inner, paths.scratch, paths.shim, cwd, cgroup.procs_files(), launch.uid)
     started = time.monotonic()
     pass_fds = (channel.child.records_write, boot_read, stacks_fd)

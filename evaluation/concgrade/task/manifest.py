@@ -98,7 +98,9 @@ def implementations_table(root: Path, section: Any, manifest_path: Path) -> tupl
     for name in ("before", "after"):
         relative = section.get(name, f"repository_{name}")
         folder = (root / str(relative)).resolve()
-        if not folder.is_dir():
+        # A task written from scratch may have no before folder at all (greenfield): before has nothing to import.
+        absent_allowed = name == "before" and name not in section and not folder.exists()
+        if not folder.is_dir() and not absent_allowed:
             raise TaskError(f"{folder}: missing {name} implementation folder (expected {root.name}/{relative}/)")
         if not folder.is_relative_to(root):
             raise TaskError(f"{manifest_path}: implementations.{name} points outside the task: {relative}")

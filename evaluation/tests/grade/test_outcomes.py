@@ -147,7 +147,7 @@ def test_channels_that_disagree_make_the_test_inconsistent():
 def test_exit_status_zero_with_failures_is_a_problem():
     records = [START, collected("t::a"), *full("t::a", "failed"), {"type": "session_finish", "exitstatus": 0}]
     run = observe_run(output(records, exit_code=0))
-    assert any("exited 0" in problem for problem in run.problems)
+    assert any("status 0 although tests failed" in problem for problem in run.problems)
 
 
 def test_import_proof_checks_folder_and_content():
@@ -217,3 +217,42 @@ def test_audit_findings_become_the_runs_containment_findings():
     }
     run = observe_run(output([START, collected("t::a"), *full("t::a"), finding, FINISH]))
     assert run.contained == ["gc.get_objects at /scratch/m.py:3 (denied during t::a)"]
+
+
+def test_a_conftest_that_changes_the_exit_status_is_a_note_not_a_channel_problem():
+    records = [START, collected("t::a"), *full("t::a", "failed"), finish(1), {"type": "session_exit", "exitstatus": 0}]
+    run = observe_run(output(records, exit_code=0))
+    assert run.problems == [] and run.tests["t::a"].outcome == "failed"
+    assert run.notes == [
+        "the task's hooks changed pytest's exit status from 1 to 0: the grade uses the per-test outcomes"
+    ]
+
+
+def test_a_process_exit_that_is_not_what_pytest_returned_is_still_a_problem():
+    records = [START, collected("t::a"), *full("t::a", "failed"), finish(1), {"type": "session_exit", "exitstatus": 1}]
+    run = observe_run(output(records, exit_code=0))
+    assert run.problems == ["pytest returned status 1 but the process exited 0"]
+
+
+def test_a_failing_subtest_fails_its_test_and_the_json_reports_subtest_words_are_not_a_disagreement():
+    subtest = phase("t::a", "call", "failed", subtest="(i=1)", longrepr="AssertionError: 1")
+    records = [START, collected("t::a"), phase("t::a", "setup", "passed"), subtest, *full("t::a")[1:], finish(1)]
+    report = {"tests": [{"nodeid": "t::a", "outcome": "subtests passed"}]}
+    run = observe_run(output(records, json_report=report, exit_code=1))
+    assert run.tests["t::a"].outcome == "failed" and "subtest (i=1) failed" in run.tests["t::a"].message
+    assert run.problems == []
+
+
+def test_the_files_a_run_read_are_told_apart_by_folder_with_their_content_checked():
+    own = {"type": "loaded", "file": "/scratch/task/repository_after/m.py", "sha256": "abc"}
+    other = {"type": "loaded", "file": "/scratch/task/repository_before/m.py", "sha256": "zzz"}
+    elsewhere = {"type": "loaded", "file": "/scratch/task/tests/helper.py", "sha256": "x"}
+    out = output([START, own, other, elsewhere, FINISH])
+    out.other_folders = ["/scratch/task/repository_before"]
+    out.attempts[0].child_loads = [("/scratch/task/repository_after/data.json", "d")]
+    loads = [(load.file, load.folder, load.process, load.content_matches) for load in observe_run(out).loads]
+    assert loads == [
+        ("m.py", "own", "test", True),
+        ("m.py", "other", "test", False),
+        ("data.json", "own", "child", False),
+    ]
