@@ -78,7 +78,7 @@ def test_a_child_started_with_the_folder_is_seen_from_the_parent(tmp_path):
     assert found == ["repository_after", "repository_after/counter.py"]
 
 
-def test_one_hook_many_listeners_a_raising_listener_denies_and_a_listener_is_not_reentered(tmp_path):
+def test_one_sealed_hook_many_listeners_a_raising_listener_denies_and_a_listener_is_not_reentered(tmp_path):
     found = in_a_fresh_interpreter(
         """
         import json, sys
@@ -90,20 +90,25 @@ def test_one_hook_many_listeners_a_raising_listener_denies_and_a_listener_is_not
         def deny(event, args):
             if args and str(args[0]).endswith("forbidden.txt"):
                 raise PermissionError("denied by a listener")
-        audit.listen("open", record)
-        audit.listen("open", deny)
-        audit.install()  # again: still one hook
+        audit.listen(("open",), record)
+        audit.listen(("open",), deny)
+        first, again = audit.start(), audit.start()  # a second start installs no second hook
+        try:
+            audit.listen(("open",), record)
+            late = "accepted"
+        except RuntimeError:
+            late = "refused"
         open(__import__("os").devnull).close()
         try:
             open("forbidden.txt", "w")
             denied = False
         except PermissionError:
             denied = True
-        print(json.dumps({"opens": seen.count("open"), "denied": denied, "installed": audit.installed()}))
+        print(json.dumps({"opens": seen.count("open"), "denied": denied, "starts": [first, again], "late": late}))
         """,
         tmp_path,
     )
-    assert found == {"opens": 2, "denied": True, "installed": True}
+    assert found == {"opens": 2, "denied": True, "starts": [True, False], "late": "refused"}
     assert not (tmp_path / "forbidden.txt").exists()
 
 
