@@ -105,9 +105,22 @@ def hash_mapping(entries: Mapping[str, str]) -> str:
     return hash_value(dict(entries))
 
 
-def copy_tree(source: Path, target: Path) -> None:
-    """Copy a task (or an implementation) without its ignored folders; symlinks stay links."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*IGNORED_DIRS), symlinks=True)
+def copy_tree(source: Path, target: Path, leave_out: Path | None = None) -> None:
+    """Copy a task (or an implementation) without its ignored folders (nor `leave_out`); symlinks stay links."""
+    ignore_dirs = shutil.ignore_patterns(*IGNORED_DIRS)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        ignored = set(ignore_dirs(folder, names))
+        if leave_out is not None and leave_out.parent == Path(folder).resolve() and leave_out.name in names:
+            ignored.add(leave_out.name)
+        return ignored
+
+    shutil.copytree(source, target, ignore=ignore, symlinks=True)
+
+
+def harness_package() -> Path:
+    """concgrade's own package folder (the shim gives every run its own link to it)."""
+    return Path(concgrade.__file__).resolve().parent
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ import shlex
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, requested_by, run_bench
 from concgrade.files import read_sources, tree_digest
-from concgrade.grade.checks import check_constraints_met, check_task_lint
+from concgrade.grade.checks import Check, check_constraints_met, check_task_lint
 from concgrade.grade.grading import grade_runs, with_checks
 from concgrade.grade.instances import audit_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
@@ -35,7 +36,7 @@ from concgrade.run.runner import run_all, run_limits, run_until_contradicted
 from concgrade.run.sandbox import prepare_sandbox
 from concgrade.static.diffs import diff_sources
 from concgrade.static.lint.checks import lint_task
-from concgrade.static.structure import analyze_task
+from concgrade.static.structure import Structure, analyze_task
 from concgrade.task.load import load_task
 from concgrade.task.model import Task
 from concgrade.task.trajectory import read_trajectory
@@ -108,26 +109,34 @@ def grade(
     options: GradeOptions,
     on_run_done: RunDone | None = None,
     on_bench_progress: BenchProgress | None = None,
+    alongside: Callable[[], object] | None = None,
 ) -> Results:
-    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked)."""
+    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked).
+
+    `alongside` is the caller's own work to do while the runs are in flight (the CLI compiles its report
+    templates there), after the grade's static analysis.
+    """
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
     bench_reason = requested_by(options.bench, task.workloads)
 
-    mark = time.monotonic()
-    reports_ignored = ignored_by_git(task.root, "reports")
-    lint_findings = [
-        finding.to_dict() for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored)
-    ]
-    structure = analyze_task(task)
-    source_checks = [check_task_lint(lint_findings)]
-    source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
-    timings["static_checks"] = time.monotonic() - mark
-
-    mark = time.monotonic()
     plan = options.repeat_plan()
-    runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done)
-    timings["runs"] = time.monotonic() - mark
+    # Static analysis needs no run and no run needs it: it goes on beside the runs, off the critical path
+    # (started once the runs are about to start, so it does not slow down their preparation).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="concgrade-beside") as beside:
+        static: list[Future[StaticFindings]] = []
+
+        def start_beside() -> None:
+            static.append(beside.submit(analyze_statically, task))
+            if alongside is not None:
+                beside.submit(alongside)
+
+        mark = time.monotonic()
+        runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done, start_beside)
+        timings["runs"] = time.monotonic() - mark
+        found = static[0].result()
+    timings["static_checks"] = found.seconds
+    lint_findings, structure, source_checks = found.lint, found.structure, found.checks
     grade_ = grade_runs(
         task.suites,
         runs,
@@ -157,8 +166,8 @@ def grade(
         lint=[*lint_findings, *runtime_lint_findings(instances)],
         environment=environment_info(isolation),
         timings=timings,
-        trajectory=read_trajectory(task.root),
-        diffs=implementation_diffs(task),
+        trajectory=found.trajectory,
+        diffs=found.diffs,
         reproduce=reproduce_info(options.command),
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
         bench=bench,
@@ -166,15 +175,44 @@ def grade(
     )
 
 
+@dataclass(frozen=True)
+class StaticFindings:
+    """What a grade learns from the task's files alone: lint, structure and constraints, trajectory, diffs."""
+
+    lint: list[dict[str, Any]]
+    structure: Structure
+    checks: list[Check]
+    trajectory: list[dict[str, Any]]
+    diffs: list[dict[str, Any]]
+    seconds: float
+
+
+def analyze_statically(task: Task) -> StaticFindings:
+    mark = time.monotonic()
+    reports_ignored = ignored_by_git(task.root, "reports")
+    lint = [finding.to_dict() for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored)]
+    structure = analyze_task(task)
+    checks = [check_task_lint(lint)]
+    checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
+    trajectory, diffs = read_trajectory(task.root), implementation_diffs(task)
+    return StaticFindings(lint, structure, checks, trajectory, diffs, time.monotonic() - mark)
+
+
 def run_and_observe(
-    task: Task, options: GradeOptions, plan: RepeatPlan, on_run_done: RunDone | None
+    task: Task,
+    options: GradeOptions,
+    plan: RepeatPlan,
+    on_run_done: RunDone | None,
+    alongside: Callable[[], object] = lambda: None,
 ) -> tuple[list[RunObservation], list[str], dict[str, Any]]:
     """Every run of the plan, each observed once: (one observation per implementation, user files the grade
-    changed, the isolation layers that were active)."""
+    changed, the isolation layers that were active). `alongside` starts work meant to share the machine
+    with the runs, once their preparation is done."""
     sandbox = prepare_sandbox(run_limits(task.limits))
     watched = watched_folders(task)
     digests_before = {folder: tree_digest(folder) for folder in watched}
     specs = expand_repeats(plan_runs(task), plan)
+    alongside()
     observed: dict[tuple[str, int], RunObservation] = {}
 
     def observe(output: RunOutput) -> RunObservation:

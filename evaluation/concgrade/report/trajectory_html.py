@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 @lru_cache(maxsize=1)
 def _renderer() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # imported when a page renders Markdown, not by every command
+
     # html=False escapes raw HTML blocks and inline tags; markdown-it refuses javascript:, vbscript:,
     # file: and data: links by itself. Images would load from the network, so they become links.
     md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])

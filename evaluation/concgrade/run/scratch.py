@@ -12,7 +12,7 @@ from pathlib import Path
 
 import concgrade
 from concgrade.errors import TaskError
-from concgrade.files import copy_tree
+from concgrade.files import copy_tree, harness_package, walk_files
 from concgrade.run.plan import RunSpec, run_environment
 from concgrade.task.model import Task
 
@@ -52,13 +52,19 @@ def scratch_run(task: Task, spec: RunSpec) -> Iterator[ScratchRun]:
 
 
 def copy_task(source: Path, target: Path) -> None:
-    """Copy the task into the scratch folder; a symlink leading outside the task is refused."""
-    for path in source.rglob("*"):
-        if path.is_symlink():
+    """Copy the task into the scratch folder; a symlink leading outside the task is refused.
+
+    A harness that lives inside the task (this repository's reference task holds concgrade in evaluation/)
+    is left out: it is no part of the task, the shim puts concgrade first on the path anyway, and copying
+    it was a third of every run's copy and integrity hashing.
+    """
+    leave_out = harness_package()
+    for path in walk_files(source):  # what is copied: ignored folders (.git, reports/, ...) are not walked
+        if path.is_symlink() and not path.is_relative_to(leave_out):
             resolved = path.resolve()
             if not resolved.is_relative_to(source):
                 raise TaskError(f"{path}: symlink points outside the task ({resolved})")
-    copy_tree(source, target)
+    copy_tree(source, target, leave_out=leave_out)
 
 
 def replace_folder(source: Path, target: Path) -> None:

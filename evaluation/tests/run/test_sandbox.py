@@ -52,3 +52,13 @@ def test_the_detected_sandbox_preloads_pytest_before_the_plugin():
     assert "_pytest.skipping" in sandbox.preload and "pytest_timeout" in sandbox.preload
     layer = next(layer for layer in sandbox.report.layers if layer.name == "pid_namespace")
     assert layer.active == bool(sandbox.wrapper)  # whatever this machine offers, it is recorded truthfully
+
+
+def test_pytest_builtin_plugins_read_from_source_are_pytests_own():
+    """The list is read without importing pytest (off the grade's critical path): it must be pytest's."""
+    from _pytest.config import default_plugins
+
+    from concgrade.run.sandbox import _default_plugins_from_source, pytest_builtin_plugins
+
+    assert _default_plugins_from_source() == tuple(default_plugins)
+    assert pytest_builtin_plugins() == tuple(f"_pytest.{name}" for name in default_plugins)
