@@ -81,7 +81,10 @@ def check_runs_started(runs: Sequence[RunObservation]) -> Check:
         names = ", ".join(f"{run.name} (exit {run.exit_code})" for run in dead)
         detail = (dead[0].stderr_tail or dead[0].stdout_tail).strip().splitlines()[-1:] or [""]
         return Check("runs.started", "error", f"pytest did not start for {names}: {detail[0]}")
-    return Check("runs.started", "pass", f"{len(runs)} pytest processes ran")
+    # Every process counts: each repeat (--repeat, --gate) and each rerun after a crash is one.
+    counts = {run.name: max(1, len(run.attempts)) for run in runs}
+    per_implementation = ", ".join(f"{name} {count}" for name, count in counts.items())
+    return Check("runs.started", "pass", f"{sum(counts.values())} pytest processes ran ({per_implementation})")
 
 
 def check_suites_ran(
