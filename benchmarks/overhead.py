@@ -84,6 +84,12 @@ def main() -> int:
         "--harness", type=Path, default=EVALUATION / "run.py", help="the run.py to time (e.g. another checkout's)"
     )
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="RUN_PY",
+        help="also time another harness (e.g. an older checkout's evaluation/run.py) in every repeat, side by side",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
@@ -94,6 +100,7 @@ def main() -> int:
     slowest: list[float] = []
     sequential: list[float] = []
     parallel: list[float] = []
+    compared: list[float] = []
 
     def raw_step() -> None:
         pair, slower = raw_pair(raw_root, test_files, raw_folders)
@@ -114,6 +121,8 @@ def main() -> int:
                 lambda: sequential.append(harness(args.harness, task.root, output / "seq", 1)),
                 lambda: parallel.append(harness(args.harness, task.root, output / "par", None)),
             ]
+            if args.compare:
+                steps.append(lambda: compared.append(harness(args.compare, task.root, output / "cmp", None)))
             for step in steps if repeat % 2 == 0 else steps[::-1]:
                 step()
 
@@ -133,6 +142,8 @@ def main() -> int:
         "floor": _spread(ratios(slowest)),  # the slower raw run alone: what running both at once can reach
         "goal": GOAL,
     }
+    if args.compare:
+        figures["compared"] = {"harness": str(args.compare), "ratio_default_jobs": _spread(ratios(compared))}
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -145,6 +156,11 @@ def main() -> int:
         )
         print(f"floor (the slower raw run alone) / raw: median {f['median']:.3f} (range {f['min']:.3f}-{f['max']:.3f})")
         print(f"run.py --jobs 1 / raw: median {r['median']:.3f} (range {r['min']:.3f}-{r['max']:.3f})")
+        if args.compare:
+            c = figures["compared"]["ratio_default_jobs"]
+            print(
+                f"{args.compare} (default jobs) / raw: median {c['median']:.3f} (range {c['min']:.3f}-{c['max']:.3f})"
+            )
         print(f"load average {figures['load_average']} on {figures['cpus']} cores; {args.repeats} alternating repeats")
     return 0 if figures["ratio_default_jobs"]["median"] <= GOAL else 1
 
