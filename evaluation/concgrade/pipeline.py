@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -122,11 +123,15 @@ def grade(
 
     plan = options.repeat_plan()
     # Static analysis needs no run and no run needs it: it goes on beside the runs, off the critical path
-    # (started once the runs are about to start, so it does not slow down their preparation).
+    # (started once the first pytest process is running, so it does not slow down the runs' scratch copies).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="concgrade-beside") as beside:
         static: list[Future[StaticFindings]] = []
 
+        started = threading.Lock()
+
         def start_beside() -> None:
+            if not started.acquire(blocking=False):
+                return  # once: at the first process of the grade
             static.append(beside.submit(analyze_statically, task))
             if alongside is not None:
                 beside.submit(alongside)
@@ -134,6 +139,7 @@ def grade(
         mark = time.monotonic()
         runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done, start_beside)
         timings["runs"] = time.monotonic() - mark
+        start_beside()  # no process started at all (a run that could not start): analyse now
         found = static[0].result()
     timings["static_checks"] = found.seconds
     lint_findings, structure, source_checks = found.lint, found.structure, found.checks
@@ -203,16 +209,15 @@ def run_and_observe(
     options: GradeOptions,
     plan: RepeatPlan,
     on_run_done: RunDone | None,
-    alongside: Callable[[], object] = lambda: None,
+    on_start: Callable[[], None] | None = None,
 ) -> tuple[list[RunObservation], list[str], dict[str, Any]]:
     """Every run of the plan, each observed once: (one observation per implementation, user files the grade
-    changed, the isolation layers that were active). `alongside` starts work meant to share the machine
-    with the runs, once their preparation is done."""
+    changed, the isolation layers that were active). `on_start` is called as each pytest process starts
+    (work meant to share the machine with the runs, not with their preparation)."""
     sandbox = prepare_sandbox(run_limits(task.limits))
     watched = watched_folders(task)
     digests_before = {folder: tree_digest(folder) for folder in watched}
     specs = expand_repeats(plan_runs(task), plan)
-    alongside()
     observed: dict[tuple[str, int], RunObservation] = {}
 
     def observe(output: RunOutput) -> RunObservation:
@@ -227,9 +232,9 @@ def run_and_observe(
 
     if plan.repeat > 1 and plan.early_exit:
         contradicted = lambda output: contradicts(observe(output), task.suites)  # noqa: E731
-        outputs = run_until_contradicted(task, specs, options.jobs, contradicted, done, sandbox)
+        outputs = run_until_contradicted(task, specs, options.jobs, contradicted, done, sandbox, on_start)
     else:
-        outputs = run_all(task, specs, options.jobs, done, sandbox)
+        outputs = run_all(task, specs, options.jobs, done, sandbox, on_start)
     folder_changes = [
         f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
     ]

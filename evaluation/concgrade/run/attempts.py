@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,13 @@ FILE_TOO_LARGE = "[Errno 27] File too large"
 
 
 def run_attempt(
-    task: Task, spec: RunSpec, sandbox: Sandbox, scratch: Path, index: int, node_ids: list[str]
+    task: Task,
+    spec: RunSpec,
+    sandbox: Sandbox,
+    scratch: Path,
+    index: int,
+    node_ids: list[str],
+    on_start: Callable[[], None] | None = None,
 ) -> AttemptOutput:
     """One pytest process in a fresh scratch copy of the task (always at the same path, so imports compare)."""
     task_copy, shim, home = scratch / "task", scratch / "shim", scratch / "home"
@@ -69,6 +76,7 @@ def run_attempt(
         run_timeout=spec.run_timeout,
         exit_grace=EXIT_GRACE,
         json_report=json_report,
+        on_start=on_start,
     )
     attempt.changed_files = changes(before, protected_digest(task_copy)) + sources_changed(
         attempt.records, task_copy, before

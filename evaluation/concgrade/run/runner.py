@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from concgrade.run.integrity import harness_hook_files
 from concgrade.run.outputs import AttemptOutput, RunOutput
 from concgrade.run.plan import RunSpec
 from concgrade.run.sandbox import RunLimits, Sandbox, prepare_sandbox
+from concgrade.run.scratch import remove_later
 from concgrade.task.model import Limits, Task
 
 # Reruns after crashes stop once the run has used this many times its per-process timeout.
@@ -31,11 +31,13 @@ def run_all(
     jobs: int,
     on_done: Callable[[RunOutput], None] | None = None,
     sandbox: Sandbox | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[RunOutput]:
-    """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`."""
+    """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`. `on_start` is
+    called as each pytest process starts (from the thread that started it)."""
     sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, task, spec, sandbox) for spec in specs]
+        futures = [pool.submit(run_one, task, spec, sandbox, on_start) for spec in specs]
         # Report each run as it finishes (progress), but return them in the order of the specs.
         for future in as_completed(futures):
             if on_done and future.exception() is None:
@@ -50,6 +52,7 @@ def run_until_contradicted(
     contradicted: Callable[[RunOutput], bool],
     on_done: Callable[[RunOutput], None] | None = None,
     sandbox: Sandbox | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[RunOutput]:
     """Run every spec like run_all, but once a run of an implementation is `contradicted`, its repeats not
     yet started are skipped: they cannot change the verdict. Outputs come back in the order of `specs`."""
@@ -61,7 +64,7 @@ def run_until_contradicted(
         with lock:
             if spec.name in stopped:
                 return None
-        output = run_one(task, spec, sandbox)
+        output = run_one(task, spec, sandbox, on_start)
         if contradicted(output):
             with lock:
                 stopped.add(spec.name)
@@ -85,7 +88,9 @@ def run_limits(limits: Limits) -> RunLimits:
     )
 
 
-def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOutput:
+def run_one(
+    task: Task, spec: RunSpec, sandbox: Sandbox | None = None, on_start: Callable[[], None] | None = None
+) -> RunOutput:
     """Run the spec's tests to the end: a new process for the tests a dead one did not start, until all ran."""
     sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
     scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-"))
@@ -96,7 +101,7 @@ def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOut
         remaining: list[str] = []
         budget_ends = time.monotonic() + RERUN_BUDGET * spec.run_timeout
         while True:
-            attempt = run_attempt(task, spec, sandbox, scratch, len(attempts), remaining)
+            attempt = run_attempt(task, spec, sandbox, scratch, len(attempts), remaining, on_start)
             attempts.append(attempt)
             collected = collected or collected_ids(attempt.records)
             newly_started = protocol.started_nodeids(attempt.records) - started
@@ -115,7 +120,7 @@ def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOut
             repeat=spec.repeat,
         )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_later(scratch)
 
 
 def added_hook_files(task: Task, spec: RunSpec) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,15 @@ def copy_task(source: Path, target: Path) -> None:
             if not resolved.is_relative_to(source):
                 raise TaskError(f"{path}: symlink points outside the task ({resolved})")
     copy_tree(source, target, leave_out=leave_out)
+
+
+def remove_later(folder: Path) -> None:
+    """Remove a finished run's scratch folder beside the grade rather than before its next step: a few hundred
+    unlinks took a tenth of a second from the end of every grade. The thread is not a daemon, so the
+    interpreter waits for it at exit and nothing is left behind."""
+    threading.Thread(
+        target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, name="concgrade-cleanup"
+    ).start()
 
 
 def replace_folder(source: Path, target: Path) -> None:

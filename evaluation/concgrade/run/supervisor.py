@@ -80,6 +80,7 @@ def supervise(
     run_timeout: float,
     exit_grace: float,
     json_report: Path,
+    on_start: Callable[[], None] | None = None,
 ) -> AttemptOutput:
     """Start `command` (the boot) in the sandbox and hold it until it ends, or end it; then clear up everything."""
     watch = Watch()
@@ -109,6 +110,8 @@ def supervise(
         cgroup.kill_and_remove()
         raise RunError(f"could not start {full_command[0]}: {stderr}")
     marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
+    if on_start is not None:
+        on_start()
 
     watch_process(process, marker_bytes, sandbox, watch)
     ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
