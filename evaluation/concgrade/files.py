@@ -105,14 +105,27 @@ def hash_mapping(entries: Mapping[str, str]) -> str:
     return hash_value(dict(entries))
 
 
-def copy_tree(source: Path, target: Path, leave_out: Path | None = None) -> None:
-    """Copy a task (or an implementation) without its ignored folders (nor `leave_out`); symlinks stay links."""
+def is_task(folder: Path) -> bool:
+    """A task folder: it holds repository_after/ and tests/ (the one test the dataset discovery uses too)."""
+    return (folder / "repository_after").is_dir() and (folder / "tests").is_dir()
+
+
+def copy_tree(source: Path, target: Path, leave_out: Path | None = None, nested_tasks: bool = True) -> None:
+    """Copy a task (or an implementation) without its ignored folders (nor `leave_out`); symlinks stay links.
+
+    With `nested_tasks=False`, folders below `source` that are tasks of their own (a repository's examples/)
+    are left out: a task is no part of another, as dataset discovery has it.
+    """
     ignore_dirs = shutil.ignore_patterns(*IGNORED_DIRS)
+    top = source.resolve()
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         ignored = set(ignore_dirs(folder, names))
-        if leave_out is not None and leave_out.parent == Path(folder).resolve() and leave_out.name in names:
+        here = Path(folder).resolve()
+        if leave_out is not None and leave_out.parent == here and leave_out.name in names:
             ignored.add(leave_out.name)
+        if not nested_tasks:
+            ignored |= {name for name in names if name not in ignored and here / name != top and is_task(here / name)}
         return ignored
 
     shutil.copytree(source, target, ignore=ignore, symlinks=True)

@@ -56,8 +56,9 @@ def copy_task(source: Path, target: Path) -> None:
     """Copy the task into the scratch folder; a symlink leading outside the task is refused.
 
     A harness that lives inside the task (this repository's reference task holds concgrade in evaluation/)
-    is left out: it is no part of the task, the shim puts concgrade first on the path anyway, and copying
-    it was a third of every run's copy and integrity hashing.
+    is left out: it is no part of the task, and the shim puts concgrade first on the path anyway. So are
+    folders below it that are tasks of their own (examples/): a task is no part of another. Together they
+    were half of every run's copy and integrity hashing, on the grade's critical path.
     """
     leave_out = harness_package()
     for path in walk_files(source):  # what is copied: ignored folders (.git, reports/, ...) are not walked
@@ -65,7 +66,7 @@ def copy_task(source: Path, target: Path) -> None:
             resolved = path.resolve()
             if not resolved.is_relative_to(source):
                 raise TaskError(f"{path}: symlink points outside the task ({resolved})")
-    copy_tree(source, target, leave_out=leave_out)
+    copy_tree(source, target, leave_out=leave_out, nested_tasks=False)
 
 
 def remove_later(folder: Path) -> None:
