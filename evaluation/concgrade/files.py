@@ -38,6 +38,11 @@ def is_virtualenv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file()
 
 
+def is_cache_folder(folder: Path) -> bool:
+    """A tool's cache (CACHEDIR.TAG, the Cache Directory Tagging spec: pytest, ruff, grimp, ... write one)."""
+    return (folder / "CACHEDIR.TAG").is_file()
+
+
 def walk_files(root: Path, suffix: str = "", ignored: Iterable[str] = IGNORED_DIRS) -> Iterator[Path]:
     """Every file below `root` outside ignored folders and virtualenvs, sorted; symlinks are listed, not followed."""
     ignored = frozenset(ignored)
@@ -45,7 +50,12 @@ def walk_files(root: Path, suffix: str = "", ignored: Iterable[str] = IGNORED_DI
         base = Path(folder)
         linked = [name for name in subfolders if (base / name).is_symlink()]
         subfolders[:] = sorted(
-            name for name in subfolders if name not in ignored and name not in linked and not is_virtualenv(base / name)
+            name
+            for name in subfolders
+            if name not in ignored
+            and name not in linked
+            and not is_virtualenv(base / name)
+            and not is_cache_folder(base / name)
         )
         for name in sorted([*names, *(n for n in linked if n not in ignored)]):
             if name.endswith(suffix) and name not in ignored:
@@ -124,6 +134,7 @@ def copy_tree(source: Path, target: Path, leave_out: Path | None = None, nested_
         here = Path(folder).resolve()
         if leave_out is not None and leave_out.parent == here and leave_out.name in names:
             ignored.add(leave_out.name)
+        ignored |= {name for name in names if name not in ignored and is_cache_folder(here / name)}
         if not nested_tasks:
             ignored |= {name for name in names if name not in ignored and here / name != top and is_task(here / name)}
         return ignored

@@ -11,12 +11,16 @@ from concgrade.run.scratch import copy_task
 
 
 def test_nested_tasks_are_left_out_and_everything_else_copied(tmp_path):
-    task = make_task(tmp_path / "task", extra={"docs/notes.md": "x\n", "examples/data.txt": "kept\n"})
+    task = make_task(
+        tmp_path / "task",
+        extra={"docs/notes.md": "x\n", "examples/data.txt": "kept\n", ".tool_cache/CACHEDIR.TAG": "Signature\n"},
+    )
     make_task(task / "examples" / "other")  # a task of its own inside this one
     copy_task(task, tmp_path / "copy")
     copied = {path.relative_to(tmp_path / "copy").as_posix() for path in (tmp_path / "copy").rglob("*")}
     assert {"docs/notes.md", "examples/data.txt", "tests/test_f2p.py", "repository_after/counter.py"} <= copied
     assert not any(path.startswith("examples/other") for path in copied)
+    assert not any(path.startswith(".tool_cache") for path in copied)  # a tool's cache (CACHEDIR.TAG)
 
 
 def test_the_harness_inside_the_reference_task_is_left_out(tmp_path):
