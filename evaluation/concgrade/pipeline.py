@@ -28,6 +28,8 @@ from concgrade.grade.instances import audit_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
 from concgrade.grade.pairing import canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
+from concgrade.histories.gate import history_checks
+from concgrade.histories.phase import run_histories
 from concgrade.results.model import Results, build_results, environment_info
 from concgrade.run.git import ignored_by_git
 from concgrade.run.integrity import changes
@@ -112,7 +114,8 @@ def grade(
     on_bench_progress: BenchProgress | None = None,
     alongside: Callable[[], object] | None = None,
 ) -> Results:
-    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked).
+    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked, and
+    check its declared histories); `on_bench_progress` hears the lines of both later phases.
 
     `alongside` is the caller's own work to do while the runs are in flight (the CLI compiles its report
     templates there), after the grade's static analysis.
@@ -159,6 +162,12 @@ def grade(
         bench = run_bench(task, bench_options, on_bench_progress)
         grade_ = with_checks(grade_, speedup_checks(bench))
         timings["bench"] = time.monotonic() - mark
+    histories = None
+    if task.histories:  # after the test runs too: recordings under stress want the machine's cores
+        mark = time.monotonic()
+        histories = run_histories(task, history_seed(plan), options.jobs, on_bench_progress)
+        grade_ = with_checks(grade_, history_checks(histories))
+        timings["histories"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
     instances = audit_instances(task.instances, *outcomes_by_role(runs))
     return build_results(
@@ -178,6 +187,7 @@ def grade(
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
         bench=bench,
         instances=instances,
+        histories=histories,
     )
 
 
@@ -202,6 +212,11 @@ def analyze_statically(task: Task) -> StaticFindings:
     checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
     trajectory, diffs = read_trajectory(task.root), implementation_diffs(task)
     return StaticFindings(lint, structure, checks, trajectory, diffs, time.monotonic() - mark)
+
+
+def history_seed(plan: RepeatPlan) -> int:
+    """The first seed of every declared history: the grade's stress seed (--seed replays both), else a new one."""
+    return plan.seed if plan.seed is not None else secrets.randbelow(1_000_000)
 
 
 def run_and_observe(

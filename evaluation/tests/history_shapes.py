@@ -278,3 +278,96 @@ def write_shape(folder: Path, shape: Shape, variant: str, module: str = MODULE) 
 def write_spec(path: Path, spec: dict[str, Any]) -> Path:
     path.write_text(json.dumps(spec), encoding="utf-8")
     return path
+
+
+# A fixture task per shape: before is the sequential reference; after is the locked refactor, or the racy one,
+# which makes a lock and forgets to take it (so the weak suite that looks for a lock passes on it).
+TASK_MANIFEST = """\
+[task]
+name = "{name}"
+modules = ["{module}"]
+
+[suites]
+PASS_TO_PASS = ["tests/test_sequential.py"]
+FAIL_TO_PASS = ["tests/test_thread_safe.py"]
+
+[limits]
+test_timeout = 20
+run_timeout = 120
+
+{histories}
+"""
+
+SEQUENTIAL_TEST = """\
+import {module}
+
+
+def test_one_thread_gets_the_reference_answers():
+    subject = {module}.{target}({constructor})
+    assert type(subject).__name__ == "{target}"
+"""
+
+THREAD_SAFE_TEST = """\
+import threading
+
+import {module}
+
+
+def test_the_object_holds_a_lock():
+    subject = {module}.{target}({constructor})
+    assert isinstance(getattr(subject, "_lock", None), type(threading.Lock()))
+"""
+
+
+def racy_with_lock(source: str) -> str:
+    """The sequential source with a lock made in __init__ and never taken: the refactor that forgot it."""
+    lines = source.strip("\n").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("def __init__"))
+    lines.insert(at + 1, "        self._lock = threading.Lock()  # made, never taken")
+    return "import threading\n\n" + "\n".join(lines) + "\n"
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for the plain data a [[histories]] table holds."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
+    raise TypeError(value)
+
+
+def histories_toml(entries: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        "[[histories]]\n" + "".join(f"{key} = {toml_value(value)}\n" for key, value in entry.items())
+        for entry in entries
+    )
+
+
+def make_history_task(root: Path, shape: Shape, variant: str, **history: Any) -> Path:
+    """A task whose after is `variant` ("racy" or "locked") of `shape`, declaring the shape as a history."""
+    constructor = ", ".join(repr(arg) for arg in shape.constructor.get("args", []))
+    fill = {"module": MODULE, "target": shape.target, "constructor": constructor}
+    after = racy_with_lock(shape.sequential) if variant == "racy" else shape.locked.lstrip()
+    files = {
+        f"repository_before/{MODULE}.py": shape.sequential.lstrip(),
+        f"repository_after/{MODULE}.py": after,
+        "tests/test_sequential.py": SEQUENTIAL_TEST.format(**fill),
+        "tests/test_thread_safe.py": THREAD_SAFE_TEST.format(**fill),
+        "evaluation/concgrade.toml": TASK_MANIFEST.format(
+            name=root.name, module=MODULE, histories=histories_toml([manifest_entry(shape, **history)])
+        ),
+        "README.md": f"# {shape.name}, {variant}\n",
+        "Dockerfile": "FROM python:3.11-slim\n",
+        "trajectory/001_refactor.md": "# Refactor\n\nMake it safe to share between threads.\n",
+    }
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root

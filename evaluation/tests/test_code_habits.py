@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,9 @@ INSIDE_MAY_IMPORT = {"pytest", "_pytest", "pluggy"}
 def run_tool(*command: str) -> subprocess.CompletedProcess[str]:
     if shutil.which(command[0]) is None:
         pytest.skip(f"{command[0]} is not installed (pip install -e '.[dev]')")
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    # This checkout's package, not the installed one (import-linter imports the package it checks).
+    env = {**os.environ, "PYTHONPATH": str(REPO / "evaluation")}
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.mark.parametrize(

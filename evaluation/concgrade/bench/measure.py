@@ -31,6 +31,7 @@ from concgrade.bench.model import (
 )
 from concgrade.errors import UsageError
 from concgrade.files import cache_dir, sha256_file, tree_digest
+from concgrade.run.integrity import import_proof
 from concgrade.run.plan import RunSpec, plan_runs
 from concgrade.run.readers import read_json
 from concgrade.run.scratch import ScratchRun, scratch_run
@@ -217,18 +218,8 @@ def implausible(record: dict[str, Any], opened: float, closed: float) -> str | N
 
 def prove_import(imported: dict[str, Any] | None, run: ScratchRun, spec: RunSpec) -> dict[str, Any] | None:
     """Mark whether the timed callable came from this implementation's folder, with its graded content."""
-    if not imported:
-        return None
-    folder = (run.task_copy / spec.folder_in_task).resolve()
-    file = Path(str(imported.get("file", "")))
-    inside = file.is_relative_to(folder)
-    hashes = tree_digest(spec.implementation.folder, ".py")
-    matches = inside and hashes.get(file.relative_to(folder).as_posix()) == imported.get("sha256")
-    return {
-        **imported,
-        "file": file.relative_to(run.task_copy).as_posix() if inside else str(file),
-        "expected": matches,
-    }
+    folder = run.task_copy / spec.folder_in_task
+    return import_proof(imported, folder, tree_digest(spec.implementation.folder, ".py"), run.task_copy)
 
 
 def load_average() -> float | None:

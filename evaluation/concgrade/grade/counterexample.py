@@ -13,7 +13,7 @@ The reader's message is then the one the whole history earned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from concgrade.grade.history import (
     SequentialModel,
     describe_expected,
     describe_state,
+    operation_from_json,
     operation_to_json,
 )
 from concgrade.grade.linearization_search import Budget, OutOfBudget, final_states, linearizable, search
@@ -67,6 +68,21 @@ class Counterexample:
             "original_size": self.original_size,
             "explanation": self.explanation(),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Counterexample:
+        """A counterexample as `to_json` wrote it (for the reports, which read results.json's data)."""
+        operations = tuple(operation_from_json(op, index) for index, op in enumerate(data["operations"]))
+        return cls(
+            operations=operations,
+            impossible=int(data["impossible"]),
+            allowed=tuple(str(answer) for answer in data.get("allowed", [])),
+            preceding=int(data.get("preceding", 0)),
+            start_state=str(data.get("start_state", "")),
+            partition=data.get("partition"),
+            minimal=bool(data.get("minimal", True)),
+            original_size=int(data.get("original_size", len(operations))),
+        )
 
 
 @dataclass(frozen=True)

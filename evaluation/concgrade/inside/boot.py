@@ -15,7 +15,7 @@ import os
 import sys
 
 from concgrade.inside import protocol
-from concgrade.inside.protocol import BOOT_VARIABLE, KEY_BYTES, STDLIB_HELPERS, BootConfig
+from concgrade.inside.protocol import BOOT_VARIABLE, KEY_BYTES, PROGRAMS, STDLIB_HELPERS, BootConfig
 
 
 def read_key(fd: int) -> bytes:
@@ -164,8 +164,39 @@ def report_strays_at_exit(marker_variable: str) -> None:
     atexit.register(report)
 
 
+def run_program(config: BootConfig) -> None:
+    """A harness program instead of pytest: the same cgroups, limits, key, stacks and path, then `main(argv, stream)`.
+
+    The program is imported while only the shim is on the path, so nothing in an implementation folder
+    can stand in for it; it writes its records, signed, to the channel the stream holds.
+    """
+    import importlib
+
+    if config.program not in PROGRAMS:
+        raise SystemExit(f"concgrade: boot: {config.program!r} is not a harness program")
+    join_cgroups(config.cgroup_procs)
+    set_limits(config.rlimits)
+    key = read_key(config.key_fd) if config.key_fd is not None else b""
+    program = importlib.import_module(config.program)
+    if config.stacks_fd is not None:
+        import faulthandler
+        import signal
+
+        os.set_inheritable(config.stacks_fd, False)
+        faulthandler.register(signal.SIGUSR1, file=config.stacks_fd, all_threads=True, chain=False)
+    stream = None
+    if config.records_fd is not None:
+        os.set_inheritable(config.records_fd, False)
+        stream = protocol.RecordStream(fd=config.records_fd, key=key)
+    task_path(os.getcwd(), config.shim, config.pythonpath)
+    program.main(sys.argv[1:], stream)
+
+
 def main() -> None:
     config = BootConfig.from_json(os.environ.pop(BOOT_VARIABLE, "{}"))
+    if config.program:
+        run_program(config)
+        return
     if config.marker_variable:
         report_strays_at_exit(config.marker_variable)
     join_cgroups(config.cgroup_procs)

@@ -2,6 +2,8 @@
 
     python -m concgrade.inside.history_driver SPEC.json OUT.json
 
+In a grade the boot runs it instead (protocol.PROGRAMS: the same sandbox and trusted start as a pytest
+process), and the history goes to the harness as signed records on the records channel, not to a file.
 Each call's invocation and response are read from CLOCK_MONOTONIC (time.monotonic_ns) right around
 it, so its linearization point lies between them. The calls are drawn from the seed before any
 thread starts, the threads wait at one barrier, and stress mode (tiny switch interval, seeded yields
@@ -23,6 +25,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from concgrade.inside import protocol
 from concgrade.inside.bench_child import module_proof
 from concgrade.inside.call_yields import CallYields, source_folders
 from concgrade.inside.history_spec import (
@@ -34,15 +37,21 @@ from concgrade.inside.history_spec import (
     plan_calls,
     resolve_target,
 )
+from concgrade.inside.protocol import RecordStream
 from concgrade.inside.stress import Stress
 
 _monotonic_ns = time.monotonic_ns  # bound now: code under test replacing time.monotonic_ns cannot reach it
 _sleep = time.sleep  # the real one, before stress wraps it
 _os_write, _os_exit = os.write, os._exit
+# Bound before the code under test is imported: replacing threading.Thread (say, with a class that runs its
+# target at once, serializing the calls) does not reach the driver. Each call records its thread's identity,
+# so the harness sees N threads, not one.
+_Thread, _get_ident = threading.Thread, threading.get_ident
 
 HISTORY_FORMAT = 1
 DEFAULT_TIMEOUT = 60.0  # seconds for all the calls; the ones still running then are recorded without a response
 BARRIER_TIMEOUT = 30.0  # seconds a thread waits for the others to start
+CHUNK = 500  # operations per record on the records channel (a 10,000-call history is 20 lines, not one huge one)
 
 Record = dict[str, Any]
 
@@ -54,7 +63,7 @@ def record_threads(
     records: list[list[Record]] = [[] for _ in plans]
     gate = _StartGate(len(plans))
     threads = [
-        threading.Thread(target=_run_plan, args=(subject, client, plan, gate, records[client]), daemon=True)
+        _Thread(target=_run_plan, args=(subject, client, plan, gate, records[client]), daemon=True)
         for client, plan in enumerate(plans)
     ]
     for thread in threads:
@@ -94,9 +103,11 @@ class _StartGate:
 def _run_plan(subject: Any, client: int, plan: list[Call], gate: _StartGate, records: list[Record]) -> None:
     if not gate.wait():
         return  # nothing of this thread ran
+    ident = _get_ident()
     for method, args in plan:
         function = getattr(subject, method) if method else subject
         record: Record = {"client": client, "method": method, "args": args, "invoked": 0, "responded": None}
+        record["thread"] = ident
         records.append(record)
         record["invoked"] = _monotonic_ns()
         try:
@@ -183,7 +194,8 @@ def _flatten(records: list[list[Record]]) -> list[Record]:
     merged = sorted((record for thread in records for record in thread), key=lambda r: (r["invoked"], r["client"]))
     flat = []
     for index, record in enumerate(merged):
-        item = {key: record[key] for key in ("client", "method", "args", "invoked", "responded")}
+        kept: tuple[str, ...] = ("client", "method", "args", "invoked", "responded", "thread")
+        item: Record = {key: record[key] for key in kept if key in record}
         if record["responded"] is not None:
             item.update({key: record[key] for key in ("value", "raised", "message") if key in record})
         flat.append({"index": index, **item})
@@ -202,6 +214,7 @@ def make_subject(spec: Mapping[str, Any]) -> Any:
 def drive(spec: Mapping[str, Any], record: dict[str, Any]) -> None:
     """Everything a run does, in order; `record` says how far it got (it is the output, also on failure)."""
     record["phase"] = "plan"
+    threads, tasks = record_threads, record_tasks  # bound before the code under test can replace them
     hook = load_hook(spec["operations_hook"], spec.get("hook_paths", [])) if spec.get("operations_hook") else None
     plans = plan_calls(spec, hook)
     stress = None
@@ -221,11 +234,11 @@ def drive(spec: Mapping[str, Any], record: dict[str, Any]) -> None:
     timeout = float(spec.get("timeout_seconds") or DEFAULT_TIMEOUT)
     started = _monotonic_ns()
     if spec.get("asyncio"):
-        operations, timed_out = record_tasks(lambda: make_subject(spec), plans, timeout)
+        operations, timed_out = tasks(lambda: make_subject(spec), plans, timeout)
     else:
         subject = make_subject(spec)
         check_methods(subject, plans)
-        operations, timed_out = record_threads(subject, plans, timeout)
+        operations, timed_out = threads(subject, plans, timeout)
     record.update(
         ok=True,
         phase="done",
@@ -260,26 +273,43 @@ def header(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str]) -> None:
-    spec_path, out_path = argv
-    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(spec_path, encoding="utf-8") as handle:
-        spec = json.load(handle)
+def run(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole recorded run as one JSON-ready record (a failure is the run's result, whatever it is)."""
     record = header(spec)
     try:
         drive(spec, record)
-    except BaseException as exc:  # the failure is the run's result, whatever it is
+    except BaseException as exc:
         frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
         record.update(ok=False, error=f"{type(exc).__name__}: {exc}", traceback="".join(frames[-6:]))
     record["pid"] = os.getpid()
     try:
-        line = json.dumps(record, default=str)
+        json.dumps(record, default=str)
     except (TypeError, ValueError) as exc:
-        line = json.dumps({**header(spec), "error": f"could not encode the history: {exc}"})
-    data = line.encode("utf-8", "replace")
-    while data:
-        data = data[_os_write(fd, data) :]
+        record = {**header(spec), "error": f"could not encode the history: {exc}"}
+    return record
+
+
+def send(record: dict[str, Any], stream: RecordStream) -> None:
+    """The record as signed records: its operations in chunks, then the rest, which says how many there were."""
+    operations = record.pop("operations", [])
+    for first in range(0, len(operations), CHUNK):
+        stream.write(protocol.history_calls(first, operations[first : first + CHUNK]))
+    stream.write(protocol.history(record, len(operations)))
+
+
+def main(argv: list[str], stream: RecordStream | None = None) -> None:
+    """SPEC.json OUT.json: the history to a file; SPEC.json with a stream (from the boot): to the records channel."""
+    fd = os.open(argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if stream is None else None
+    with open(argv[0], encoding="utf-8") as handle:
+        spec = json.load(handle)
+    record = run(spec)
     try:
+        if stream is not None:
+            send(record, stream)
+        elif fd is not None:
+            data = json.dumps(record, default=str).encode("utf-8", "replace")
+            while data:
+                data = data[_os_write(fd, data) :]
         sys.stdout.flush()
         sys.stderr.flush()
     finally:

@@ -328,7 +328,8 @@ def serve(server: ModelServer, requests: Iterable[bytes], answers: IO[bytes]) ->
         answers.flush()
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], stream: Any = None) -> None:
+    """SPEC.json: serve on stdin/stdout until stdin ends (`stream`, the boot's records channel, is not used)."""
     # The protocol keeps private copies of stdin and stdout; the reference's own prints go to stderr.
     requests, answers = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import faulthandler
 import hashlib
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -27,24 +26,8 @@ from concgrade.inside.stress import Stress
 TEXT_LIMIT = 64 * 1024
 
 
-class RecordStream:
-    """Appends JSON lines to the harness's records file, or signed lines to its records pipe."""
-
-    def __init__(self, path: str | None = None, fd: int | None = None, key: bytes = b"") -> None:
-        self._fd = fd if fd is not None else os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._key = key
-        self._seq = 0
-
-    def write(self, record: protocol.Record | dict[str, Any]) -> None:
-        if self._key:
-            # Signed and numbered: a line the code under test writes to this pipe cannot pass for ours.
-            data = protocol.signed_line(self._key, self._seq, record)
-            self._seq += 1
-        else:
-            data = (json.dumps(record, default=str) + "\n").encode("utf-8", "replace")
-        while data:  # a signal (pytest-timeout's alarm) can cut a large write to a pipe short
-            written = os.write(self._fd, data)
-            data = data[written:]
+# The writer of records lives with the protocol (the history driver writes them too); its old name stays here.
+RecordStream = protocol.RecordStream
 
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:

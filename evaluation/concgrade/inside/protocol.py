@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from hashlib import sha256
@@ -18,6 +19,10 @@ from typing import Any, Literal, TypedDict
 BOOT_VARIABLE = "CONCGRADE_BOOT"  # the boot configuration (JSON), removed from the environment by the boot
 MARKER_VARIABLE = "CONCGRADE_RUN_MARKER"  # marks every process of a run, to find them without a PID namespace
 PROCESS_PROBE_VARIABLE = "CONCGRADE_PROCESS_PROBE"  # switches the cross-process probe on in every interpreter
+
+# Harness programs the boot can run instead of pytest: each has `main(argv, stream)`, stream the signed
+# records channel (or None when the harness gave none).
+PROGRAMS = ("concgrade.inside.history_driver", "concgrade.inside.history_replay")
 
 KEY_BYTES = 32  # the per-run signing key, handed over on a pipe of its own
 # Helpers the standard library starts and that end with their parent: never leftovers of the tests.
@@ -36,6 +41,8 @@ RecordType = Literal[
     "exit_leftovers",
     "tamper",
     "hookimpl",
+    "history",
+    "history_calls",
 ]
 
 
@@ -118,6 +125,18 @@ class HookImpl(Record):
     source: str
 
 
+class History(Record):
+    """The history driver's account of one recorded run (its operations travel in history_calls before it)."""
+
+    run: dict[str, Any]  # format, seed, ok, phase, error, imported, stress, window, timed_out, ...
+    operations: int  # how many operations the history_calls records carry
+
+
+class HistoryCalls(Record):
+    first: int  # the index of the first operation in this chunk
+    operations: list[dict[str, Any]]
+
+
 def session_start(pid: int, python: str, stress: dict[str, Any] | None = None) -> SessionStart:
     record = SessionStart(type="session_start", pid=pid, python=python)
     if stress is not None:
@@ -168,6 +187,14 @@ def hookimpl(nodeid: str, hook: str, plugin: str, source: str) -> HookImpl:
     return HookImpl(type="hookimpl", nodeid=nodeid, hook=hook, plugin=plugin, source=source)
 
 
+def history(run: dict[str, Any], operations: int) -> History:
+    return History(type="history", run=run, operations=operations)
+
+
+def history_calls(first: int, operations: list[dict[str, Any]]) -> HistoryCalls:
+    return HistoryCalls(type="history_calls", first=first, operations=operations)
+
+
 def of_type(records: Iterable[dict[str, Any]], kind: RecordType) -> Iterator[dict[str, Any]]:
     """The records of one type, in the order they arrived."""
     return (record for record in records if record.get("type") == kind)
@@ -206,6 +233,29 @@ def verified_record(key: bytes, line: str, expected_seq: int) -> dict[str, Any] 
     return record if isinstance(record, dict) else None
 
 
+_os_write = os.write  # bound at import, before any code under test runs
+
+
+class RecordStream:
+    """Appends JSON lines to the harness's records file, or signed lines to its records pipe."""
+
+    def __init__(self, path: str | None = None, fd: int | None = None, key: bytes = b"") -> None:
+        self._fd = fd if fd is not None else os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._key = key
+        self._seq = 0
+
+    def write(self, record: Record | dict[str, Any]) -> None:
+        if self._key:
+            # Signed and numbered: a line the code under test writes to this pipe cannot pass for ours.
+            data = signed_line(self._key, self._seq, record)
+            self._seq += 1
+        else:
+            data = (json.dumps(record, default=str) + "\n").encode("utf-8", "replace")
+        while data:  # a signal (pytest-timeout's alarm) can cut a large write to a pipe short
+            written = _os_write(self._fd, data)
+            data = data[written:]
+
+
 # --- the boot configuration ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BootConfig:
@@ -221,6 +271,8 @@ class BootConfig:
     stacks_fd: int | None = None
     cgroup_procs: list[str] = field(default_factory=list)
     marker_variable: str | None = None
+    # "" runs pytest; else a harness program of PROGRAMS, run in pytest's place with the same start.
+    program: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -40,9 +40,12 @@ def render_counterexample(counterexample: Counterexample, total: int | None = No
         + (f" (partition {found.partition})" if found.partition else "")
     ]
     if found.preceding:
-        lines.append(
-            f"It starts after {found.preceding} earlier operations, which leave the model in {found.start_state}"
+        earlier = (
+            "1 earlier operation, which leaves"
+            if found.preceding == 1
+            else f"{found.preceding} earlier operations, which leave"
         )
+        lines.append(f"It starts after {earlier} the model in {found.start_state}")
     lines.extend(timeline(found.operations, found.impossible, found.explanation()))
     span = _span_microseconds(found.operations)
     lines.append(f"Order of the recorded invocations and responses, not to scale ({span}).")

@@ -11,6 +11,7 @@ import jinja2
 from markupsafe import Markup
 
 from concgrade.report.bench_view import bench_view
+from concgrade.report.history_view import histories_view
 from concgrade.report.view import build_view
 from concgrade.results.model import Results
 
@@ -60,6 +61,7 @@ def render_html(results: Results) -> str:
         .render(
             v=build_view(results),
             bench=bench_view(results),
+            histories=histories_view(results),
             css=css,
             script=script,
             style_hash=csp_hash(css),

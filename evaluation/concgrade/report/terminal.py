@@ -12,6 +12,7 @@ from typing import TextIO
 from concgrade.grade.outcomes import RunObservation
 from concgrade.report.bench_terminal import bench_lines
 from concgrade.report.causes import cause_lines, collection_error
+from concgrade.report.history_terminal import counterexample_lines, history_lines
 from concgrade.report.view import summary_rows
 from concgrade.results.model import Results
 from concgrade.task.model import F2P, P2P
@@ -56,6 +57,7 @@ def format_summary(results: Results, verbose: bool = False) -> str:
     if unavailable:
         lines.append("  isolation: not available here: " + ", ".join(sorted(unavailable)) + " (see report)")
     lines += bench_lines(results)
+    lines += history_lines(results)
     if verbose:
         lines += test_outcome_lines(results)
     shown: set[str] = set()  # a cause several checks share (a collection error) is printed once
@@ -65,6 +67,7 @@ def format_summary(results: Results, verbose: bool = False) -> str:
             causes = [line for line in cause_lines(results, check) if line not in shown]
             shown.update(causes)
             lines += [f"      {line}" for line in causes]
+            lines += counterexample_lines(results, check)
         elif verbose:
             lines.append(f"  ✓ {check['id']}: {check['message']}")
     lines.append(f"verdict: {results.verdict} (exit {results.exit_code})")

@@ -100,6 +100,8 @@ class Results:
     nondeterminism: dict[str, Any] = field(default_factory=dict)  # repeats, stress and its seed, gate mode
     lint: list[dict[str, Any]] = field(default_factory=list)
     bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
+    # The histories phase (concgrade.histories.model.HistoryResults), when the task declares [[histories]].
+    histories: Any = None
     error: str | None = None
     # instances/*.json audited against the runs (tasks without a manifest): status, corrected lists, findings.
     instances: dict[str, Any] | None = None
@@ -159,6 +161,7 @@ def build_results(
     reproduce: dict[str, Any] | None = None,
     bench: Any = None,
     instances: dict[str, Any] | None = None,
+    histories: Any = None,
 ) -> Results:
     suite_of = {nodeid: suite for suite, ids in grade.suites.items() for nodeid in ids}
     implementations = {
@@ -187,6 +190,7 @@ def build_results(
         reproduce=reproduce or {},
         bench=bench,
         instances=instances,
+        histories=histories,
     )
 
 

@@ -55,9 +55,12 @@ class RemoteModel:
         wrapper: Sequence[str] = (),
         python: str = sys.executable,
         step_timeout: float = STEP_TIMEOUT,
+        launcher: Sequence[str] = (),
     ) -> None:
+        """`launcher` replaces `python -m concgrade.inside.history_replay` (a grade starts it through the boot)."""
         self._stderr = tempfile.TemporaryFile()
-        command = [*wrapper, python, "-m", "concgrade.inside.history_replay", str(spec_path)]
+        program = list(launcher) or [python, "-m", "concgrade.inside.history_replay"]
+        command = [*wrapper, *program, str(spec_path)]
         self._process = subprocess.Popen(
             command,
             cwd=cwd,

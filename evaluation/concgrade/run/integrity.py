@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from concgrade.files import IGNORED_DIRS
 
@@ -91,3 +92,17 @@ def harness_hook_files(folder: Path) -> list[str]:
         ):
             found.append(relative.as_posix())
     return found
+
+
+def import_proof(
+    imported: dict[str, Any] | None, folder: Path, graded: dict[str, str], task_copy: Path
+) -> dict[str, Any] | None:
+    """A child's account of the module it used (`module`, `file`, `sha256`), marked `expected` when the file is in
+    the implementation's `folder` of the scratch copy with the graded content (`graded`: relative path -> sha256)."""
+    if not imported:
+        return None
+    folder = folder.resolve()
+    file = Path(str(imported.get("file", "")))
+    inside = file.is_relative_to(folder)
+    matches = inside and graded.get(file.relative_to(folder).as_posix()) == imported.get("sha256")
+    return {**imported, "file": file.relative_to(task_copy).as_posix() if inside else str(file), "expected": matches}

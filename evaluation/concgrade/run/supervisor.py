@@ -79,10 +79,14 @@ def supervise(
     sandbox: Sandbox,
     run_timeout: float,
     exit_grace: float,
-    json_report: Path,
+    json_report: Path | None,
+    program: str = "",
     on_start: Callable[[], None] | None = None,
 ) -> AttemptOutput:
-    """Start `command` (the boot) in the sandbox and hold it until it ends, or end it; then clear up everything."""
+    """Start `command` (the boot) in the sandbox and hold it until it ends, or end it; then clear up everything.
+
+    `program` (protocol.PROGRAMS) makes the boot run a harness program in pytest's place, e.g. the history driver.
+    """
     watch = Watch()
     marker = uuid.uuid4().hex
     cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
@@ -95,7 +99,7 @@ def supervise(
     channel = RecordChannel(on_record)
     stacks_path = scratch / f"stacks-{index}.txt"
     stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    boot = boot_config(shim, pythonpath, sandbox, channel, stacks_fd, cgroup)
+    boot = boot_config(shim, pythonpath, sandbox, channel, stacks_fd, cgroup, program)
     env = {**env, BOOT_VARIABLE: boot.to_json(), MARKER_VARIABLE: marker}
     full_command = [*sandbox.wrapper, *command]
     started = time.monotonic()
@@ -141,7 +145,7 @@ def supervise(
         ended_by=ended_by,
         duration=duration,
         records=records.records,
-        json_report=read_json(json_report),
+        json_report=read_json(json_report) if json_report is not None else None,
         stdout_tail=stdout.text(),
         stderr_tail=stderr.text(),
         output_bytes=stdout.total + stderr.total,
@@ -154,17 +158,24 @@ def supervise(
 
 
 def boot_config(
-    shim: Path, pythonpath: list[str], sandbox: Sandbox, channel: RecordChannel, stacks_fd: int, cgroup: RunCgroup
+    shim: Path,
+    pythonpath: list[str],
+    sandbox: Sandbox,
+    channel: RecordChannel | None,
+    stacks_fd: int | None,
+    cgroup: RunCgroup,
+    program: str = "",
 ) -> BootConfig:
     """Everything the boot needs, in one place: the trusted path, the limits, the channel's ends, the cgroups."""
     return BootConfig(
         shim=str(shim),
         pythonpath=pythonpath,
-        preload=list(sandbox.preload),
+        preload=[] if program else list(sandbox.preload),  # a program imports what it needs before the path
+        program=program,
         rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
         watchdog_factor=WATCHDOG_FACTOR,
-        records_fd=channel.child.records_write,
-        key_fd=channel.child.key_read,
+        records_fd=channel.child.records_write if channel else None,
+        key_fd=channel.child.key_read if channel else None,
         stacks_fd=stacks_fd,
         cgroup_procs=cgroup.procs_files(),
         marker_variable=MARKER_VARIABLE,

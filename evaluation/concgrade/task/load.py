@@ -9,6 +9,7 @@ from typing import Any
 from concgrade.errors import TaskError
 from concgrade.files import walk_files
 from concgrade.task.conventions import infer_conventions
+from concgrade.task.histories import read_histories
 from concgrade.task.instances import read_instances
 from concgrade.task.manifest import (
     MANIFEST_NAME,
@@ -81,6 +82,7 @@ def load_task(root: Path) -> Task:
         probes=read_probes(manifest.get("probes", []), manifest_path),
         constraints=table(manifest.get("constraints", {}), manifest_path, "constraints"),
         workloads=read_workloads(root, manifest, manifest_path if manifest else None),
+        histories=read_histories(root, manifest, manifest_path if manifest else None),
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.errors import TaskError
+from concgrade.task.histories import HistorySpec
 from concgrade.task.probes import DeclaredProbe
 from concgrade.task.toggle import Toggle
 from concgrade.task.workloads import Workload
@@ -76,6 +77,7 @@ class Task:
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
+    histories: tuple[HistorySpec, ...] = ()  # the manifest's [[histories]], recorded and checked after the tests
     keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
 
     def implementation(self, name: str) -> Implementation:

@@ -130,7 +130,7 @@ def test_a_named_variable_toggle(cli, tmp_path):
             lambda task: (task / "evaluation" / "concgrade.toml").write_text(
                 '[suites]\nFAIL_TO_PASS = ["tests/test_f2p.py"]\n[limits]\nmemory = 5\n'
             ),
-            "unknown limit(s) ['memory']",
+            "unknown key limits.memory (did you mean limits.memory_mb?)",
         ),
     ],
     ids=[

@@ -240,3 +240,35 @@ def test_report_details_a_reviewer_needs(page, cli, tmp_path):
     for name, selector in parts.items():  # each part on its own, for a reviewer's eye
         page.locator(selector).screenshot(path=str(tmp_path / f"details-{name}.png"))
     assert page.problems == [], page.problems
+
+
+def test_a_counterexample_is_drawn_with_its_impossible_response_and_seed(page, cli, tmp_path):
+    """A racy hit counter graded for real: its history's counterexample as bars, one line per thread."""
+    from history_shapes import SHAPES, make_history_task
+
+    task = make_history_task(tmp_path / "task", SHAPES["hit-counter"], "racy", runs=2)
+    result = cli("--task", str(task), "--output", str(tmp_path / "out"), "--seed", "11")
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    after = next(i for i in data["histories"]["histories"][0]["implementations"] if i["implementation"] == "after")
+    violation = next(run for run in after["runs"] if run["outcome"] == "violation")
+    counterexample = violation["verdict"]["counterexample"]
+
+    page.goto((tmp_path / "out" / "report.html").as_uri() + "#histories")
+    figure = page.locator('#histories figure.counterexample[data-implementation="after"]')
+    assert figure.count() == 1
+    threads = {op["client"] for op in counterexample["operations"]}
+    assert figure.locator("svg text.thread").count() == len(threads)
+    assert figure.locator("svg g.op").count() == len(counterexample["operations"])
+    impossible = figure.locator("svg g.op.impossible")
+    assert impossible.count() == 1 and impossible.locator("rect").is_visible()
+    assert impossible.locator("rect").evaluate("r => getComputedStyle(r).stroke") == "rgb(179, 38, 30)"  # var(--bad)
+    assert figure.locator("svg line.impossible-marker").count() == 1
+    assert counterexample["explanation"] in figure.inner_text()
+    assert f"--seed {violation['seed']}" in figure.locator("code.replay").inner_text()
+    assert "history.linearizable.hit-counter.after" in page.locator("#failing-checks").inner_text()
+    assert page.locator("#histories .history-results td.status-fail").count() == 1
+    shot = tmp_path / "counterexample.png"
+    figure.screenshot(path=str(shot))
+    assert shot.stat().st_size > 5_000
+    assert not page.problems, page.problems
