@@ -3,6 +3,7 @@
     python benchmarks/history_detection.py                    # 20 seeds per shape, variant and mode; then timings
     python benchmarks/history_detection.py --seeds 5 --modes stress
     python benchmarks/history_detection.py --timings-only
+    python benchmarks/history_detection.py --pipeline-only --seeds 10   # whole grades only
 
 Each shape (evaluation/tests/history_shapes.py: a hit counter, a token bucket that refills racily, a
 cache whose get-or-compute can compute twice, an id generator that can repeat ids) has a sequential
@@ -13,6 +14,11 @@ second fresh process with the reference on PYTHONPATH, and the checker in this o
   plain          no stress
   stress-locks   stress mode alone (switch interval 1 µs, seeded yields at locks and sleeps)
   stress         stress mode and seeded yields at call boundaries of the code under test (the default)
+
+Then the same through the real pipeline: per shape, variant and seed, a whole grade (`concgrade.pipeline.grade`)
+of a fixture task whose after is the variant (pytest runs, then the histories phase: the sandboxed driver, the
+boot-started model, the check), with one recorded run per grade; and the example notification_simulator with
+its store's lock taken out (the suites pass it; only the history can tell).
 
 Goals: with stress, each racy refactor caught in at least 19 of 20 seeds, each locked one in none.
 Then the checker's time on histories of 1,000 and 10,000 operations (locked token bucket, 4 threads,
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,7 +43,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "evaluation"), str(REPO / "evaluation" / "tests")]
 
-from history_shapes import MODULE, SHAPES, Shape, manifest_entry, write_shape, write_spec  # noqa: E402
+from history_shapes import MODULE, SHAPES, Shape, make_history_task, manifest_entry, write_shape, write_spec  # noqa: E402
 
 from concgrade.grade.linearizability import (  # noqa: E402
     LINEARIZABLE,
@@ -50,6 +57,7 @@ from concgrade.grade.linearizability import (  # noqa: E402
     returns,
 )
 from concgrade.inside.history_replay import REPLAY, replay_model  # noqa: E402
+from concgrade.pipeline import GradeOptions, grade, load_graded_task  # noqa: E402
 from concgrade.run.history_model import RemoteModel  # noqa: E402
 from concgrade.task.histories import HistorySpec, parse_histories  # noqa: E402
 
@@ -114,6 +122,47 @@ def detection(seeds: int, modes: list[str], shapes: list[str], root: Path) -> No
             )
 
 
+def graded_status(task: Path, seed: int, check_id: str, candidate: Path | None = None) -> tuple[str, float]:
+    """One whole grade with `seed`: the status of `check_id` and the grade's seconds."""
+    options = GradeOptions(jobs=2, seed=seed)
+    started = time.monotonic()
+    results = grade(load_graded_task(task, options, candidate), options)
+    status = next(check["status"] for check in results.checks if check["id"] == check_id)
+    return status, time.monotonic() - started
+
+
+def pipeline_detection(seeds: int, shapes: list[str], root: Path) -> None:
+    print(f"\nthrough the pipeline: one grade per seed (runs = 1), {seeds} seeds per shape and variant", flush=True)
+    print(f"{'shape':<24} {'racy rejected':>14} {'locked flagged':>15} {'errors':>7} {'s/grade':>8}")
+    for name in shapes:
+        tasks = {
+            variant: make_history_task(root / f"pipeline-{name}-{variant}", SHAPES[name], variant)
+            for variant in ("racy", "locked")
+        }
+        statuses: dict[str, list[str]] = {"racy": [], "locked": []}
+        seconds = []
+        for seed in range(seeds):
+            for variant, task in tasks.items():
+                status, elapsed = graded_status(task, seed, f"history.linearizable.{name}.after")
+                statuses[variant].append(status)
+                seconds.append(elapsed)
+        errors = sum(statuses[v].count("error") for v in statuses)
+        rejected = f"{statuses['racy'].count('fail')}/{seeds}"
+        flagged = f"{statuses['locked'].count('fail')}/{seeds}"
+        median = statistics.median(seconds)
+        print(f"{name:<24} {rejected:>14} {flagged:>15} {errors:>7} {median:>8.2f}", flush=True)
+    example = REPO / "examples" / "notification_simulator"
+    candidate = root / "store-unlocked"
+    shutil.copytree(example / "repository_after", candidate)
+    storage = candidate / "notifsim" / "storage.py"
+    storage.write_text(storage.read_text().replace("with self._lock:", "if True:"), encoding="utf-8")
+    results = [graded_status(example, seed, "history.linearizable.store.candidate", candidate) for seed in range(seeds)]
+    caught = sum(status == "fail" for status, _ in results)
+    errors = sum(status == "error" for status, _ in results)
+    median = statistics.median(seconds for _, seconds in results)
+    print(f"{'example store, no lock':<24} {f'{caught}/{seeds}':>14} {'':>15} {errors:>7} {median:>8.2f}", flush=True)
+
+
 def token_bucket_model() -> Model:
     """The token bucket's specification in plain Python (capacity 3)."""
 
@@ -165,13 +214,18 @@ def main() -> None:
     parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
     parser.add_argument("--shapes", nargs="*", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--timings-only", action="store_true")
+    parser.add_argument("--pipeline-only", action="store_true", help="only whole grades through the pipeline")
+    parser.add_argument("--no-pipeline", action="store_true", help="skip the whole grades")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; module {MODULE!r}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        if not args.timings_only:
+        if not (args.timings_only or args.pipeline_only):
             detection(args.seeds, args.modes, args.shapes, root)
-        timings(root)
+        if not (args.timings_only or args.no_pipeline):
+            pipeline_detection(args.seeds, args.shapes, root)
+        if not args.pipeline_only:
+            timings(root)
 
 
 if __name__ == "__main__":

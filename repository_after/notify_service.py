@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -38,6 +39,18 @@ def lookup_user(user_id: Any) -> dict[str, Any]:
     return {"id": user_id}
 
 
+def _forget_pool_in_child() -> None:
+    """After os.fork the child holds the parent's pool object but none of its threads (and the lock may have
+    been held by a thread that does not exist there): the child starts with no pool, as a new process does."""
+    global _executor, _executor_lock
+    _executor = None
+    _executor_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _shared_executor() -> ThreadPoolExecutor:
     """The one pool all notify_users calls share, created on first use.
 
@@ -66,22 +79,20 @@ def _notify_one(user_id: Any, payload: Any) -> Any:
 def notify_users(user_ids: Iterable[Any], payload: Any) -> list[Any]:
     """Notify every user concurrently; results[i] is the receipt for user_ids[i], or the error message.
 
-    At most MAX_WORKERS of this call's users are submitted and not yet finished at any time: a
-    new one goes in only when one comes out, so a batch of thousands never becomes thousands of
-    pending futures. A fatal error (a BaseException that is not an Exception) cancels what has
-    not started and propagates; sends already running cannot be interrupted and finish alone.
+    At most MAX_WORKERS of this call's users are taken from `user_ids` and not yet finished at any time:
+    the input is read lazily, a new user only when one comes out, so a batch of thousands (or an endless
+    generator) never becomes thousands of pending futures or a list held in memory. A fatal error (a
+    BaseException that is not an Exception) cancels what has not started and propagates; sends already
+    running cannot be interrupted and finish alone.
     """
-    users = list(user_ids)
-    results: list[Any] = [None] * len(users)
-    if not users:
-        return results
-
     executor = _shared_executor()
-    upcoming: Iterator[tuple[int, Any]] = iter(enumerate(users))
+    upcoming: Iterator[tuple[int, Any]] = enumerate(user_ids)
+    results: list[Any] = []
     in_flight: dict[Future[Any], int] = {}
 
     def submit(count: int) -> None:
         for index, user_id in itertools.islice(upcoming, count):
+            results.append(None)  # the slot of input `index`, filled when its send is done
             in_flight[executor.submit(_notify_one, user_id, payload)] = index
 
     try:

@@ -173,6 +173,35 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     return next((folder for folder in candidates if is_writable(folder)), None)
 
 
+def load_cache_entry(folder: Path | None, kind: str, key: str, version: int) -> dict[str, Any] | None:
+    """The entry of `kind` (a subfolder: bench, mutants, ...) stored under `key`, or None when it is missing,
+    unreadable, of another format version, or not the entry of this key (a file copied under another name)."""
+    if folder is None:
+        return None
+    try:
+        data = json.loads((folder / kind / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != version or data.get("key") != key:
+        return None
+    return data
+
+
+def store_cache_entry(folder: Path | None, kind: str, key: str, version: int, entry: Mapping[str, Any]) -> bool:
+    """Write an entry atomically (a reader never sees half of one); False when the cache is not writable."""
+    if folder is None:
+        return False
+    target = folder / kind / f"{key}.json"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
+            json.dump({"format": version, "key": key, **entry}, f, default=str)
+        os.replace(f.name, target)
+        return True
+    except OSError:
+        return False
+
+
 def is_writable(folder: Path) -> bool:
     """Whether files can be created in `folder` (made if missing)."""
     try:

@@ -30,6 +30,9 @@ from concgrade.grade.pairing import canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.histories.gate import history_checks
 from concgrade.histories.phase import run_histories
+from concgrade.mutation.model import MutationSettings
+from concgrade.mutation.phase import mutants_policy, run_mutation
+from concgrade.mutation.phase import requested_by as mutation_requested_by
 from concgrade.results.model import Results, build_results, environment_info
 from concgrade.run.git import ignored_by_git
 from concgrade.run.integrity import changes
@@ -45,6 +48,7 @@ from concgrade.task.model import Task
 from concgrade.task.trajectory import read_trajectory
 
 BenchMode = Literal["on", "off", "auto"]  # --bench, --no-bench, or: when a workload declares min_speedup
+GradeKind = Literal["author", "candidate", "dataset"]  # what a grade is of: it decides what runs by default
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class GradeOptions:
     bench_cache: bool = True  # False (--no-cache): re-time unchanged code
     bench_cache_dir: Path | None = None
     limits: LimitOverrides = field(default_factory=LimitOverrides)
+    mutation: MutationSettings = field(default_factory=MutationSettings)  # --mutants and its options
+    opted_out: tuple[str, ...] = ()  # phases the command line turned off (stress, bench, mutants): the report says so
     keyword: str | None = None  # -k EXPR: only the tests it selects run, and the suites shrink to them
     command: tuple[str, ...] = ()  # the command line that started this grade, recorded to reproduce it
 
@@ -87,6 +93,7 @@ class GradeOptions:
             "gate": self.gate,
             "bench": self.bench,
             "limits": asdict(self.limits),
+            "mutation": self.mutation.key(),
             "keyword": self.keyword,
         }
 
@@ -102,8 +109,12 @@ BenchProgress = Callable[[str], None]
 
 
 def load_graded_task(root: Path, options: GradeOptions, candidate: Path | None = None) -> Task:
-    """The task at `root` as this grade sees it: the command line's limits, and the candidate graded like after."""
+    """The task at `root` as this grade sees it: the command line's limits, and the candidate graded like after.
+
+    Its [mutants] table is validated here, before anything runs, whether or not this grade runs mutants.
+    """
     task = options.limits.apply(load_task(root)).with_keyword(options.keyword)
+    mutants_policy(task)
     return task.with_candidate(candidate) if candidate is not None else task
 
 
@@ -112,10 +123,13 @@ def grade(
     options: GradeOptions,
     on_run_done: RunDone | None = None,
     on_bench_progress: BenchProgress | None = None,
+    on_mutant_progress: BenchProgress | None = None,
+    *,
     alongside: Callable[[], object] | None = None,
 ) -> Results:
-    """Run every implementation of `task` and grade what the runs show (and time its workloads, if asked, and
-    check its declared histories); `on_bench_progress` hears the lines of both later phases.
+    """Run every implementation of `task` and grade what the runs show (and time its workloads, and judge its
+    suites by mutants, if asked, and check its declared histories); `on_bench_progress` hears the lines of the
+    benchmark and the histories, `on_mutant_progress` those of the mutants.
 
     `alongside` is the caller's own work to do while the runs are in flight (the CLI compiles its report
     templates there), after the grade's static analysis.
@@ -123,6 +137,7 @@ def grade(
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
     bench_reason = requested_by(options.bench, task.workloads)
+    mutation_reason = mutation_requested_by(options.mutation.mode, task)
 
     plan = options.repeat_plan()
     # Static analysis needs no run and no run needs it: it goes on beside the runs, off the critical path
@@ -168,6 +183,24 @@ def grade(
         histories = run_histories(task, history_seed(plan), options.jobs, on_bench_progress)
         grade_ = with_checks(grade_, history_checks(histories))
         timings["histories"] = time.monotonic() - mark
+    mutants = None
+    after_run = next((run for run in runs if run.name == "after"), None)
+    if mutation_reason and after_run is not None:  # after the benchmark too: mutant runs load every core
+        mark = time.monotonic()
+        mutants, gate = run_mutation(
+            task,
+            after_run,
+            grade_.suites,
+            options.mutation,
+            mutation_reason,
+            jobs=options.jobs,
+            seed=plan.seed,
+            use_cache=options.bench_cache,
+            cache_folder=options.bench_cache_dir,
+            progress=on_mutant_progress,
+        )
+        grade_ = with_checks(grade_, gate)
+        timings["mutants"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
     instances = audit_instances(task.instances, *outcomes_by_role(runs))
     return build_results(
@@ -186,8 +219,10 @@ def grade(
         reproduce=reproduce_info(options.command),
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
         bench=bench,
+        mutants=mutants,
         instances=instances,
         histories=histories,
+        skipped=skipped_phases(task, options, bench_reason, mutation_reason),
     )
 
 
@@ -217,6 +252,33 @@ def analyze_statically(task: Task) -> StaticFindings:
 def history_seed(plan: RepeatPlan) -> int:
     """The first seed of every declared history: the grade's stress seed (--seed replays both), else a new one."""
     return plan.seed if plan.seed is not None else secrets.randbelow(1_000_000)
+
+
+def skipped_phases(
+    task: Task, options: GradeOptions, bench_reason: str | None, mutation_reason: str | None
+) -> list[dict[str, str]]:
+    """What this grade did not run that the task declares (or a stricter grade runs), and why: the report says it."""
+    skipped = []
+    speedups = [workload.name for workload in task.workloads if workload.min_speedup is not None]
+    if speedups and not bench_reason:
+        why = (
+            "--no-bench"
+            if "bench" in options.opted_out
+            else "an author's plain grade does not time workloads (--bench does, and so do --gate, --candidate, "
+            "datasets and predictions)"
+        )
+        skipped.append({"phase": "bench", "reason": f"{why}; the task declares min_speedup for {', '.join(speedups)}"})
+    candidate = any(impl.name == "candidate" for impl in task.implementations)
+    if "stress" in options.opted_out and (candidate or options.gate):
+        skipped.append({"phase": "stress", "reason": "--no-stress; a candidate's grade and the gate stress by default"})
+    if task.mutants is not None and not mutation_reason:
+        why = (
+            "--no-mutants"
+            if "mutants" in options.opted_out
+            else "not asked (--mutants, `concgrade mutants` and --gate run them)"
+        )
+        skipped.append({"phase": "mutants", "reason": f"{why}; the task declares [mutants]"})
+    return skipped
 
 
 def run_and_observe(

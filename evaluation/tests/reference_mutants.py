@@ -52,14 +52,16 @@ def write_mutants(after_path: Path, directory: Path) -> dict[str, Path]:
     return folders
 
 
-# The body of notify_users after its empty-input shortcut, as the reference refactor has it;
+# The body of notify_users after its docstring, as the reference refactor has it;
 # mutants that rework the whole loop replace this text.
 _DRIVER = """    executor = _shared_executor()
-    upcoming: Iterator[tuple[int, Any]] = iter(enumerate(users))
+    upcoming: Iterator[tuple[int, Any]] = enumerate(user_ids)
+    results: list[Any] = []
     in_flight: dict[Future[Any], int] = {}
 
     def submit(count: int) -> None:
         for index, user_id in itertools.islice(upcoming, count):
+            results.append(None)  # the slot of input `index`, filled when its send is done
             in_flight[executor.submit(_notify_one, user_id, payload)] = index
 
     try:
@@ -102,9 +104,7 @@ _MUTANTS = [
         (
             (
                 _DRIVER,
-                "    for index, user_id in enumerate(users):\n"
-                "        results[index] = _notify_one(user_id, payload)\n"
-                "    return results\n",
+                "    return [_notify_one(user_id, payload) for user_id in user_ids]\n",
             ),
         ),
         _f2p(
@@ -113,7 +113,7 @@ _MUTANTS = [
             "test_large_batch_streams_with_bounded_concurrency",
             "test_limit_is_process_wide_across_concurrent_callers",
             "test_results_keep_input_order_when_sends_finish_in_reverse",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -128,6 +128,9 @@ _MUTANTS = [
         (
             (
                 _DRIVER,
+                "    users = list(user_ids)\n"
+                "    if not users:\n"
+                "        return []\n"
                 "    with ThreadPoolExecutor(max_workers=len(users)) as executor:\n"
                 "        futures = [executor.submit(_notify_one, user_id, payload) for user_id in users]\n"
                 "        return [future.result() for future in futures]\n",
@@ -138,7 +141,7 @@ _MUTANTS = [
             "test_fifty_sends_run_at_once_and_never_more",
             "test_large_batch_streams_with_bounded_concurrency",
             "test_limit_is_process_wide_across_concurrent_callers",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -151,7 +154,7 @@ _MUTANTS = [
             "test_large_batch_streams_with_bounded_concurrency",
             "test_limit_is_process_wide_across_concurrent_callers",
             "test_results_keep_input_order_when_sends_finish_in_reverse",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -173,7 +176,7 @@ _MUTANTS = [
             (
                 _DRIVER,
                 "    executor = _shared_executor()\n"
-                "    futures = [executor.submit(_notify_one, user_id, payload) for user_id in users]\n"
+                "    futures = [executor.submit(_notify_one, user_id, payload) for user_id in user_ids]\n"
                 "    try:\n"
                 "        return [future.result() for future in futures]\n"
                 "    except BaseException:\n"
@@ -184,7 +187,7 @@ _MUTANTS = [
         ),
         _f2p(
             "test_large_batch_streams_with_bounded_concurrency",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -193,12 +196,12 @@ _MUTANTS = [
         (
             (
                 _DRIVER,
-                "    return list(_shared_executor().map(_notify_one, users, itertools.repeat(payload)))\n",
+                "    return list(_shared_executor().map(_notify_one, user_ids, itertools.repeat(payload)))\n",
             ),
         ),
         _f2p(
             "test_large_batch_streams_with_bounded_concurrency",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -226,7 +229,7 @@ _MUTANTS = [
             "test_large_batch_streams_with_bounded_concurrency",
             "test_limit_is_process_wide_across_concurrent_callers",
             "test_results_keep_input_order_when_sends_finish_in_reverse",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -285,14 +288,14 @@ _MUTANTS = [
             (
                 _DRIVER,
                 "    executor = _shared_executor()\n"
-                "    futures = [executor.submit(_notify_one, user_id, payload) for user_id in users]\n"
+                "    futures = [executor.submit(_notify_one, user_id, payload) for user_id in user_ids]\n"
                 "    return [future.result() for future in futures]\n",
             ),
         ),
         _f2p(
             "test_fatal_error_propagates_and_cancels_work_not_started",
             "test_large_batch_streams_with_bounded_concurrency",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -320,7 +323,7 @@ _MUTANTS = [
             "test_large_batch_streams_with_bounded_concurrency",
             "test_limit_is_process_wide_across_concurrent_callers",
             "test_results_keep_input_order_when_sends_finish_in_reverse",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
     Mutant(
@@ -363,8 +366,8 @@ _MUTANTS = [
         "a global semaphore released only after a successful send: every failure loses a slot for good",
         (
             (
-                "_executor_lock = threading.Lock()\n",
-                "_executor_lock = threading.Lock()\n_slots = threading.Semaphore(MAX_WORKERS)\n",
+                "\n_executor_lock = threading.Lock()\n",
+                "\n_executor_lock = threading.Lock()\n_slots = threading.Semaphore(MAX_WORKERS)\n",
             ),
             (
                 _CALL,
@@ -380,7 +383,7 @@ _MUTANTS = [
             "test_large_batch_streams_with_bounded_concurrency",
             "test_limit_is_process_wide_across_concurrent_callers",
             "test_results_keep_input_order_when_sends_finish_in_reverse",
-            "test_work_is_streamed_not_all_submitted_up_front",
+            "test_a_lazy_input_is_read_as_sends_finish",
         ),
     ),
 ]

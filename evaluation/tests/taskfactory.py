@@ -208,3 +208,37 @@ def tree_digest(root: Path) -> dict[str, str]:
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
+
+
+# Looks at the pool's size only in stress mode: the fixture's deterministic way to kill a mutant only there.
+STRESS_ONLY = """\
+import sys
+import counter
+
+def test_pool_has_four_workers_under_stress(monkeypatch):
+    sizes = []
+    real = getattr(counter, "ThreadPoolExecutor", None)
+    if real is not None:
+
+        class Recording(real):
+            def __init__(self, max_workers=None, *args, **kwargs):
+                sizes.append(max_workers)
+                super().__init__(max_workers, *args, **kwargs)
+
+        monkeypatch.setattr(counter, "ThreadPoolExecutor", Recording)
+    assert counter.run_all([1, 2]) == [2, 4]
+    if real is not None and sys.getswitchinterval() < 1e-3:
+        assert sizes == [4]
+"""
+
+
+def mutants_task(root: Path, table: str = "") -> Path:
+    """The small task with a P2P test that kills pool-size mutants only under stress, and `table` appended
+    to its manifest (e.g. a [mutants] table)."""
+    make_task(root, extra={"tests/test_stress_only.py": STRESS_ONLY})
+    manifest = root / "evaluation" / "concgrade.toml"
+    text = manifest.read_text().replace(
+        'PASS_TO_PASS = ["tests/test_p2p.py"]', 'PASS_TO_PASS = ["tests/test_p2p.py", "tests/test_stress_only.py"]'
+    )
+    manifest.write_text(text + table)
+    return root

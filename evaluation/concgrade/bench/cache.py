@@ -12,11 +12,11 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import concgrade
+from concgrade.files import load_cache_entry, store_cache_entry
 
 CACHE_FORMAT = 1
 # The files whose code takes the measurement: a change to them must not reuse old numbers.
@@ -57,27 +57,9 @@ def cache_key(parts: dict[str, Any]) -> str:
 
 def load_entry(folder: Path | None, key: str) -> dict[str, Any] | None:
     """The cached entry for `key`, or None (missing, unreadable, or of another format)."""
-    if folder is None:
-        return None
-    try:
-        data = json.loads((folder / "bench" / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != key:
-        return None
-    return data
+    return load_cache_entry(folder, "bench", key, CACHE_FORMAT)
 
 
 def store_entry(folder: Path | None, key: str, entry: dict[str, Any]) -> bool:
     """Write an entry atomically (a reader never sees half of one); False if the cache is not writable."""
-    if folder is None:
-        return False
-    target = folder / "bench" / f"{key}.json"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False, encoding="utf-8") as f:
-            json.dump({"format": CACHE_FORMAT, "key": key, **entry}, f, default=str)
-        os.replace(f.name, target)
-        return True
-    except OSError:
-        return False
+    return store_cache_entry(folder, "bench", key, CACHE_FORMAT, entry)

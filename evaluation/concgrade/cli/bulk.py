@@ -57,7 +57,7 @@ def _add_common(parser: argparse.ArgumentParser, default_output: str) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> DatasetSettings:
-    grade = grade_options_from(args, default_bench="auto")
+    grade = grade_options_from(args, "candidate" if args.command == "predictions" else "dataset")
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler is for --executor dask")
     if args.executor == "dask" and not args.scheduler:

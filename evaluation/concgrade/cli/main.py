@@ -19,13 +19,14 @@ from concgrade import __version__
 from concgrade.cli.options import (
     Parser,
     add_grade_options,
+    add_mutation_options,
     add_output_options,
     add_report_file_options,
     add_task_arguments,
     grade_options_from,
 )
 from concgrade.errors import ConcgradeError, UsageError
-from concgrade.pipeline import GradeOptions, grade, load_graded_task
+from concgrade.pipeline import GradeKind, GradeOptions, grade, load_graded_task
 from concgrade.report.folder import claim_output_folder
 from concgrade.task.model import Task
 
@@ -61,9 +62,29 @@ def grade_parser(default_task: Path) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"concgrade {__version__}")
     add_task_arguments(parser, default_task)
     add_grade_options(parser, "pytest processes")
+    add_mutation_options(parser)
     add_report_file_options(parser)
     add_output_options(parser, "TASK/reports, or TASK/reports/candidate-NAME with --candidate", "results.json")
     return parser
+
+
+def mutants_parser(default_task: Path) -> argparse.ArgumentParser:
+    """`concgrade mutants` takes every grade option: it is a grade whose mutation phase always runs."""
+    parser = grade_parser(default_task)
+    parser.prog, parser.usage = "concgrade mutants", "concgrade mutants [TASK] [options]"
+    parser.description = (
+        "Grade the task, then run its suites on every mutant of repository_after/ (one typical concurrency "
+        "mistake each) and report which mutants the suites kill and which survive (docs/mutants.md)."
+    )
+    return parser
+
+
+def run_mutants(args: argparse.Namespace) -> int:
+    """`concgrade mutants` is `concgrade grade --mutants`: one grade, one code path."""
+    if args.no_mutants:
+        raise UsageError("concgrade mutants runs the mutants: --no-mutants leaves it nothing to do")
+    args.mutants = True
+    return run_grade(args)
 
 
 def commands_help() -> str:
@@ -159,7 +180,8 @@ def default_output(task_root: Path, candidate: str | None) -> Path:
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    options = grade_options_from(args, default_bench="off", command=tuple(args.invocation))
+    kind: GradeKind = "candidate" if args.candidate is not None else "author"
+    options = grade_options_from(args, kind, command=tuple(args.invocation))
     root = task_folder(args)
     output = (args.output or default_output(root, args.candidate)).resolve()
     with ExitStack() as stack:
@@ -187,7 +209,8 @@ def grade_and_report(args: argparse.Namespace, task: Task, options: GradeOptions
     bench_progress = None if (args.quiet or args.json) else _print_line
     try:
         # The report machinery (jinja2, the compiled template) is made ready while the runs are in flight.
-        results = grade(task, options, progress.run_done if progress else None, bench_progress, prepare_reports)
+        run_done = progress.run_done if progress else None
+        results = grade(task, options, run_done, bench_progress, bench_progress, alongside=prepare_reports)
     finally:
         if progress:
             progress.stop()
@@ -231,6 +254,13 @@ COMMANDS = {
             "grade a task (the default command: these options)",
             grade_parser,
             run_grade,
+        ),
+        Command(
+            "mutants",
+            "concgrade mutants [TASK]",
+            "grade, then judge the suites by mutants of the after (kill matrix, score)",
+            mutants_parser,
+            run_mutants,
         ),
         Command(
             "check",

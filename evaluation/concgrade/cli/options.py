@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 
 from concgrade.errors import UsageError
 from concgrade.grade.repeats import GATE_REPEAT
-from concgrade.pipeline import BenchMode, GradeOptions, LimitOverrides
+from concgrade.mutation.model import MutantsMode, MutationSettings
+from concgrade.pipeline import BenchMode, GradeKind, GradeOptions, LimitOverrides
 
 POSITIVE_LIMITS = ("test_timeout", "run_timeout", "memory_mb", "max_tasks", "output_mb")
 NO_DEFAULT_SHOWN = (None, False, argparse.SUPPRESS)
@@ -137,11 +138,21 @@ def add_grade_options(parser: argparse.ArgumentParser, what_runs_at_once: str) -
         metavar="N",
         help=f"run each implementation N times; any disagreement is flaky (default: 1, or {GATE_REPEAT} with --gate)",
     )
-    parser.add_argument(
+    stress = parser.add_mutually_exclusive_group()
+    stress.add_argument(
         "--stress", action="store_true", help="tiny switch interval and seeded yields at locks and sleeps"
     )
+    stress.add_argument(
+        "--no-stress",
+        action="store_true",
+        help="no stress anywhere: not the default of a candidate grade, nor the rerun of surviving mutants",
+    )
     parser.add_argument(
-        "--seed", type=int, metavar="N", help="the stress seed to replay (results.json gives it); implies --stress"
+        "--seed",
+        type=int,
+        metavar="N",
+        help="the stress seed to replay, also the first seed of every declared history (results.json gives it); "
+        "implies --stress",
     )
     parser.add_argument(
         "--gate",
@@ -159,9 +170,35 @@ def add_grade_options(parser: argparse.ArgumentParser, what_runs_at_once: str) -
         help="time the task's declared workloads on every implementation (docs/bench.md)",
     )
     bench.add_argument(
-        "--no-bench", action="store_true", help="skip the benchmark even where a declared min_speedup runs it"
+        "--no-bench",
+        action="store_true",
+        help="skip the benchmark even where a declared min_speedup would time it (the report says so)",
     )
     parser.add_argument("--no-cache", action="store_true", help="regrade and re-time even what is cached")
+
+
+def add_mutation_options(parser: argparse.ArgumentParser) -> None:
+    """How a grade judges the task's suites by mutants of its after (docs/mutants.md)."""
+    mutants = parser.add_mutually_exclusive_group()
+    mutants.add_argument(
+        "--mutants",
+        action="store_true",
+        help="also run the suites on mutants of the after: the kill matrix and score (docs/mutants.md)",
+    )
+    mutants.add_argument(
+        "--no-mutants", action="store_true", help="skip the mutants even where --gate runs a declared [mutants]"
+    )
+    parser.add_argument(
+        "--full-matrix",
+        action="store_true",
+        help="run every suite test on every mutant (default: stop each mutant at its first failing test)",
+    )
+    parser.add_argument(
+        "--mutant-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="per-test timeout of mutant runs (default: 3x the after's slowest test, rounded up, at least 2 s)",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_output: str, json_what: str) -> None:
@@ -225,10 +262,12 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
 # --- from flags to options ---------------------------------------------------------------------------
 
 
-def grade_options_from(
-    args: argparse.Namespace, default_bench: BenchMode, command: tuple[str, ...] = ()
-) -> GradeOptions:
-    """The parsed flags as the one options object of a grade; a bad value is a UsageError naming the flag."""
+def grade_options_from(args: argparse.Namespace, kind: GradeKind, command: tuple[str, ...] = ()) -> GradeOptions:
+    """The parsed flags as the one options object of a grade; a bad value is a UsageError naming the flag.
+
+    `kind` is what is graded: an author's own task ("author"), a candidate refactor (--candidate,
+    predictions) or a whole dataset; it decides what runs by default (`stress_mode`, `bench_mode`).
+    """
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     for flag in POSITIVE_LIMITS:
@@ -239,31 +278,69 @@ def grade_options_from(
         raise UsageError("--repeat must be at least 1")
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed must be a non-negative integer")
+    if args.seed is not None and getattr(args, "no_stress", False):
+        raise UsageError("--seed replays a stressed grade: it cannot go with --no-stress")
     if args.keyword is not None and not args.keyword.strip():
         raise UsageError("-k needs an expression, e.g. -k 'order and not slow'")
     return GradeOptions(
         jobs=args.jobs,
         repeat=args.repeat or (GATE_REPEAT if args.gate else 1),
-        stress=args.stress or args.gate or args.seed is not None,
+        stress=stress_mode(args, kind),
         seed=args.seed,
         early_exit=not args.no_early_exit,
         gate=args.gate,
-        bench=bench_mode(args, default_bench),
+        bench=bench_mode(args, kind),
         bench_cache=not args.no_cache,
         limits=LimitOverrides(**{flag: getattr(args, flag) for flag in POSITIVE_LIMITS}),
         keyword=args.keyword,
+        mutation=mutation_settings(args),
+        opted_out=tuple(phase for phase in ("stress", "bench", "mutants") if getattr(args, f"no_{phase}", False)),
         command=command,
     )
 
 
-def bench_mode(args: argparse.Namespace, default: BenchMode) -> BenchMode:
-    """--bench times the workloads, --no-bench never; the gate times them where the manifest demands a speedup.
+def mutation_settings(args: argparse.Namespace) -> MutationSettings:
+    """The mutation phase's settings from the flags (commands without them never run mutants)."""
+    timeout = getattr(args, "mutant_timeout", None)
+    if timeout is not None and timeout <= 0:
+        raise UsageError("--mutant-timeout must be a positive number")
+    return MutationSettings(
+        mode=mutants_mode(args),
+        full_matrix=bool(getattr(args, "full_matrix", False)),
+        test_timeout=timeout,
+        stress=not getattr(args, "no_stress", False),
+    )
 
-    A single author's grade defaults to "off" (timing a sequential before takes a minute, so the plain
-    grade stays the fast path); a dataset grade defaults to "auto".
+
+def mutants_mode(args: argparse.Namespace) -> MutantsMode:
+    """--mutants (and `concgrade mutants`) run them, --no-mutants never; the gate runs them where the task
+    declares [mutants]; any other grade does not."""
+    if getattr(args, "mutants", False):
+        return "on"
+    if getattr(args, "no_mutants", False):
+        return "off"
+    return "auto" if args.gate else "off"
+
+
+def stress_mode(args: argparse.Namespace, kind: GradeKind) -> bool:
+    """Whether the runs are stressed: --stress, --seed and the gate ask for it, and a candidate grade stresses by
+    default (seeded, replayable with --seed): a model's refactor gets the strictest grade the task allows.
+    --no-stress turns it off everywhere."""
+    if getattr(args, "no_stress", False):
+        return False
+    return bool(args.stress or args.gate or args.seed is not None or kind == "candidate")
+
+
+def bench_mode(args: argparse.Namespace, kind: GradeKind) -> BenchMode:
+    """When the task's declared workloads are timed: the one rule (docs/bench.md says it the same way).
+
+    --bench times them in any grade, --no-bench never. Otherwise they are timed where a workload declares
+    min_speedup ("auto") in every grade but an author's plain grade of one task, which stays the fast path
+    (timing a sequential before takes a minute): the gate, a candidate (--candidate, predictions) and a dataset.
+    Timings of unchanged code come from the cache, so a candidate's grade times only the candidate.
     """
     if args.bench:
         return "on"
     if args.no_bench:
         return "off"
-    return "auto" if args.gate else default
+    return "auto" if args.gate or kind != "author" else "off"

@@ -183,6 +183,30 @@ def mutation_checks(
     return checks
 
 
+def mutation_gate(
+    matrix: KillMatrix,
+    min_score: float | None = None,
+    required: Sequence[str] = (),
+    descriptions: Mapping[str, str] | None = None,
+) -> list[Check]:
+    """The gate a task declares in [mutants]: the failing `suite.kills.<operator>` checks, else one passing
+    `suite.kills` check that says what was asked and met; nothing when the task declares no gate. A declared
+    min_score with no mutant judged is an error: the gate could not be evaluated."""
+    if min_score is None and not required:
+        return []
+    failing = mutation_checks(matrix, min_score, required, descriptions)
+    if failing:
+        return failing
+    if min_score is not None and matrix.score is None:
+        return [Check("suite.kills", "error", "min_score is declared but no mutant could be judged")]
+    asked = []
+    if min_score is not None:
+        asked.append(f"score {matrix.score:.2f} >= min_score {min_score:g}")
+    if required:
+        asked.append(f"every mutant of {', '.join(op.split('-', 1)[0] for op in required)} killed or not applicable")
+    return [Check("suite.kills", "pass", f"{matrix.killed} of {matrix.applicable} mutants killed: {'; '.join(asked)}")]
+
+
 def _listed(items: Sequence[str]) -> str:
     shown = ", ".join(items[:NAMES_SHOWN])
     return shown + (f" and {len(items) - NAMES_SHOWN} more" if len(items) > NAMES_SHOWN else "")

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from concgrade.report.bench_view import bench_view
 from concgrade.report.history_view import histories_view
+from concgrade.report.mutants_view import mutants_view
 from concgrade.report.view import build_view
 from concgrade.results.model import Results
 
@@ -62,6 +63,7 @@ def render_html(results: Results) -> str:
             v=build_view(results),
             bench=bench_view(results),
             histories=histories_view(results),
+            mutants=mutants_view(results),
             css=css,
             script=script,
             style_hash=csp_hash(css),

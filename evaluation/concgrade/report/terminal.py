@@ -13,6 +13,7 @@ from concgrade.grade.outcomes import RunObservation
 from concgrade.report.bench_terminal import bench_lines
 from concgrade.report.causes import cause_lines, collection_error
 from concgrade.report.history_terminal import counterexample_lines, history_lines
+from concgrade.report.mutants_terminal import mutants_lines
 from concgrade.report.view import summary_rows
 from concgrade.results.model import Results
 from concgrade.task.model import F2P, P2P
@@ -58,6 +59,8 @@ def format_summary(results: Results, verbose: bool = False) -> str:
         lines.append("  isolation: not available here: " + ", ".join(sorted(unavailable)) + " (see report)")
     lines += bench_lines(results)
     lines += history_lines(results)
+    lines += mutants_lines(results)
+    lines += [f"  skipped {entry['phase']}: {entry['reason']}" for entry in results.skipped]
     if verbose:
         lines += test_outcome_lines(results)
     shown: set[str] = set()  # a cause several checks share (a collection error) is printed once

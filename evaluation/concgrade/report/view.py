@@ -215,6 +215,7 @@ class ReportView:
     isolation_layers: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     peak_note: str = ""
+    skipped: list[dict[str, str]] = field(default_factory=list)  # phases not run, and why
 
 
 def build_view(results: Results) -> ReportView:
@@ -262,6 +263,7 @@ def build_view(results: Results) -> ReportView:
         omitted_details=omitted,
         counts={"tests": len(rows), "unmet": sum(row.unmet for row in rows)},
         peak_note=peak_note(summary_rows(results)),
+        skipped=list(results.skipped),
     )
 
 

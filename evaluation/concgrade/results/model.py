@@ -102,6 +102,9 @@ class Results:
     bench: Any = None  # the benchmark phase's figures (concgrade.bench.model.BenchResults), if it ran
     # The histories phase (concgrade.histories.model.HistoryResults), when the task declares [[histories]].
     histories: Any = None
+    mutants: Any = None  # the mutation phase's kill matrix and score (concgrade.mutation.model), if it ran
+    # Phases the task declares (or a stricter grade runs) that this grade did not run: [{phase, reason}].
+    skipped: list[dict[str, str]] = field(default_factory=list)
     error: str | None = None
     # instances/*.json audited against the runs (tasks without a manifest): status, corrected lists, findings.
     instances: dict[str, Any] | None = None
@@ -160,8 +163,10 @@ def build_results(
     diffs: list[dict[str, Any]] | None = None,
     reproduce: dict[str, Any] | None = None,
     bench: Any = None,
+    mutants: Any = None,
     instances: dict[str, Any] | None = None,
     histories: Any = None,
+    skipped: list[dict[str, str]] | None = None,
 ) -> Results:
     suite_of = {nodeid: suite for suite, ids in grade.suites.items() for nodeid in ids}
     implementations = {
@@ -189,8 +194,10 @@ def build_results(
         diffs=diffs or [],
         reproduce=reproduce or {},
         bench=bench,
+        mutants=mutants,
         instances=instances,
         histories=histories,
+        skipped=skipped or [],
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from concgrade.inside.protocol import PROCESS_PROBE_VARIABLE, ProbeConfig
@@ -34,6 +34,8 @@ class RunSpec:
     probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
     repeat: int = 0  # which repeat of this implementation (see repeats.py)
     stress_seed: int | None = None  # stress mode with this seed, or a plain run
+    selection: tuple[str, ...] = ()  # node ids to run, in this order (empty: the test files, as collected)
+    first_failure: bool = False  # stop at the first failing test (pytest -x), and start no process after it
 
     @property
     def process_targets(self) -> tuple[str, ...]:
@@ -78,6 +80,13 @@ def plan_runs(task: Task) -> list[RunSpec]:
             )
         )
     return specs
+
+
+def plan_variant(task: Task, name: str, folder: Path) -> RunSpec:
+    """A run of `folder` graded like after, in the after's place of its scratch copy (as a candidate is):
+    how a mutant, the after with some files rewritten, is run by the same runner and sandbox."""
+    spec = next(spec for spec in plan_runs(task.with_candidate(folder)) if spec.name == "candidate")
+    return replace(spec, implementation=Implementation(name, "after", folder.resolve()))
 
 
 def run_modules(task: Task, folder_in_task: str) -> tuple[str, ...]:
@@ -127,6 +136,8 @@ def pytest_arguments(
         args += ["--concgrade-probe", option]
     if spec.stress_seed is not None:
         args += ["--concgrade-stress", str(spec.stress_seed)]
+    if spec.first_failure:
+        args.append("--exitfirst")
     return args
 
 

@@ -98,7 +98,7 @@ def run_one(
         attempts: list[AttemptOutput] = []
         collected: list[str] = []
         started: set[str] = set()
-        remaining: list[str] = []
+        remaining: list[str] = list(spec.selection)
         budget_ends = time.monotonic() + RERUN_BUDGET * spec.run_timeout
         while True:
             attempt = run_attempt(task, spec, sandbox, scratch, len(attempts), remaining, on_start)
@@ -107,7 +107,8 @@ def run_one(
             newly_started = protocol.started_nodeids(attempt.records) - started
             started |= newly_started
             remaining = [nodeid for nodeid in collected if nodeid not in started]
-            if not remaining or not newly_started or time.monotonic() > budget_ends:
+            # With first_failure the process stopped at a failure (or died in a test, which is one): no rerun.
+            if spec.first_failure or not remaining or not newly_started or time.monotonic() > budget_ends:
                 break
         return RunOutput(
             name=spec.name,

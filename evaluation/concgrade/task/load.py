@@ -83,6 +83,7 @@ def load_task(root: Path) -> Task:
         constraints=table(manifest.get("constraints", {}), manifest_path, "constraints"),
         workloads=read_workloads(root, manifest, manifest_path if manifest else None),
         histories=read_histories(root, manifest, manifest_path if manifest else None),
+        mutants=table(manifest["mutants"], manifest_path, "mutants") if "mutants" in manifest else None,
     )
 
 

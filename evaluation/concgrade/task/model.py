@@ -79,6 +79,9 @@ class Task:
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
     histories: tuple[HistorySpec, ...] = ()  # the manifest's [[histories]], recorded and checked after the tests
     keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
+    # The manifest's [mutants] table as written (None: absent); the mutation phase validates it against the
+    # operator catalogue, which lives above this stage (concgrade.mutation.phase.mutants_policy).
+    mutants: dict[str, Any] | None = None
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)

@@ -15,8 +15,8 @@ import pytest
 from conftest import REPO
 from dockerimage import build_image, compose_service
 
-P2P = 12
-F2P = 7
+P2P = 17  # tests of tests/test_behavior_basics.py (parametrized ones counted per case)
+F2P = 9  # tests of tests/test_concurrency_constraints.py
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ A locked refactor is linearizable in every run by construction: nothing random c
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,36 @@ def test_a_candidate_that_attacks_the_recording_is_not_accepted(cli, tmp_path, a
     assert run["tampered"], run
     expected = "not signed by the driver" if attack.startswith("forge") else "not made by one thread per client"
     assert expected in found["message"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ({"threads": 1}, "threads must be a whole number from 2 to 64, not 1"),
+        ({"operations": [{"method": "incr", "args": ["choise(a,b)"]}]}, "no generator choise()"),
+        ({"compare": "tests/missing.py:loose"}, "hook 'tests/missing.py:loose': no such file in the task"),
+    ],
+)
+def test_a_misdeclared_history_is_one_error_line_before_anything_runs(cli, tmp_path, entry, says):
+    task = make_history_task(tmp_path / "task", SHAPES["hit-counter"], "locked", **entry)
+    result = cli("--task", str(task), "--output", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("concgrade: error: ") and says in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_example_store_without_its_lock_passes_every_suite_and_fails_its_history(cli, tmp_path):
+    """examples/notification_simulator: take the lock out of the shared store; only the declared history sees it."""
+    from conftest import REPO
+
+    example = REPO / "examples" / "notification_simulator"
+    candidate = tmp_path / "candidate"
+    shutil.copytree(example / "repository_after", candidate, ignore=shutil.ignore_patterns("__pycache__"))
+    storage = candidate / "notifsim" / "storage.py"
+    assert storage.read_text().count("with self._lock:") == 6
+    storage.write_text(storage.read_text().replace("with self._lock:", "if True:"), encoding="utf-8")
+    result, data = grade(cli, example, tmp_path / "out", "--candidate", str(candidate))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert [c["id"] for c in data["checks"] if c["status"] != "pass"] == ["history.linearizable.store.candidate"]
+    assert check(data, "history.linearizable.store.after")["status"] == "pass"

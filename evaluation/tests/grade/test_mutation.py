@@ -14,6 +14,7 @@ from concgrade.grade.mutation import (
     kill_matrix,
     kill_order,
     mutation_checks,
+    mutation_gate,
 )
 
 SUITES = {
@@ -155,4 +156,27 @@ def test_a_required_operator_whose_mutants_could_not_run_is_a_check_error():
     matrix = kill_matrix({"e1": "CM203"}, {}, SUITES, errors={"e1": "pytest did not start"})
     assert mutation_checks(matrix, required=["CM203"]) == [
         Check("suite.kills.CM203", "error", "1 of 1 CM203 mutants could not be judged: e1: pytest did not start")
+    ]
+
+
+def test_the_declared_gate_reports_one_passing_check_when_it_holds():
+    checks = mutation_gate(_matrix(), min_score=0.5, required=["CM102"])
+    assert checks == [
+        Check(
+            "suite.kills",
+            "pass",
+            "2 of 4 mutants killed: score 0.50 >= min_score 0.5; every mutant of CM102 killed or not applicable",
+        )
+    ]
+
+
+def test_without_a_declared_gate_there_is_no_check_and_with_one_the_failures_come_first():
+    assert mutation_gate(_matrix()) == []
+    assert [c.id for c in mutation_gate(_matrix(), required=["CM201"])] == ["suite.kills.CM201"]
+
+
+def test_a_declared_min_score_with_no_mutant_judged_cannot_be_evaluated():
+    matrix = kill_matrix({"e1": "CM203"}, {}, SUITES, errors={"e1": "pytest did not start"})
+    assert mutation_gate(matrix, min_score=0.8) == [
+        Check("suite.kills", "error", "min_score is declared but no mutant could be judged")
     ]

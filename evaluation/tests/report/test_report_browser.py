@@ -12,7 +12,7 @@ from chromium import FLAGS, chromium_path
 from conftest import REPO
 
 SECTIONS = ("summary", "checks", "matrix-section", "profiles", "metrics", "bench", "trajectory", "diffs", "runs")
-SECTIONS += ("environment",)
+SECTIONS += ("environment", "mutants")
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright for Python is not installed: pip install -e '.[dev]'"
 )

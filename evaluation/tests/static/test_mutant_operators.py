@@ -224,6 +224,21 @@ SHAPES = {
             "    return [await _aw for _aw in asyncio.as_completed([fetch() for fetch in fetchers])]\n",
         ],
     ),
+    "slots appended as a lazy input is read, filled by index, are filled in completion order": (
+        "CM701",
+        "from concurrent.futures import ThreadPoolExecutor, as_completed\n\nPOOL = ThreadPoolExecutor(max_workers=4)\n\n\n"
+        "def run_all(jobs):\n    results: list = []\n    futures = {}\n\n    def take(job):\n"
+        "        results.append(None)\n        futures[POOL.submit(job)] = len(results) - 1\n\n"
+        "    for job in jobs:\n        take(job)\n    for future in as_completed(futures):\n"
+        "        results[futures[future]] = future.result()\n    return results\n",
+        [
+            "from concurrent.futures import ThreadPoolExecutor, as_completed\n\nPOOL = ThreadPoolExecutor(max_workers=4)\n\n\n"
+            "def run_all(jobs):\n    results: list = []\n    futures = {}\n\n    def take(job):\n"
+            "        results.append(None)\n        futures[POOL.submit(job)] = len(results) - 1\n\n"
+            "    for job in jobs:\n        take(job)\n    for future in as_completed(futures):\n"
+            "        results[results.index(None)] = future.result()\n    return results\n",
+        ],
+    ),
     "results keyed by value need to know which list the results follow": (
         "CM702",
         "def run_all(jobs, count):\n    results = [None] * count\n    for index, job in enumerate(jobs):\n"

@@ -62,10 +62,42 @@ def _placeholder_lists(func: ast.AST) -> dict[str, str | None]:
         count = _none_list_count(value)
         if count is not None:
             made[targets[0].id] = count
-    return {
+    placeholders = {
         name: _measured(count) or (lengths.get(count.id) if isinstance(count, ast.Name) else None)
         for name, count in made.items()
     }
+    # A list that grows a None slot per item as a lazy input is read (`results.append(None)`, also in a
+    # nested helper), to be filled by index when the item's work is done; its length follows no list.
+    for name in _grown_by_placeholders(func):
+        placeholders.setdefault(name, None)
+    return placeholders
+
+
+def _grown_by_placeholders(func: ast.AST) -> set[str]:
+    empty = set()
+    for node in walk_scope(func):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and isinstance(value, ast.List) and not value.elts:
+            empty.add(target.id)
+    grown = set()
+    for node in ast.walk(func):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "append"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in empty
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value is None
+        ):
+            grown.add(node.func.value.id)
+    return grown
 
 
 def _measured(expr: ast.expr) -> str | None:
