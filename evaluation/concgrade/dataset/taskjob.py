@@ -3,15 +3,14 @@
 The same function (`run_job`) grades a task in a local worker process or on a Dask worker: it loads
 the task, builds its environment, runs the usual isolated grade with one pytest process at a time,
 and returns the outcome with the rendered report files, so nothing depends on a shared filesystem.
-For a remote worker the task (and candidate) folders travel inside the job as compressed archives.
+For a remote worker the task (and candidate) folders travel beside the job as content-addressed archives
+(archives.py), unpacked on the worker into a folder of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import shutil
-import tarfile
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.bench.measure import requested_by
+from concgrade.dataset.archives import Archive, unpack
 from concgrade.dataset.cache import default_cache_dir
 from concgrade.dataset.environments import InstallError, prepare_environment
 from concgrade.dataset.local_services import started_services
 from concgrade.errors import ConcgradeError
-from concgrade.files import IGNORED_DIRS, harness_version, walk_files
+from concgrade.files import harness_version, walk_files
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
 from concgrade.pipeline import BenchMode, GradeOptions, grade, load_graded_task
 from concgrade.report.writers import render_reports
@@ -71,23 +71,6 @@ class TaskJob:
     candidate: str | None = None
     environment: dict[str, str] = field(default_factory=dict)  # variables for the runs (provided services)
     started_services: list[ServiceNeed] = field(default_factory=list)  # `--services auto`: started for this grade
-    archive: bytes | None = None  # the task folder, packed for a worker that cannot see `root`
-    candidate_archive: bytes | None = None
-
-    def packed(self) -> TaskJob:
-        """The job with its folders inside, for a worker on another machine."""
-        archive = pack_folder(Path(self.root))
-        candidate = pack_folder(Path(self.candidate)) if self.candidate else None
-        return TaskJob(
-            self.label,
-            self.root,
-            self.options,
-            self.candidate,
-            self.environment,
-            self.started_services,
-            archive,
-            candidate,
-        )
 
 
 @dataclass
@@ -126,16 +109,17 @@ class TaskOutcome:
         return cls(**known, files=files)
 
 
-def run_job(job: TaskJob) -> TaskOutcome:
-    """Grade one task (unpacking it first when it travelled as an archive); never raises for a bad task."""
+def run_job(job: TaskJob, task: Archive | None = None, candidate: Archive | None = None) -> TaskOutcome:
+    """Grade one task; never raises for a bad task. With archives (a worker that cannot see the client's
+    folders), `job.root` and `job.candidate` only name them: the grade runs on the unpacked copies."""
     started = time.monotonic()
-    scratch = Path(tempfile.mkdtemp(prefix="concgrade-job-")) if job.archive else None
+    scratch = Path(tempfile.mkdtemp(prefix="concgrade-job-")) if task is not None else None
     try:
-        root = unpack_folder(job.archive, scratch / "task") if scratch and job.archive else Path(job.root)
-        candidate = Path(job.candidate) if job.candidate else None
-        if scratch and job.candidate_archive:
-            candidate = unpack_folder(job.candidate_archive, scratch / "candidate")
-        outcome = grade_folder(job, root, candidate)
+        root = unpack(task, scratch / "task") if scratch and task is not None else Path(job.root)
+        candidate_folder = Path(job.candidate) if job.candidate else None
+        if scratch and candidate is not None:
+            candidate_folder = unpack(candidate, scratch / "candidate")
+        outcome = grade_folder(job, root, candidate_folder)
         if scratch:
             outcome.task["root"] = job.root
     except ConcgradeError as exc:
@@ -290,29 +274,3 @@ def shows_the_behaviour(results: dict[str, Any], impl: dict[str, Any]) -> bool:
         test["passed"] and any(int(figures.get("max_active") or 0) >= 2 for figures in test["probes"])
         for test in probed
     )
-
-
-def pack_folder(folder: Path) -> bytes:
-    """A gzip tar of the folder without what a grade ignores; symlinks are kept as links."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-
-        def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-            return None if any(part in IGNORED_DIRS for part in Path(info.name).parts) else info
-
-        archive.add(folder, arcname=".", filter=keep)
-    return buffer.getvalue()
-
-
-def unpack_folder(data: bytes, target: Path) -> Path:
-    target.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        for member in archive.getmembers():  # refuse paths that would leave the target
-            path = (target / member.name).resolve()
-            if not path.is_relative_to(target.resolve()):
-                raise ConcgradeError(f"archive member outside the task: {member.name}")
-        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+: also refuses links leaving the target
-            archive.extractall(target, filter="data")
-        else:  # pragma: no cover - older patch releases
-            archive.extractall(target)
-    return target

@@ -130,10 +130,14 @@ def check_runs_started(runs: Sequence[RunObservation]) -> Check:
         names = ", ".join(run.name for run in broken)
         message = f"pytest could not start on {names} because of the task's own files: {last_words(broken[0])}"
         return Check("runs.started", "fail", message)
+    # Every process counts: each repeat (--repeat, --gate) and each rerun after a crash is one.
+    counts = {run.name: max(1, len(run.attempts)) for run in runs}
+    ran = f"{sum(counts.values())} pytest processes ran ({', '.join(f'{name} {n}' for name, n in counts.items())})"
     if dead:
-        message = f"{len(runs)} pytest processes ran; on before the task's own files stopped pytest: "
-        return Check("runs.started", "pass", message + last_words(dead[0]))
-    return Check("runs.started", "pass", f"{len(runs)} pytest processes ran")
+        return Check(
+            "runs.started", "pass", f"{ran}; on before the task's own files stopped pytest: {last_words(dead[0])}"
+        )
+    return Check("runs.started", "pass", ran)
 
 
 # The harness's own pytest options: pytest refusing one of them is the harness's environment, not the task.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ NO_SPACE = "[Errno 28] No space left on device"
 
 
 def run_attempt(
-    task_root: Path, spec: RunSpec, sandbox: Sandbox, paths: RunPaths, index: int, node_ids: list[str]
+    task_root: Path,
+    spec: RunSpec,
+    sandbox: Sandbox,
+    paths: RunPaths,
+    index: int,
+    node_ids: list[str],
+    on_start: Callable[[], None] | None = None,
 ) -> AttemptOutput:
     """One pytest process in a fresh scratch copy of the task (always at the same path, so imports compare).
 
@@ -81,7 +88,7 @@ def run_attempt(
     launch = Launch(spec.interpreter or sys.executable, paths, env, config, list(node_ids), json_report, uid, cwd)
     before = protected_digest(task_copy)
     size_before = folder_size(task_copy)
-    attempt = supervise(index, launch, sandbox, spec.run_timeout, EXIT_GRACE)
+    attempt = supervise(index, launch, sandbox, spec.run_timeout, EXIT_GRACE, on_start)
     attempt.child_loads = hashed(read_line_files(paths.loads, protocol.LOADS_SUFFIX))
     attempt.changed_files = changes(before, protected_digest(task_copy)) + sources_changed(
         attempt.records, task_copy, before

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from concgrade.run.integrity import harness_hook_files
 from concgrade.run.outputs import AttemptOutput, RunOutput
 from concgrade.run.plan import RunSpec
 from concgrade.run.sandbox import RunLimits, Sandbox, prepare_sandbox
-from concgrade.run.scratch import new_scratch
+from concgrade.run.scratch import new_scratch, remove_later
 from concgrade.task.model import Limits, Task
 
 # Reruns after crashes stop once the run has used this many times its per-process timeout.
@@ -32,11 +31,13 @@ def run_all(
     jobs: int,
     on_done: Callable[[RunOutput], None] | None = None,
     sandbox: Sandbox | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[RunOutput]:
-    """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`."""
+    """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`. `on_start` is
+    called as each pytest process starts (from the thread that started it)."""
     sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, task, spec, sandbox) for spec in specs]
+        futures = [pool.submit(run_one, task, spec, sandbox, on_start) for spec in specs]
         # Report each run as it finishes (progress), but return them in the order of the specs.
         for future in as_completed(futures):
             if on_done and future.exception() is None:
@@ -51,6 +52,7 @@ def run_until_contradicted(
     contradicted: Callable[[RunOutput], bool],
     on_done: Callable[[RunOutput], None] | None = None,
     sandbox: Sandbox | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[RunOutput]:
     """Run every spec like run_all, but once a run of an implementation is `contradicted`, its repeats not
     yet started are skipped: they cannot change the verdict. Outputs come back in the order of `specs`."""
@@ -62,7 +64,7 @@ def run_until_contradicted(
         with lock:
             if spec.name in stopped:
                 return None
-        output = run_one(task, spec, sandbox)
+        output = run_one(task, spec, sandbox, on_start)
         if contradicted(output):
             with lock:
                 stopped.add(spec.name)
@@ -87,7 +89,9 @@ def run_limits(limits: Limits) -> RunLimits:
     )
 
 
-def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOutput:
+def run_one(
+    task: Task, spec: RunSpec, sandbox: Sandbox | None = None, on_start: Callable[[], None] | None = None
+) -> RunOutput:
     """Run the spec's tests to the end: a new process for the tests a dead one did not start, until all ran.
 
     `task` (and a candidate in it) is the grade's snapshot: every process starts from it, reruns included.
@@ -102,7 +106,7 @@ def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOut
         stopped = ""
         budget_ends = time.monotonic() + RERUN_BUDGET * spec.run_timeout
         while True:
-            attempt = run_attempt(task.root, spec, sandbox, paths, len(attempts), remaining)
+            attempt = run_attempt(task.root, spec, sandbox, paths, len(attempts), remaining, on_start)
             attempts.append(attempt)
             collected = collected or collected_ids(attempt.records)
             newly_started = protocol.started_nodeids(attempt.records) - started
@@ -126,7 +130,7 @@ def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOut
             stopped=stopped if remaining else "",
         )
     finally:
-        shutil.rmtree(paths.scratch, ignore_errors=True)
+        remove_later(paths.scratch)
 
 
 def ending_limit(attempt: AttemptOutput) -> str:

@@ -8,6 +8,8 @@ off, to test the fallbacks or to step around a layer that misbehaves on some mac
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
 import secrets
 import shutil
@@ -282,10 +284,57 @@ def count_own_tasks() -> int:
 
 
 def pytest_builtin_plugins() -> tuple[str, ...]:
-    """pytest's own plugin modules, which it imports at startup anyway."""
-    from _pytest.config import default_plugins
+    """pytest's own plugin modules, which it imports at startup anyway.
 
-    return tuple(f"_pytest.{name}" for name in default_plugins)
+    Read from `_pytest/config/__init__.py` without importing it: the import costs a tenth of a second on the
+    grade's critical path, and this process never runs pytest itself.
+    """
+    names = _default_plugins_from_source()
+    if names is None:
+        from _pytest.config import default_plugins
+
+        names = tuple(default_plugins)
+    return tuple(f"_pytest.{name}" for name in names)
+
+
+def _default_plugins_from_source() -> tuple[str, ...] | None:
+    """`default_plugins` of pytest's config module, from its source (None when its shape is not understood)."""
+    spec = importlib.util.find_spec("_pytest")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    source = Path(next(iter(spec.submodule_search_locations))) / "config" / "__init__.py"
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    tuples: dict[str, tuple[str, ...]] = {}
+
+    def value(node: ast.expr) -> tuple[str, ...]:
+        if isinstance(node, ast.Name):
+            return tuples[node.id]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return value(node.left) + value(node.right)
+        if isinstance(node, ast.Tuple):
+            found: list[str] = []
+            for element in node.elts:
+                if isinstance(element, ast.Starred):
+                    found += value(element.value)
+                elif isinstance(element, ast.Constant) and isinstance(element.value, str):
+                    found.append(element.value)
+                else:
+                    raise ValueError(element)
+            return tuple(found)
+        raise ValueError(node)
+
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target = statement.targets[0]
+            if isinstance(target, ast.Name) and target.id in ("essential_plugins", "default_plugins"):
+                try:
+                    tuples[target.id] = value(statement.value)
+                except (KeyError, ValueError):
+                    return None
+    return tuples.get("default_plugins")
 
 
 def installed_pytest_plugins() -> tuple[str, ...]:

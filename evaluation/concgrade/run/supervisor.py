@@ -89,8 +89,16 @@ class Launch:
     cwd: Path | None = None  # the task copy, unless the task's command runs in an implementation's folder
 
 
-def supervise(index: int, launch: Launch, sandbox: Sandbox, run_timeout: float, exit_grace: float) -> AttemptOutput:
-    """Start the boot in the sandbox and hold it until it ends, or end it; then clear up everything."""
+def supervise(
+    index: int,
+    launch: Launch,
+    sandbox: Sandbox,
+    run_timeout: float,
+    exit_grace: float,
+    on_start: Callable[[], None] | None = None,
+) -> AttemptOutput:
+    """Start the boot in the sandbox and hold it until it ends, or end it; then clear up everything.
+    `on_start` is called once the process runs (work meant to share the machine with it)."""
     watch = Watch()
     marker = uuid.uuid4().hex
     cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
@@ -131,6 +139,8 @@ def supervise(index: int, launch: Launch, sandbox: Sandbox, run_timeout: float, 
         cgroup.kill_and_remove()
         raise RunError(f"could not start {full_command[0]}: {stderr}")
     marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
+    if on_start is not None:
+        on_start()
 
     watch_process(process, marker_bytes, sandbox, watch)
     ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, inner))

@@ -71,3 +71,13 @@ def test_a_fresh_user_per_process_only_when_the_grader_is_root():
         assert None not in uids and len(uids) == 5 and min(uids) > 1_000_000
     else:
         assert uids == {None}
+
+
+def test_pytest_builtin_plugins_read_from_source_are_pytests_own():
+    """The list is read without importing pytest (off the grade's critical path): it must be pytest's."""
+    from _pytest.config import default_plugins
+
+    from concgrade.run.sandbox import _default_plugins_from_source, pytest_builtin_plugins
+
+    assert _default_plugins_from_source() == tuple(default_plugins)
+    assert pytest_builtin_plugins() == tuple(f"_pytest.{name}" for name in default_plugins)
