@@ -69,8 +69,10 @@ def bwrap_arguments(plan: MountPlan) -> list[str]:
         if any(folder.is_relative_to(other) and folder != other for other in hidden):
             continue  # already hidden with its parent
         args += ["--perms", "0755", "--tmpfs", str(folder)]
+    # What the run needs inside a hidden or private folder (a task's virtualenv in a cache under /tmp) is put back.
+    covering = (*PRIVATE_FOLDERS, *hidden)
     for path in dict.fromkeys(plan.needed):
-        under = next((folder for folder in hidden if path.is_relative_to(folder) and path != folder), None)
+        under = next((folder for folder in covering if path.is_relative_to(folder) and path != folder), None)
         if under is None or not path.exists():
             continue
         args += _folders_between(under, path)

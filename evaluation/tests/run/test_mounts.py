@@ -47,3 +47,13 @@ def test_the_outermost_folder_a_stranger_cannot_pass_through_is_found(tmp_path):
     assert len(found) == 1 and closed.is_relative_to(found[0])  # pytest's own tmp folder may be closed further up
     closed.chmod(0o755)
     assert closed not in blocking_ancestors([closed / "inner"])
+
+
+def test_a_virtualenv_in_a_cache_under_tmp_is_put_back_into_the_private_tmp(tmp_path):
+    """A dataset's --install cache may live under /tmp: the run's private /tmp must still hold its Python."""
+    venv = tmp_path / "cache" / "venvs" / "abc"
+    (venv / "bin").mkdir(parents=True)
+    args = bwrap_arguments(MountPlan(Path("/tmp/tmpx"), needed=(venv,)))
+    assert str(venv) in pairs(args, "--ro-bind")
+    assert args.index(str(venv)) > args.index("/tmp")  # bound after the private /tmp is mounted over the machine's
+    assert str(venv.parent) in pairs(args, "--dir")
