@@ -1,84 +1,84 @@
-"""Class 9 and the legitimate designs: unusual but correct refactors that every grade must accept."""
+"""Class 9 and the legitimate designs: unusual but correct refactors that every grade must accept.
+
+Each keeps the reference task's contract (at most 50 sends at once in the process from its first calls on,
+input read lazily, results in order, a fatal error cancelling what had not begun, nothing started at import,
+working after os.fork) with a structure of its own.
+"""
 
 from __future__ import annotations
 
 from redteam_support import REFERENCE, Case, candidate
 
-COMMON = """
+HEADER = '''"""Notification service: {what}."""
+
+from __future__ import annotations
+
+import os
 import threading
 import time
+from typing import Any
 
 MAX_WORKERS = 50
 SEND_LATENCY = 0.020
 LOOKUP_LATENCY = 0.002
 
 
-def send_notification(user_id, payload):
+def send_notification(user_id: Any, payload: Any) -> str:
     if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id < 0:
-        raise ValueError(f"invalid user id: {user_id!r}")
+        raise ValueError(f"invalid user id: {{user_id!r}}")
     time.sleep(SEND_LATENCY)
-    return f"notified user {user_id}: {payload}"
+    return f"notified user {{user_id}}: {{payload}}"
 
 
-def lookup_user(user_id):
+def lookup_user(user_id: Any) -> dict[str, Any]:
     time.sleep(LOOKUP_LATENCY)
-    return {"id": user_id}
+    return {{"id": user_id}}
 
 
-def _notify_one(user_id, payload):
+def _notify_one(user_id: Any, payload: Any) -> Any:
     lookup_user(user_id)
     try:
         return send_notification(user_id, payload)
     except Exception as exc:
         return str(exc)
-"""
-
-IDLE_POOL = (
-    '''"""Notification service on a home-made pool whose worker threads retire after a few idle seconds."""
 '''
-    + COMMON
-    + '''
-import queue
 
-IDLE_SECONDS = 5.0
-
-
-class _Job:
-    def __init__(self, fn, args, on_done, index):
-        self.fn, self.args, self.on_done, self.index = fn, args, on_done, index
-        self.value = self.error = None
-
-    def run(self):
-        try:
-            self.value = self.fn(*self.args)
-        except BaseException as exc:  # handed to the caller, fatal ones included
-            self.error = exc
-        self.on_done(self)
+# The reference's own pool replaced by one whose non-daemon workers retire after a few idle seconds: after the
+# last test the process waits for them (timed waits) before it exits.
+IDLE_POOL = REFERENCE.replace(
+    """def _forget_pool_in_child() -> None:""",
+    '''IDLE_SECONDS = 5.0
 
 
 class IdlePool:
     """At most `size` non-daemon workers, started on demand; each leaves after `idle` seconds without work."""
 
-    def __init__(self, size, idle):
-        self._jobs = queue.Queue()
+    def __init__(self, size: int, idle: float) -> None:
+        import queue
+
+        self._jobs: Any = queue.SimpleQueue()
         self._size, self._idle = size, idle
         self._lock = threading.Lock()
         self._workers = self._waiting = self._queued = 0
 
-    def submit(self, fn, args, on_done, index):
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
         with self._lock:
-            self._jobs.put(_Job(fn, args, on_done, index))
+            self._jobs.put((future, fn, args))
             self._queued += 1
             if self._queued > self._waiting and self._workers < self._size:
                 self._workers += 1
                 threading.Thread(target=self._work, name="idle-pool").start()
+        return future
 
-    def _work(self):
+    def _work(self) -> None:
+        import queue
+
         while True:
             with self._lock:
                 self._waiting += 1
             try:
-                job = self._jobs.get(timeout=self._idle)
+                future, fn, args = self._jobs.get(timeout=self._idle)
             except queue.Empty:
                 with self._lock:
                     self._waiting -= 1
@@ -89,43 +89,18 @@ class IdlePool:
             with self._lock:
                 self._waiting -= 1
                 self._queued -= 1
-            job.run()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the caller through the future, fatal ones included
+                future.set_exception(exc)
 
 
-_pool = IdlePool(MAX_WORKERS, IDLE_SECONDS)
-
-
-def notify_users(user_ids, payload):
-    users = list(user_ids)
-    results = [None] * len(users)
-    state = threading.Condition()
-    in_flight = [0]
-    fatal = []
-
-    def on_done(job):
-        with state:
-            if job.error is not None:
-                fatal.append(job.error)
-            else:
-                results[job.index] = job.value
-            in_flight[0] -= 1
-            state.notify_all()
-
-    try:
-        for index, user_id in enumerate(users):
-            with state:
-                state.wait_for(lambda: in_flight[0] < MAX_WORKERS or fatal)
-                if fatal:
-                    break
-                in_flight[0] += 1
-            _pool.submit(_notify_one, (user_id, payload), on_done, index)
-    finally:
-        with state:
-            state.wait_for(lambda: in_flight[0] == 0)
-    if fatal:
-        raise fatal[0]
-    return results
-'''
+def _forget_pool_in_child() -> None:''',
+).replace(
+    '            _executor = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="notify")',
+    "            _executor = IdlePool(MAX_WORKERS, IDLE_SECONDS)  # type: ignore[assignment]",
 )
 
 LINGERING_REPORTER = (
@@ -134,16 +109,16 @@ LINGERING_REPORTER = (
 
 # A non-daemon reporter thread that leaves on its own a few seconds after the last call.
 _last_call = [time.monotonic()]
-_reporter = []
+_reporter: list[threading.Thread] = []
 _reporter_lock = threading.Lock()
 
 
-def _report_until_idle():
+def _report_until_idle() -> None:
     while time.monotonic() - _last_call[0] < 4.0:
         time.sleep(0.25)
 
 
-def _start_reporter():
+def _start_reporter() -> None:
     with _reporter_lock:
         _last_call[0] = time.monotonic()
         if not _reporter or not _reporter[0].is_alive():
@@ -161,41 +136,54 @@ def notify_users(user_ids, payload):
 )
 
 LAZY_THREADS = (
-    '''"""Notification service with a thread per send, started lazily, at most 50 in the whole process."""
-'''
-    + COMMON
+    HEADER.format(what="a thread per send, started only when one of 50 process-wide slots is free")
     + """
 _slots = threading.BoundedSemaphore(MAX_WORKERS)
 
 
+def _new_slots_in_child() -> None:
+    global _slots
+    _slots = threading.BoundedSemaphore(MAX_WORKERS)  # the parent's holders do not exist after os.fork
+
+
+os.register_at_fork(after_in_child=_new_slots_in_child)
+
+
 def notify_users(user_ids, payload):
-    users = list(user_ids)
-    results = [None] * len(users)
+    results: list[Any] = []
     state = threading.Condition()
     running = [0]
-    fatal = []
+    fatal: list[BaseException] = []
+    slots = _slots
 
-    def work(index, user_id):
+    def work(index: int, user_id: Any) -> None:
         try:
             results[index] = _notify_one(user_id, payload)
         except BaseException as exc:  # handed to the caller, fatal ones included
             with state:
                 fatal.append(exc)
         finally:
-            _slots.release()
+            slots.release()
             with state:
                 running[0] -= 1
                 state.notify_all()
 
     try:
-        for index, user_id in enumerate(users):
-            _slots.acquire()
+        for index, user_id in enumerate(user_ids):
+            slots.acquire()
             with state:
                 if fatal:
-                    _slots.release()
+                    slots.release()
                     break
                 running[0] += 1
-            threading.Thread(target=work, args=(index, user_id), daemon=True).start()
+                results.append(None)
+            try:
+                threading.Thread(target=work, args=(index, user_id), daemon=True).start()
+            except BaseException:
+                slots.release()
+                with state:
+                    running[0] -= 1
+                raise
     finally:
         with state:
             state.wait_for(lambda: running[0] == 0)
@@ -206,69 +194,109 @@ def notify_users(user_ids, payload):
 )
 
 PER_CALL_SEMAPHORE = (
-    '''"""Notification service: a pool and a window per call, and one semaphore bounding sends process-wide."""
-'''
-    + COMMON
-    + """
+    HEADER.format(what="a pool and a window per call, and one semaphore bounding sends process-wide")
+    + '''
 from concurrent.futures import ThreadPoolExecutor
 
 _sends = threading.BoundedSemaphore(MAX_WORKERS)
 
 
-def _bounded_one(user_id, payload):
-    with _sends:
-        return _notify_one(user_id, payload)
+def _new_semaphore_in_child() -> None:
+    global _sends
+    _sends = threading.BoundedSemaphore(MAX_WORKERS)
+
+
+os.register_at_fork(after_in_child=_new_semaphore_in_child)
+
+
+class _Call:
+    """One call's state: its results, its fatal error, and the works that began (and so may still send)."""
+
+    def __init__(self) -> None:
+        self.state = threading.Condition()
+        self.cancelled = False
+        self.begun = 0
+        self.fatal: list[BaseException] = []
+
+    def run(self, user_id: Any, payload: Any) -> Any:
+        with _sends:
+            with self.state:
+                if self.cancelled:
+                    return None
+                self.begun += 1
+            try:
+                return _notify_one(user_id, payload)
+            finally:
+                with self.state:
+                    self.begun -= 1
+                    self.state.notify_all()
+
+    def cancel(self) -> None:
+        """Nothing more of this call starts; the works that began finish before the call returns."""
+        with self.state:
+            self.cancelled = True
+            self.state.wait_for(lambda: self.begun == 0)
 
 
 def notify_users(user_ids, payload):
-    users = list(user_ids)
-    results = [None] * len(users)
-    if not users:
-        return results
+    results: list[Any] = []
     window = threading.BoundedSemaphore(MAX_WORKERS)  # this call's users in flight
-    fatal = []
-    futures = []
+    call = _Call()
 
-    def finished(index, future):
+    def finished(index: int, future: Any) -> None:
         window.release()
-        error = future.exception() if not future.cancelled() else None
+        if future.cancelled():
+            return
+        error = future.exception()
         if error is not None:
-            fatal.append(error)
-        elif not future.cancelled():
+            with call.state:
+                call.fatal.append(error)
+        else:
             results[index] = future.result()
 
     with ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="call") as pool:
-        for index, user_id in enumerate(users):
-            window.acquire()
-            if fatal:
-                window.release()
-                break
-            future = pool.submit(_bounded_one, user_id, payload)
-            future.add_done_callback(lambda done, index=index: finished(index, done))
-            futures.append(future)
-        if fatal:
-            for future in futures:
-                future.cancel()
-    if fatal:
-        raise fatal[0]
+        futures = []
+        try:
+            for index, user_id in enumerate(user_ids):
+                window.acquire()
+                if call.fatal:
+                    window.release()
+                    break
+                results.append(None)
+                future = pool.submit(call.run, user_id, payload)
+                future.add_done_callback(lambda done, index=index: finished(index, done))
+                futures.append(future)
+        finally:
+            if call.fatal:
+                for future in futures:
+                    future.cancel()
+                call.cancel()
+    if call.fatal:
+        raise call.fatal[0]
     return results
-"""
+'''
 )
 
 ASYNCIO_TO_THREAD = (
-    '''"""Notification service on one asyncio loop in a thread: sends go through asyncio.to_thread, 50 at once."""
-'''
-    + COMMON
+    HEADER.format(what="one asyncio loop in a thread; sends go through asyncio.to_thread, 50 at once")
     + '''
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-_loop = None
-_sends = None
+_loop: Any = None
+_sends: Any = None
 _loop_lock = threading.Lock()
 
 
-def _event_loop():
+def _forget_loop_in_child() -> None:
+    global _loop, _sends, _loop_lock
+    _loop, _sends, _loop_lock = None, None, threading.Lock()  # its thread does not exist after os.fork
+
+
+os.register_at_fork(after_in_child=_forget_loop_in_child)
+
+
+def _event_loop() -> Any:
     global _loop, _sends
     with _loop_lock:
         if _loop is None:
@@ -280,11 +308,11 @@ def _event_loop():
         return _loop
 
 
-async def _make_semaphore():
+async def _make_semaphore() -> Any:
     return asyncio.Semaphore(MAX_WORKERS)
 
 
-def _shielded_one(user_id, payload):
+def _shielded_one(user_id: Any, payload: Any) -> tuple[bool, Any]:
     """Runs on a worker thread: a fatal error comes back as a value, so that it cannot stop the loop."""
     try:
         return False, _notify_one(user_id, payload)
@@ -292,30 +320,40 @@ def _shielded_one(user_id, payload):
         return True, exc
 
 
-async def _notify_all(users, payload):
-    results = [None] * len(users)
+async def _notify_all(user_ids: Any, payload: Any) -> tuple[list[Any], list[BaseException]]:
+    results: list[Any] = []
     window = asyncio.Semaphore(MAX_WORKERS)  # this call's users in flight
-    fatal = []
-    tasks = set()
+    fatal: list[BaseException] = []
+    tasks: set[Any] = set()
+    sends = _sends
 
-    async def one(index, user_id):
+    async def one(index: int, user_id: Any) -> None:
         try:
-            async with _sends:
+            async with sends:
                 if fatal:
                     return
                 is_fatal, value = await asyncio.to_thread(_shielded_one, user_id, payload)
             if is_fatal:
                 fatal.append(value)
+                for task in tasks:  # what waits for a slot is cancelled: it had not begun
+                    task.cancel()
             else:
                 results[index] = value
         finally:
             window.release()
 
-    for index, user_id in enumerate(users):
+    users = iter(enumerate(user_ids))
+    while not fatal:
         await window.acquire()
         if fatal:
             window.release()
             break
+        item = next(users, None)
+        if item is None:
+            window.release()
+            break
+        index, user_id = item
+        results.append(None)
         task = asyncio.get_running_loop().create_task(one(index, user_id))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -325,35 +363,45 @@ async def _notify_all(users, payload):
 
 
 def notify_users(user_ids, payload):
-    users = list(user_ids)
-    if not users:
-        return []
-    results, fatal = asyncio.run_coroutine_threadsafe(_notify_all(users, payload), _event_loop()).result()
+    results, fatal = asyncio.run_coroutine_threadsafe(_notify_all(user_ids, payload), _event_loop()).result()
     if fatal:
         raise fatal[0]
     return results
 '''
 )
 
+# The reference, with the blocking part of each user's lookup done in a small process pool (started with spawn):
+# worker processes that exist until the interpreter ends, and are shut down by it, not left behind.
 PROCESS_POOL_LOOKUPS = REFERENCE.replace(
-    "def _notify_one(user_id: Any, payload: Any) -> Any:",
-    '''_lookups = None
+    '''def lookup_user(user_id: Any) -> dict[str, Any]:
+    """Fetch the user's record before sending (simulated: a short blocking read)."""
+    time.sleep(LOOKUP_LATENCY)
+    return {"id": user_id}''',
+    '''_lookups: Any = None
+_lookups_lock = threading.Lock()
 
 
-def _lookup_pool():
-    """User lookups run in a small process pool (started with forkserver), sends on the threads."""
+def _lookup_pool() -> Any:
     global _lookups
-    with _executor_lock:
+    with _lookups_lock:
         if _lookups is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            _lookups = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver"))
+            _lookups = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
         return _lookups
 
 
-def _notify_one(user_id: Any, payload: Any) -> Any:''',
-).replace("    lookup_user(user_id)\n    try:", "    _lookup_pool().submit(lookup_user, user_id).result()\n    try:")
+def lookup_user(user_id: Any) -> dict[str, Any]:
+    """Fetch the user's record before sending: the blocking read runs in a process of a small pool."""
+    _lookup_pool().submit(time.sleep, LOOKUP_LATENCY).result()
+    return {"id": user_id}''',
+).replace(
+    """    global _executor, _executor_lock
+    _executor = None""",
+    """    global _executor, _executor_lock, _lookups, _lookups_lock
+    _executor, _lookups, _lookups_lock = None, None, threading.Lock()""",
+)
 
 CASES = [
     Case("idle-exit-pool", 9, candidate(IDLE_POOL), "accepted", today="rejected: hung ~3 s after the session ended"),
