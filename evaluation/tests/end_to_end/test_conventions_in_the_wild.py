@@ -20,6 +20,8 @@ from conftest import RUN_PY, validate_results
 from taskfactory import write_files
 from wildfactory import BODIES, IMPORT_COUNTER, NOT_JSON, P2P_AS_F2P, PLAIN, base, both, make_wild_dataset, metadata
 
+from concgrade.dataset.interpreters import candidate_paths
+
 
 def run(*args: str, cache: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONCGRADE_CACHE_DIR": str(cache)}
@@ -317,6 +319,29 @@ def test_the_task_keeps_its_pinned_pytest_and_gets_the_python_its_dockerfile_nam
         python["environment"]["python"]["version"].startswith("3.12.")
         and python["environment"]["python"]["note"] is None
     )
+
+
+def test_an_older_python_the_harness_pip_dropped_still_gets_its_virtualenv(tmp_path):
+    """pip 26 refuses Python 3.9, which a task's image may still name: the virtualenv brings its own pip then."""
+    if not candidate_paths("3.9"):
+        pytest.skip("no Python 3.9 on this machine (pyenv, uv or PATH)")
+    version_test = "import sys\n\n\ndef test_the_image_python():\n    assert sys.version_info[:2] == (3, 9)\n\n\n"
+    dataset = tmp_path / "ds"
+    write_files(
+        dataset / "python39",
+        {
+            **base(PYTHONPATH_README_PIN, dockerfile="FROM python:3.9-slim\nRUN pip install -r requirements.txt\n"),
+            **both(),
+            "requirements.txt": "pytest==8.3.3\n",
+            "tests/test_counter.py": IMPORT_COUNTER + version_test + BODIES,
+        },
+    )
+    done = run("dataset", str(dataset), "--install", "--json", "--output", str(tmp_path / "r"), cache=tmp_path / "c")
+    (row,) = json.loads(done.stdout)["tasks"]
+    assert row["verdict"] == "accepted", (row["failing_checks"], row.get("error"))
+    python = row["environment"]["python"]
+    assert python["version"].startswith("3.9.") and python["note"] is None
+    assert row["environment"]["packages"]["pytest"] == "8.3.3"
 
 
 PYTHONPATH_README_PIN = (
