@@ -3,8 +3,9 @@
 What "by hand" (raw) includes, so that the ratio is the price of grading and nothing else:
 - the same interpreter, the same suite files, in a copy of the task made once, untimed (the harness's
   copy per run is charged to the harness);
-- the implementation on PYTHONPATH, before then after, back to back (the harness runs them one after
-  the other too: it is given --jobs 1 here; its default runs both at once, shown as a second figure);
+- the implementation on PYTHONPATH, before then after, back to back. The harness's default runs both at
+  once: its goal is against the pair (<= 0.7), whose floor is the slower run alone (printed as "floor");
+  with --jobs 1 it runs them one after the other, shown as a second figure;
 - the concgrade pytest plugin, because the tests use its `concurrency_probe` fixture; without
   --concgrade-records it streams nothing, so it costs what any fixture plugin costs;
 - `-p no:cacheprovider`, as in the graded runs (pytest would otherwise write .pytest_cache into the task).
@@ -34,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EVALUATION = ROOT / "evaluation"
-GOAL = 1.2
+GOAL = 0.7  # the default grade (both runs at once) against the raw pair back to back
 
 sys.path.insert(0, str(EVALUATION))
 from concgrade.files import IGNORED_DIRS  # noqa: E402
@@ -47,9 +48,9 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def raw_pair(task_root: Path, test_files: list[str], folders: list[Path]) -> float:
-    """Both implementations' suites, plain pytest, one after the other."""
-    total = 0.0
+def raw_pair(task_root: Path, test_files: list[str], folders: list[Path]) -> tuple[float, float]:
+    """Both implementations' suites, plain pytest, one after the other: (the pair's time, the slower run's)."""
+    times = []
     for folder in folders:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
         env["PYTHONPATH"] = os.pathsep.join([str(folder), str(EVALUATION)])
@@ -66,12 +67,12 @@ def raw_pair(task_root: Path, test_files: list[str], folders: list[Path]) -> flo
             "concgrade.inside.plugin",
             "-q",
         ]
-        total += timed([*command, *test_files], env, task_root)
-    return total
+        times.append(timed([*command, *test_files], env, task_root))
+    return sum(times), max(times)
 
 
-def harness(task_root: Path, output: Path, jobs: int | None) -> float:
-    command = [sys.executable, str(EVALUATION / "run.py"), "--task", str(task_root), "--output", str(output)]
+def harness(run_py: Path, task_root: Path, output: Path, jobs: int | None) -> float:
+    command = [sys.executable, str(run_py), "--task", str(task_root), "--output", str(output)]
     command += ["--no-bench", "--quiet"] + (["--jobs", str(jobs)] if jobs else [])
     return timed(command, dict(os.environ), ROOT)
 
@@ -79,14 +80,33 @@ def harness(task_root: Path, output: Path, jobs: int | None) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", type=Path, default=ROOT, help="the task folder (default: the reference task)")
+    parser.add_argument(
+        "--harness", type=Path, default=EVALUATION / "run.py", help="the run.py to time (e.g. another checkout's)"
+    )
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="RUN_PY",
+        help="also time another harness (e.g. an older checkout's evaluation/run.py) in every repeat, side by side",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     task = load_task(args.task)
     folders = [task.implementation("before").folder, task.implementation("after").folder]
     test_files = list(task.test_files)
-    raws, sequential, parallel = [], [], []
+    raws: list[float] = []
+    slowest: list[float] = []
+    sequential: list[float] = []
+    parallel: list[float] = []
+    compared: list[float] = []
+
+    def raw_step() -> None:
+        pair, slower = raw_pair(raw_root, test_files, raw_folders)
+        raws.append(pair)
+        slowest.append(slower)
+
     with tempfile.TemporaryDirectory(prefix="concgrade-overhead-") as scratch:
         output = Path(scratch)
         # The raw runs get a copy made once, untimed: plugins write into the folder pytest runs in
@@ -97,12 +117,14 @@ def main() -> int:
         raw_pair(raw_root, test_files, raw_folders)  # warm-up: file caches, imports compiled in memory
         for repeat in range(args.repeats):
             steps = [
-                ("raw", lambda: raw_pair(raw_root, test_files, raw_folders)),
-                ("sequential", lambda: harness(task.root, output / "seq", 1)),
-                ("parallel", lambda: harness(task.root, output / "par", None)),
+                raw_step,
+                lambda: sequential.append(harness(args.harness, task.root, output / "seq", 1)),
+                lambda: parallel.append(harness(args.harness, task.root, output / "par", None)),
             ]
-            for name, step in steps if repeat % 2 == 0 else steps[::-1]:
-                {"raw": raws, "sequential": sequential, "parallel": parallel}[name].append(step())
+            if args.compare:
+                steps.append(lambda: compared.append(harness(args.compare, task.root, output / "cmp", None)))
+            for step in steps if repeat % 2 == 0 else steps[::-1]:
+                step()
 
     def ratios(values: list[float]) -> list[float]:
         return [value / raw for value, raw in zip(values, raws, strict=True)]
@@ -117,18 +139,30 @@ def main() -> int:
         "harness_default_jobs_seconds": {"median": statistics.median(parallel), "min": min(parallel)},
         "ratio_jobs_1": _spread(ratios(sequential)),
         "ratio_default_jobs": _spread(ratios(parallel)),
+        "floor": _spread(ratios(slowest)),  # the slower raw run alone: what running both at once can reach
         "goal": GOAL,
     }
+    if args.compare:
+        figures["compared"] = {"harness": str(args.compare), "ratio_default_jobs": _spread(ratios(compared))}
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
         r = figures["ratio_jobs_1"]
         p = figures["ratio_default_jobs"]
         print(f"raw pytest, before then after: median {figures['raw_seconds']['median']:.2f}s")
-        print(f"run.py --jobs 1 / raw: median {r['median']:.3f} (range {r['min']:.3f}-{r['max']:.3f}), goal <= {GOAL}")
-        print(f"run.py (default jobs) / raw: median {p['median']:.3f} (range {p['min']:.3f}-{p['max']:.3f})")
+        f = figures["floor"]
+        print(
+            f"run.py (default jobs) / raw: median {p['median']:.3f} (range {p['min']:.3f}-{p['max']:.3f}), goal <= {GOAL}"
+        )
+        print(f"floor (the slower raw run alone) / raw: median {f['median']:.3f} (range {f['min']:.3f}-{f['max']:.3f})")
+        print(f"run.py --jobs 1 / raw: median {r['median']:.3f} (range {r['min']:.3f}-{r['max']:.3f})")
+        if args.compare:
+            c = figures["compared"]["ratio_default_jobs"]
+            print(
+                f"{args.compare} (default jobs) / raw: median {c['median']:.3f} (range {c['min']:.3f}-{c['max']:.3f})"
+            )
         print(f"load average {figures['load_average']} on {figures['cpus']} cores; {args.repeats} alternating repeats")
-    return 0 if figures["ratio_jobs_1"]["median"] <= GOAL else 1
+    return 0 if figures["ratio_default_jobs"]["median"] <= GOAL else 1
 
 
 def _spread(values: list[float]) -> dict[str, float]:

@@ -38,6 +38,11 @@ def is_virtualenv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file()
 
 
+def is_cache_folder(folder: Path) -> bool:
+    """A tool's cache (CACHEDIR.TAG, the Cache Directory Tagging spec: pytest, ruff, grimp, ... write one)."""
+    return (folder / "CACHEDIR.TAG").is_file()
+
+
 def walk_files(root: Path, suffix: str = "", ignored: Iterable[str] = IGNORED_DIRS) -> Iterator[Path]:
     """Every file below `root` outside ignored folders and virtualenvs, sorted; symlinks are listed, not followed."""
     ignored = frozenset(ignored)
@@ -45,7 +50,12 @@ def walk_files(root: Path, suffix: str = "", ignored: Iterable[str] = IGNORED_DI
         base = Path(folder)
         linked = [name for name in subfolders if (base / name).is_symlink()]
         subfolders[:] = sorted(
-            name for name in subfolders if name not in ignored and name not in linked and not is_virtualenv(base / name)
+            name
+            for name in subfolders
+            if name not in ignored
+            and name not in linked
+            and not is_virtualenv(base / name)
+            and not is_cache_folder(base / name)
         )
         for name in sorted([*names, *(n for n in linked if n not in ignored)]):
             if name.endswith(suffix) and name not in ignored:
@@ -79,6 +89,19 @@ def tree_digest(root: Path, suffix: str = "") -> dict[str, str]:
     return {path.relative_to(root).as_posix(): entry_digest(path) for path in walk_files(root, suffix)}
 
 
+def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Files added, removed or modified between two digests, each named with what happened."""
+    found = []
+    for name in sorted(set(before) | set(after)):
+        if name not in after:
+            found.append(f"{name} (removed)")
+        elif name not in before:
+            found.append(f"{name} (added)")
+        elif before[name] != after[name]:
+            found.append(f"{name} (modified)")
+    return found
+
+
 def hash_tree(root: Path, ignored: Iterable[str] = IGNORED_DIRS) -> str:
     """One sha256 over every file below `root` (relative path and digest): the cache keys' "unchanged"."""
     digest = hashlib.sha256()
@@ -105,9 +128,36 @@ def hash_mapping(entries: Mapping[str, str]) -> str:
     return hash_value(dict(entries))
 
 
-def copy_tree(source: Path, target: Path) -> None:
-    """Copy a task (or an implementation) without its ignored folders; symlinks stay links."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*IGNORED_DIRS), symlinks=True)
+def is_task(folder: Path) -> bool:
+    """A task folder: it holds repository_after/ and tests/ (the one test the dataset discovery uses too)."""
+    return (folder / "repository_after").is_dir() and (folder / "tests").is_dir()
+
+
+def copy_tree(source: Path, target: Path, leave_out: Path | None = None, nested_tasks: bool = True) -> None:
+    """Copy a task (or an implementation) without its ignored folders (nor `leave_out`); symlinks stay links.
+
+    With `nested_tasks=False`, folders below `source` that are tasks of their own (a repository's examples/)
+    are left out: a task is no part of another, as dataset discovery has it.
+    """
+    ignore_dirs = shutil.ignore_patterns(*IGNORED_DIRS)
+    top = source.resolve()
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        ignored = set(ignore_dirs(folder, names))
+        here = Path(folder).resolve()
+        if leave_out is not None and leave_out.parent == here and leave_out.name in names:
+            ignored.add(leave_out.name)
+        ignored |= {name for name in names if name not in ignored and is_cache_folder(here / name)}
+        if not nested_tasks:
+            ignored |= {name for name in names if name not in ignored and here / name != top and is_task(here / name)}
+        return ignored
+
+    shutil.copytree(source, target, ignore=ignore, symlinks=True)
+
+
+def harness_package() -> Path:
+    """concgrade's own package folder (the shim gives every run its own link to it)."""
+    return Path(concgrade.__file__).resolve().parent
 
 
 @lru_cache(maxsize=1)

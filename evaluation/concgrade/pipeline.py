@@ -9,22 +9,25 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from concgrade import harness
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, requested_by, run_bench
-from concgrade.files import read_sources, tree_digest
-from concgrade.grade.checks import check_constraints_met, check_task_lint
+from concgrade.files import changes, read_sources, tree_digest
+from concgrade.grade.checks import Check, check_constraints_met, check_task_lint, check_test_aware
 from concgrade.grade.grading import grade_runs, with_checks
-from concgrade.grade.instances import audit_instances, runtime_lint_findings
+from concgrade.grade.instances import audit_instances, check_instances, runtime_lint_findings
 from concgrade.grade.outcomes import RunObservation, observe_run
-from concgrade.grade.pairing import canonical_run
+from concgrade.grade.pairing import align_parametrized, canonical_run
 from concgrade.grade.repeats import RepeatPlan, combine_repeats, contradicts, expand_repeats
 from concgrade.histories.gate import history_checks
 from concgrade.histories.phase import run_histories
@@ -33,14 +36,15 @@ from concgrade.mutation.phase import mutants_policy, run_mutation
 from concgrade.mutation.phase import requested_by as mutation_requested_by
 from concgrade.results.model import Results, build_results, environment_info
 from concgrade.run.git import ignored_by_git
-from concgrade.run.integrity import changes
 from concgrade.run.outputs import RunOutput
 from concgrade.run.plan import plan_runs
 from concgrade.run.runner import run_all, run_limits, run_until_contradicted
-from concgrade.run.sandbox import prepare_sandbox
+from concgrade.run.sandbox import Sandbox, prepare_sandbox
+from concgrade.run.snapshot import task_snapshot
 from concgrade.static.diffs import diff_sources
 from concgrade.static.lint.checks import lint_task
-from concgrade.static.structure import analyze_task
+from concgrade.static.structure import Structure, analyze_task
+from concgrade.static.testaware import find_test_aware
 from concgrade.task.load import load_task
 from concgrade.task.model import Task
 from concgrade.task.trajectory import read_trajectory
@@ -122,35 +126,57 @@ def grade(
     on_run_done: RunDone | None = None,
     on_bench_progress: BenchProgress | None = None,
     on_mutant_progress: BenchProgress | None = None,
+    *,
+    alongside: Callable[[], object] | None = None,
 ) -> Results:
     """Run every implementation of `task` and grade what the runs show (and time its workloads, and judge its
     suites by mutants, if asked, and check its declared histories); `on_bench_progress` hears the lines of the
-    benchmark and the histories, `on_mutant_progress` those of the mutants."""
+    benchmark and the histories, `on_mutant_progress` those of the mutants.
+
+    `alongside` is the caller's own work to do while the runs are in flight (the CLI compiles its report
+    templates there), after the grade's static analysis.
+
+    Nothing of the harness is imported after the first run starts, and its files must be the same after the
+    last process ended as before the first one started (else HarnessChanged, before any report is rendered).
+    """
+    harness.import_everything()
+    harness_files = harness.fingerprint()
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
     bench_reason = requested_by(options.bench, task.workloads)
     mutation_reason = mutation_requested_by(options.mutation.mode, task)
 
-    mark = time.monotonic()
-    reports_ignored = ignored_by_git(task.root, "reports")
-    lint_findings = [
-        finding.to_dict() for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored)
-    ]
-    structure = analyze_task(task)
-    source_checks = [check_task_lint(lint_findings)]
-    source_checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
-    timings["static_checks"] = time.monotonic() - mark
-
-    mark = time.monotonic()
     plan = options.repeat_plan()
-    runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done)
-    timings["runs"] = time.monotonic() - mark
+    # Static analysis needs no run and no run needs it: it goes on beside the runs, off the critical path
+    # (started once the first pytest process is running, so it does not slow down the runs' scratch copies).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="concgrade-beside") as beside:
+        static: list[Future[StaticFindings]] = []
+
+        started = threading.Lock()
+
+        def start_beside() -> None:
+            if not started.acquire(blocking=False):
+                return  # once: at the first process of the grade
+            static.append(beside.submit(analyze_statically, task, options.gate))
+            if alongside is not None:
+                beside.submit(alongside)
+
+        mark = time.monotonic()
+        runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done, start_beside)
+        harness.check_unchanged(harness_files)
+        timings["runs"] = time.monotonic() - mark
+        start_beside()  # no process started at all (a run that could not start): analyse now
+        found = static[0].result()
+    timings["static_checks"] = found.seconds
+    lint_findings, structure, source_checks = found.lint, found.structure, found.checks
     grade_ = grade_runs(
         task.suites,
         runs,
-        inferred=task.source == "inferred",
+        inferred=suites_inferred(task, options),
         source_checks=source_checks,
         folder_changes=folder_changes,
+        greenfield=task.greenfield,
+        toggle_default=task.toggle_source.get("origin") == "default",
         keyword=task.keyword,
     )
 
@@ -159,12 +185,14 @@ def grade(
         mark = time.monotonic()
         bench_options = BenchOptions(bench_reason, options.bench_cache, options.bench_cache_dir)
         bench = run_bench(task, bench_options, on_bench_progress)
+        harness.check_unchanged(harness_files)
         grade_ = with_checks(grade_, speedup_checks(bench))
         timings["bench"] = time.monotonic() - mark
     histories = None
     if task.histories:  # after the test runs too: recordings under stress want the machine's cores
         mark = time.monotonic()
         histories = run_histories(task, history_seed(plan), options.jobs, on_bench_progress)
+        harness.check_unchanged(harness_files)
         grade_ = with_checks(grade_, history_checks(histories))
         timings["histories"] = time.monotonic() - mark
     mutants = None
@@ -183,10 +211,15 @@ def grade(
             cache_folder=options.bench_cache_dir,
             progress=on_mutant_progress,
         )
+        harness.check_unchanged(harness_files)
         grade_ = with_checks(grade_, gate)
         timings["mutants"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - clock
-    instances = audit_instances(task.instances, *outcomes_by_role(runs))
+    graded_with = "inferred" if grade_.suites_inferred else "declared"
+    instances = audit_instances(task.instances, *outcomes_by_role(runs), gate=options.gate, graded_with=graded_with)
+    instances_check = check_instances(instances)
+    if instances_check is not None:
+        grade_ = with_checks(grade_, [instances_check])
     return build_results(
         run_id=uuid.uuid4().hex[:12],
         started_at=started_at,
@@ -198,8 +231,8 @@ def grade(
         lint=[*lint_findings, *runtime_lint_findings(instances)],
         environment=environment_info(isolation),
         timings=timings,
-        trajectory=read_trajectory(task.root),
-        diffs=implementation_diffs(task),
+        trajectory=found.trajectory,
+        diffs=found.diffs,
         reproduce=reproduce_info(options.command),
         nondeterminism=nondeterminism_info(plan, options.gate, runs),
         bench=bench,
@@ -208,6 +241,43 @@ def grade(
         histories=histories,
         skipped=skipped_phases(task, options, bench_reason, mutation_reason),
     )
+
+
+def suites_inferred(task: Task, options: GradeOptions) -> bool:
+    """Whether the grade takes its suites from what the runs show: always without a manifest, except that the
+    gate holds a task to its instances file (a dataset submission must carry correct metadata)."""
+    return task.source == "inferred" or (task.source == "instances" and not options.gate)
+
+
+@dataclass(frozen=True)
+class StaticFindings:
+    """What a grade learns from the task's files alone: lint, structure and constraints, trajectory, diffs."""
+
+    lint: list[dict[str, Any]]
+    structure: Structure
+    checks: list[Check]
+    trajectory: list[dict[str, Any]]
+    diffs: list[dict[str, Any]]
+    seconds: float
+
+
+def analyze_statically(task: Task, gate: bool) -> StaticFindings:
+    mark = time.monotonic()
+    reports_ignored = ignored_by_git(task.root, "reports")
+    lint = [
+        finding.to_dict()
+        for finding in lint_task(task.root, check_loader=False, reports_ignored=reports_ignored, gate=gate)
+    ]
+    structure = analyze_task(task)
+    checks = [check_task_lint(lint)]
+    checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
+    checks += [
+        check_test_aware(impl.name, find_test_aware(read_sources(impl.folder)))
+        for impl in task.implementations
+        if impl.name == "candidate"
+    ]
+    trajectory, diffs = read_trajectory(task.root), implementation_diffs(task)
+    return StaticFindings(lint, structure, checks, trajectory, diffs, time.monotonic() - mark)
 
 
 def history_seed(plan: RepeatPlan) -> int:
@@ -243,13 +313,36 @@ def skipped_phases(
 
 
 def run_and_observe(
-    task: Task, options: GradeOptions, plan: RepeatPlan, on_run_done: RunDone | None
+    task: Task,
+    options: GradeOptions,
+    plan: RepeatPlan,
+    on_run_done: RunDone | None,
+    on_start: Callable[[], None] | None = None,
 ) -> tuple[list[RunObservation], list[str], dict[str, Any]]:
     """Every run of the plan, each observed once: (one observation per implementation, user files the grade
-    changed, the isolation layers that were active)."""
-    sandbox = prepare_sandbox(run_limits(task.limits))
+    changed, the isolation layers that were active). `on_start` is called as each pytest process starts
+    (work meant to share the machine with the runs, not with their preparation)."""
+    sandbox = prepare_sandbox(run_limits(task.limits), interpreter=task.interpreter)
     watched = watched_folders(task)
     digests_before = {folder: tree_digest(folder) for folder in watched}
+    with task_snapshot(task) as snapshot:  # every process starts from this copy, reruns included
+        outputs, observe = run_specs(snapshot, options, plan, on_run_done, sandbox, on_start)
+    folder_changes = [
+        f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
+    ]
+    runs = align_parametrized(combine_by_implementation([observe(output) for output in outputs]), task.toggle)
+    return runs, folder_changes, sandbox.report.to_dict()
+
+
+def run_specs(
+    task: Task,
+    options: GradeOptions,
+    plan: RepeatPlan,
+    on_run_done: RunDone | None,
+    sandbox: Sandbox,
+    on_start: Callable[[], None] | None = None,
+) -> tuple[list[RunOutput], Callable[[RunOutput], RunObservation]]:
+    """Every run of the plan (repeats skipped once one contradicts the expectation), and how each is observed."""
     specs = expand_repeats(plan_runs(task), plan)
     observed: dict[tuple[str, int], RunObservation] = {}
 
@@ -265,14 +358,10 @@ def run_and_observe(
 
     if plan.repeat > 1 and plan.early_exit:
         contradicted = lambda output: contradicts(observe(output), task.suites)  # noqa: E731
-        outputs = run_until_contradicted(task, specs, options.jobs, contradicted, done, sandbox)
+        outputs = run_until_contradicted(task, specs, options.jobs, contradicted, done, sandbox, on_start)
     else:
-        outputs = run_all(task, specs, options.jobs, done, sandbox)
-    folder_changes = [
-        f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
-    ]
-    runs = combine_by_implementation([observe(output) for output in outputs])
-    return runs, folder_changes, sandbox.report.to_dict()
+        outputs = run_all(task, specs, options.jobs, done, sandbox, on_start)
+    return outputs, observe
 
 
 def watched_folders(task: Task) -> list[Path]:

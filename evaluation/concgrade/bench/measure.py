@@ -1,16 +1,17 @@
 """Runs the benchmark phase: times each workload on each implementation, one fresh process per repeat.
 
-Each implementation gets the scratch copy and environment its pytest run gets (runner.scratch_run), so
-the toggle, the shim and the private home are the same; repeats run one at a time, never beside each
-other or beside a test run, in rounds whose order flips every round so that machine drift hits every
-implementation alike. Each process warms up (untimed calls) before its one timed call.
+Each implementation gets the scratch copy and environment its pytest run gets (run.scratch.scratch_run), so
+the toggle, the shim and the private home are the same, and each process is held like a test run (the boot,
+cgroups, PID and mount namespaces, a user of its own; its command line names neither the harness nor the
+benchmark); repeats run one at a time, never beside each other or beside a test run, in rounds whose order
+flips every round so that machine drift hits every implementation alike. Each process warms up (untimed
+calls) before its one timed call.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -31,9 +32,12 @@ from concgrade.bench.model import (
 )
 from concgrade.errors import UsageError
 from concgrade.files import cache_dir, sha256_file, tree_digest
+from concgrade.inside.protocol import BENCH_PROGRAM, BootConfig
 from concgrade.run.integrity import import_proof
 from concgrade.run.plan import RunSpec, plan_runs
 from concgrade.run.readers import read_json
+from concgrade.run.runner import run_limits
+from concgrade.run.sandbox import Sandbox, prepare_sandbox
 from concgrade.run.scratch import ScratchRun, scratch_run
 from concgrade.run.timed_process import run_process
 from concgrade.task.model import Task
@@ -60,12 +64,13 @@ def run_bench(task: Task, options: BenchOptions, progress: Progress | None = Non
     hits = misses = 0
     notes = [] if folder else ["no writable cache folder: timings are not kept for the next grade"]
     specs = plan_runs(task)
+    sandbox = prepare_sandbox(run_limits(task.limits), interpreter=task.interpreter)
     results = []
     for workload in task.workloads:
         keys = {spec.name: cache_key(key_parts(task, workload, spec)) for spec in specs}
         entries = {name: load_entry(folder, key) if options.use_cache else None for name, key in keys.items()}
         to_time = [spec for spec in specs if entries[spec.name] is None]
-        measured = time_workload(task, workload, to_time, progress) if to_time else {}
+        measured = time_workload(task, workload, to_time, sandbox, progress) if to_time else {}
         implementations = {}
         for spec in specs:
             entry = entries[spec.name]
@@ -125,13 +130,17 @@ def from_cache(entry: dict[str, Any], spec: RunSpec, key: str) -> Implementation
 
 
 def time_workload(
-    task: Task, workload: Workload, specs: list[RunSpec], progress: Progress | None
+    task: Task, workload: Workload, specs: list[RunSpec], sandbox: Sandbox, progress: Progress | None
 ) -> dict[str, ImplementationBench]:
     """Timed rounds, the order flipped each round; an implementation whose repeat fails is not run again."""
     timed: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
     failures: dict[str, Failure] = {}
+    uids = {spec.name: sandbox.run_uid() for spec in specs}
     with ExitStack() as stack:
-        prepared = {spec.name: stack.enter_context(scratch_run(task, spec)) for spec in specs}
+        prepared = {
+            spec.name: stack.enter_context(scratch_run(task, spec, uids[spec.name], sandbox.private_tmp))
+            for spec in specs
+        }
         spec_files = {name: write_child_spec(run, workload) for name, run in prepared.items()}
         order = [spec.name for spec in specs]
         for number in range(workload.repeats):
@@ -139,7 +148,8 @@ def time_workload(
                 if name in failures:
                     continue
                 spec = next(s for s in specs if s.name == name)
-                record, failure = time_once(prepared[name], spec_files[name], workload.timeout or spec.run_timeout)
+                timeout = workload.timeout or spec.run_timeout
+                record, failure = time_once(prepared[name], spec_files[name], timeout, spec, sandbox, uids[name])
                 if failure or record is None:
                     failures[name] = failure or (ERROR, "no measurement")
                     _say(progress, f"bench {workload.name}: {name} {failures[name][0]}: {failures[name][1]}")
@@ -177,23 +187,51 @@ def write_child_spec(run: ScratchRun, workload: Workload) -> Path:
         "hook_paths": [str(run.task_copy / folder) for folder in HOOK_FOLDERS],
     }
     path.write_text(json.dumps(spec), encoding="utf-8")
+    path.chmod(0o644)  # read by the benchmark process, which may run as a user of its own
     return path
 
 
-def time_once(run: ScratchRun, spec_file: Path, timeout: float) -> tuple[dict[str, Any] | None, Failure | None]:
+def child_config(run: ScratchRun, spec: RunSpec, sandbox: Sandbox, spec_file: Path, result: Path) -> BootConfig:
+    """The boot's configuration of one benchmark process: the child's two files, the task's path, the limits."""
+    toggle_path = run.env.get("PYTHONPATH", "").split(os.pathsep)[1:]
+    private = ("/tmp", "/dev/shm") if sandbox.private_tmp else ()
+    return BootConfig(
+        shim=str(run.paths.shim),
+        pythonpath=toggle_path,
+        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
+        pytest_args=[str(spec_file), str(result)],
+        implementation_dirs=[str(run.task_copy / spec.folder_in_task)] if sandbox.audit_hook else [],
+        writable=[str(folder) for folder in (*run.paths.run_folders(), run.out, *private)],
+        harness_dirs=[str(run.paths.shim)],
+        protected=[str(run.paths.scratch)],
+        program=BENCH_PROGRAM,
+    )
+
+
+def time_once(
+    run: ScratchRun, spec_file: Path, timeout: float, spec: RunSpec, sandbox: Sandbox, uid: int | None
+) -> tuple[dict[str, Any] | None, Failure | None]:
     """One fresh process timing one call: (the child's record, None) or (None, (status, message))."""
-    result = run.scratch / "measurement.json"
+    result = run.out / "measurement.json"
     result.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "concgrade.inside.bench_child", str(spec_file), str(result)]
+    env = {**run.env, "PYTHONPATH": str(run.paths.shim)}
+    config = child_config(run, spec, sandbox, spec_file, result)
     opened = time.monotonic()
-    exit_code, timed_out, _, _, stderr = run_process(command, run.task_copy, run.env, timeout)
+    done = run_process(ScratchRun(run.paths, env, run.out), config, sandbox, timeout, uid, spec.interpreter)
     closed = time.monotonic()
-    if timed_out:
+    if done.timed_out:
         return None, (TIMEOUT, f"a repeat ran past {timeout:g}s and was killed")
-    record = read_json(result)
+    if done.breaches:
+        return None, (ERROR, f"the process broke a limit: {'; '.join(done.breaches)}")
+    read = read_json(result)
+    record = read.data
     if record is None:
-        last = (stderr.strip().splitlines() or [""])[-1]
-        return None, (ERROR, f"the process exited {exit_code} without a measurement: {last}".rstrip(": "))
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        why = f"the process exited {done.exit_code} without a measurement ({read.problem})"
+        return None, (ERROR, f"{why}: {last}".rstrip(": "))
+    leftovers = [*done.leftovers, *map(str, record.get("leftovers") or [])]
+    if leftovers:
+        return None, (ERROR, f"the process left {len(leftovers)} process(es) running: {'; '.join(leftovers[:3])}")
     if not record.get("ok"):
         return None, (ERROR, f"{record.get('error', 'no error given')} (during {record.get('phase', '?')})")
     problem = implausible(record, opened, closed)

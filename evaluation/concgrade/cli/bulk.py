@@ -68,6 +68,7 @@ def settings_from(args: argparse.Namespace) -> DatasetSettings:
         executor=args.executor,
         scheduler=args.scheduler,
         services=dict(parse_service_flag(text) for text in args.service),
+        auto_services=args.services == "auto",
         options=JobOptions(grade=dataclasses.replace(grade, jobs=1), install=args.install),
     )
 
@@ -103,6 +104,9 @@ def print_progress(outcome: TaskOutcome, done: int, total: int) -> None:
 
 
 def format_dataset_summary(document: dict[str, Any]) -> str:
+    """The terminal's summary: tasks and verdicts for a dataset; predictions and their statuses in bulk."""
+    if "predictions" in document:
+        return format_predictions_summary(document)
     summary = document["summary"]
     lines = [
         f"{summary['tasks']} graded: {summary['accepted']} accepted, {summary['rejected']} rejected, "
@@ -113,10 +117,17 @@ def format_dataset_summary(document: dict[str, Any]) -> str:
             continue
         reason = row.get("error") or "; ".join(f"{c['id']}: {c['message']}" for c in row["failing_checks"][:2])
         lines.append(f"  {MARKS[row['verdict']]:<8} {row['label']}: {reason}")
-    if "predictions" in document:
-        lines.append(_resolution_line(document))
-    else:
-        lines.append(f"verdict: {document['verdict']}")
+    lines.append(f"verdict: {document['verdict']}")
+    return "\n".join(lines)
+
+
+def format_predictions_summary(document: dict[str, Any]) -> str:
+    lines = []
+    for row in document["predictions"]["rows"]:
+        if row["status"] != "resolved":
+            lines.append(f"  {row['status']:<10} {row['label']}: {row.get('error') or row.get('reason') or ''}")
+    cached = document["summary"]["cached"]
+    lines.append(_resolution_line(document) + (f" ({cached} from the cache)" if cached else ""))
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""`concgrade check [--fix] [--json] TASK_DIR`: lint a task folder without running it."""
+"""`concgrade check [--fix] [--gate] [--json] TASK_DIR`: lint a task folder without running it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from concgrade.cli.options import Parser, add_check_arguments
 from concgrade.findings import SEVERITIES, Finding
 from concgrade.run.git import ignored_by_git
+from concgrade.run.readers import read_json
 from concgrade.static.lint.checks import lint_task
+from concgrade.task.selection import PLACEHOLDER, tokens_by_role
+from concgrade.task.toggle import Toggle
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(SEVERITIES)}
@@ -34,6 +38,25 @@ def render_findings(findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
+def last_grade_instances(task_dir: Path, results: Path) -> dict[str, Any] | None:
+    """The `instances` section of the task's last grade (its corrected lists in the instances file's own ids)."""
+    data = read_json(results).data
+    if not data or str(data.get("task", {}).get("root")) != str(task_dir.resolve()):
+        return None  # no grade, or one of another folder
+    section = data.get("instances")
+    if not isinstance(section, dict) or not isinstance(section.get("corrected"), dict):
+        return None
+    toggle = data.get("task", {}).get("toggle") or {}
+    words = tokens_by_role(Toggle(**{k: v for k, v in toggle.items() if k in Toggle.__dataclass_fields__}))
+    after = next(iter(words.get("after", [])), None)
+    corrected = {
+        name: [node.replace(PLACEHOLDER, after) if after else node for node in ids]
+        for name, ids in section["corrected"].items()
+        if isinstance(ids, list)
+    }
+    return {**section, "corrected": corrected}
+
+
 def parser(default_task: Path | None = None) -> argparse.ArgumentParser:
     parser = Parser(
         prog="concgrade check",
@@ -45,7 +68,7 @@ def parser(default_task: Path | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`concgrade check [--fix] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
+    """`concgrade check [--fix] [--gate] [--json] TASK_DIR`: 0 no error-level finding, 1 errors, 2 bad invocation."""
     try:
         args = parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exc:  # argparse exits 2 on bad flags and 0 on --help: report, don't exit
@@ -57,7 +80,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.task_dir.is_dir():
         print(f"concgrade check: error: {args.task_dir}: no such folder", file=sys.stderr)
         return EXIT_USAGE
-    findings = lint_task(args.task_dir, fix=args.fix, reports_ignored=ignored_by_git(args.task_dir, "reports"))
+    observed = last_grade_instances(args.task_dir, args.results or args.task_dir / "reports" / "results.json")
+    findings = lint_task(
+        args.task_dir,
+        fix=args.fix,
+        reports_ignored=ignored_by_git(args.task_dir, "reports"),
+        gate=args.gate,
+        observed=observed,
+    )
     if args.json:
         document = {"task": str(args.task_dir.resolve()), "findings": [f.to_dict() for f in findings]}
         print(json.dumps(document, indent=2))

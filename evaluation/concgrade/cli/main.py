@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import sys
 import tempfile
@@ -12,9 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from concgrade import __version__
-from concgrade.cli import bulk, check
 from concgrade.cli.options import (
     Parser,
     add_grade_options,
@@ -24,12 +25,9 @@ from concgrade.cli.options import (
     add_task_arguments,
     grade_options_from,
 )
-from concgrade.dataset.predictions import candidate_from_path, safe_name
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.pipeline import GradeKind, GradeOptions, grade, load_graded_task
-from concgrade.report.github import write_github_outputs
-from concgrade.report.terminal import Progress, format_summary
-from concgrade.report.writers import WRITERS, claim_output_folder, write_report
+from concgrade.report.folder import claim_output_folder
 from concgrade.task.model import Task
 
 EXIT_ERROR = 2
@@ -161,6 +159,8 @@ def candidate_folder(candidate: str | None, task_root: Path) -> Iterator[Path | 
     if candidate is None:
         yield None
         return
+    from concgrade.dataset.predictions import candidate_from_path  # predictions apply diffs: one home
+
     with tempfile.TemporaryDirectory(prefix="concgrade-candidate-") as scratch:
         try:
             yield candidate_from_path(Path(candidate), task_root, Path(scratch))
@@ -172,6 +172,8 @@ def default_output(task_root: Path, candidate: str | None) -> Path:
     """TASK/reports, and for a candidate its own folder below it, so it never overwrites the task's report."""
     if candidate is None:
         return task_root / "reports"
+    from concgrade.dataset.predictions import safe_name
+
     path = Path(candidate)
     name = path.name if path.is_dir() else path.stem
     return task_root / "reports" / f"candidate-{safe_name(name)}"
@@ -189,14 +191,26 @@ def run_grade(args: argparse.Namespace) -> int:
         return grade_and_report(args, task, options, output)
 
 
+def prepare_reports() -> None:
+    from concgrade.report.writers import prepare_reports
+
+    prepare_reports()
+
+
 def grade_and_report(args: argparse.Namespace, task: Task, options: GradeOptions, output: Path) -> int:
+    from concgrade.report.github import write_github_outputs
+    from concgrade.report.terminal import Progress, format_summary
+    from concgrade.report.writers import WRITERS, write_report
+
     progress = None
     if not (args.quiet or args.json):
         progress = Progress([impl.name for impl in task.implementations], args.jobs, repeat=options.repeat)
         progress.start(task.name)
     bench_progress = None if (args.quiet or args.json) else _print_line
     try:
-        results = grade(task, options, progress.run_done if progress else None, bench_progress, bench_progress)
+        # The report machinery (jinja2, the compiled template) is made ready while the runs are in flight.
+        run_done = progress.run_done if progress else None
+        results = grade(task, options, run_done, bench_progress, bench_progress, alongside=prepare_reports)
     finally:
         if progress:
             progress.stop()
@@ -222,6 +236,15 @@ def grade_and_report(args: argparse.Namespace, task: Task, options: GradeOptions
     return results.exit_code
 
 
+def lazily(module: str, name: str) -> Callable[..., Any]:
+    """A command's function, imported when that command runs: a grade never pays for the dataset machinery."""
+
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return call
+
+
 COMMANDS = {
     command.name: command
     for command in (
@@ -239,16 +262,26 @@ COMMANDS = {
             mutants_parser,
             run_mutants,
         ),
-        Command("check", "concgrade check TASK", "lint a task folder without running it", check.parser, check.run),
         Command(
-            "dataset", "concgrade dataset DIR", "grade every task folder below DIR", bulk.dataset_parser, bulk.run_bulk
+            "check",
+            "concgrade check TASK",
+            "lint a task folder without running it",
+            lazily("concgrade.cli.check", "parser"),
+            lazily("concgrade.cli.check", "run"),
+        ),
+        Command(
+            "dataset",
+            "concgrade dataset DIR",
+            "grade every task folder below DIR",
+            lazily("concgrade.cli.bulk", "dataset_parser"),
+            lazily("concgrade.cli.bulk", "run_bulk"),
         ),
         Command(
             "predictions",
             "concgrade predictions FILE --dataset DIR",
             "grade candidates in bulk (JSON lines of {task, candidate})",
-            bulk.predictions_parser,
-            bulk.run_bulk,
+            lazily("concgrade.cli.bulk", "predictions_parser"),
+            lazily("concgrade.cli.bulk", "run_bulk"),
         ),
     )
 }

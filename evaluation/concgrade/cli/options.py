@@ -246,6 +246,12 @@ def add_bulk_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--service", action="append", default=[], metavar="NAME=HOST:PORT", help="a service tasks need, e.g. redis"
     )
+    parser.add_argument(
+        "--services",
+        choices=("off", "auto"),
+        default="off",
+        help="auto: start a private instance of a service a task needs (redis, postgres) where it is installed",
+    )
     parser.add_argument("--executor", choices=("local", "dask"), default="local", help="where grades run")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler (with --executor dask)")
 
@@ -255,7 +261,18 @@ def add_bulk_options(parser: argparse.ArgumentParser) -> None:
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fix", action="store_true", help="apply safe fixes derived from the task itself")
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="the levels of a dataset's gate: metadata and layout problems (hygiene) are errors too",
+    )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        metavar="PATH",
+        help="a grade's results.json whose runs the instances file is checked against (default: TASK/reports/)",
+    )
     parser.add_argument("task_dir", type=Path, metavar="TASK", help="the task folder")
 
 

@@ -22,7 +22,17 @@ from concgrade import __version__
 from concgrade.dataset.cache import GradeCache, default_cache_dir
 from concgrade.dataset.discovery import changed_tasks, find_tasks, named_tasks, task_label
 from concgrade.dataset.executors import make_executor
-from concgrade.dataset.taskjob import SEVERITY, SKIPPED, JobOptions, TaskJob, TaskOutcome, task_summary, wants_bench
+from concgrade.dataset.local_services import can_start, missing_program
+from concgrade.dataset.taskjob import (
+    SEVERITY,
+    SKIPPED,
+    JobOptions,
+    TaskJob,
+    TaskOutcome,
+    asserts_on_time,
+    task_summary,
+    wants_bench,
+)
 from concgrade.errors import ConcgradeError, UsageError
 from concgrade.files import harness_version, hash_tree
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
@@ -53,6 +63,7 @@ class DatasetSettings:
     executor: str = "local"
     scheduler: str | None = None
     services: dict[str, str] = field(default_factory=dict)  # provided services: name -> HOST:PORT
+    auto_services: bool = False  # `--services auto`: start what is installed here for each grade that needs it
     options: JobOptions = field(default_factory=JobOptions)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
@@ -63,6 +74,7 @@ class DatasetSettings:
             "executor": self.executor,
             "scheduler": self.scheduler,
             "services": sorted(self.services),
+            "services_auto": self.auto_services,
             **self.options.to_dict(),
         }
 
@@ -85,11 +97,14 @@ def grade_requests(
     for request in requests:
         needs = detect_services(request.root)
         unmet = unmet_services(needs, settings.services, settings.environ)
+        started = [need for need in unmet if settings.auto_services and can_start(need.name)]
+        unmet = [need for need in unmet if need not in started]
         if unmet:
-            finish(skipped_outcome(request.label, unmet, request.root))
+            finish(skipped_outcome(request.label, unmet, request.root, settings.auto_services))
             continue
         environment = service_environment(needs, settings.services)
-        key = grade_key(request, settings.options, environment)
+        # A started service's port changes every time: the key says which were started, not where.
+        key = grade_key(request, settings.options, {**environment, "services_started": [n.name for n in started]})
         keys[request.label] = key
         hit = cache.load(key) if cache and settings.use_cache else None
         if hit is not None:
@@ -98,7 +113,7 @@ def grade_requests(
             finish(outcome)
             continue
         candidate = str(request.candidate) if request.candidate else None
-        jobs.append(TaskJob(request.label, str(request.root), settings.options, candidate, environment))
+        jobs.append(TaskJob(request.label, str(request.root), settings.options, candidate, environment, started))
 
     here = harness_version()
     for outcome in run_jobs(jobs, settings):
@@ -115,15 +130,18 @@ def grade_requests(
 
 
 def run_jobs(jobs: list[TaskJob], settings: DatasetSettings) -> Iterator[TaskOutcome]:
-    """Grade the jobs; locally, tasks that time a benchmark go last and one at a time.
+    """Grade the jobs; locally, tasks that time a benchmark or whose tests assert on a clock go last, one at a time.
 
-    A benchmark measures speedups, which tasks graded beside it would bend, so those grades get the
-    machine to themselves (on a Dask cluster, give each worker one grade at a time: docs/dataset.md).
+    A benchmark measures speedups and a test that asserts `elapsed < 1.5 * baseline` measures the machine,
+    which tasks graded beside it would bend, so those grades get the machine to themselves (on a Dask
+    cluster, give each worker one grade at a time: docs/dataset.md).
     """
     if settings.executor != "local":
         yield from make_executor(settings.executor, settings.jobs, settings.scheduler).run(jobs)
         return
-    alone = [job for job in jobs if wants_bench(Path(job.root), job.options.grade.bench)]
+    alone = [
+        job for job in jobs if wants_bench(Path(job.root), job.options.grade.bench) or asserts_on_time(Path(job.root))
+    ]
     shared = [job for job in jobs if job not in alone]
     yield from make_executor("local", settings.jobs, None).run(shared)
     yield from make_executor("local", 1, None).run(alone)
@@ -136,7 +154,7 @@ def _open_cache() -> GradeCache | None:
         return None  # no writable cache anywhere: every grade runs
 
 
-def grade_key(request: GradeRequest, options: JobOptions, environment: dict[str, str]) -> str:
+def grade_key(request: GradeRequest, options: JobOptions, environment: dict[str, Any]) -> str:
     """Everything that decides a grade: the task's and candidate's content, the harness, options, Python.
 
     The task's path is part of it too (its reports name the task by its folder and path); a candidate counts
@@ -155,7 +173,7 @@ def grade_key(request: GradeRequest, options: JobOptions, environment: dict[str,
     )
 
 
-def skipped_outcome(label: str, unmet: list[Any], root: Path) -> TaskOutcome:
+def skipped_outcome(label: str, unmet: list[Any], root: Path, auto: bool = False) -> TaskOutcome:
     """A task not graded for want of a service; its conventions are still read, so the row says them."""
     try:
         task = task_summary(load_task(root))
@@ -163,6 +181,10 @@ def skipped_outcome(label: str, unmet: list[Any], root: Path) -> TaskOutcome:
         task = {}
     names = ", ".join(need.name for need in unmet)
     hint = "; ".join(f"--service {need.name}=HOST:PORT" for need in unmet)
+    if auto:
+        hint += " (--services auto: " + "; ".join(missing_program(need.name) for need in unmet) + ")"
+    else:
+        hint += ", or --services auto where its server is installed"
     return TaskOutcome(
         label,
         SKIPPED,

@@ -9,15 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from concgrade.errors import UsageError
-from concgrade.files import IGNORED_DIRS
+from concgrade.files import IGNORED_DIRS, is_task
 
 # A task's own parts: never searched for further tasks.
 TASK_PARTS = {"repository_before", "repository_after", "tests", "evaluation", "trajectory", "instances"}
 SKIPPED = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".nox", ".eggs", "build", "dist"}
-
-
-def is_task(folder: Path) -> bool:
-    return (folder / "repository_after").is_dir() and (folder / "tests").is_dir()
 
 
 def find_tasks(root: Path) -> list[Path]:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from functools import cache
+from pathlib import Path
 from typing import Any, Protocol
 
+from concgrade.dataset.archives import Archive, pack
 from concgrade.dataset.taskjob import TaskJob, TaskOutcome, run_job
 from concgrade.errors import UsageError
 from concgrade.grade.checks import ERROR
@@ -46,7 +49,11 @@ class LocalExecutor:
 
 
 class DaskExecutor:
-    """Sends each job, with its folders packed inside, to the workers of a Dask scheduler."""
+    """Sends each job to the workers of a Dask scheduler, its folders beside it as content-addressed archives.
+
+    Each distinct folder is packed once and sent to the cluster once (named by its digest), however many
+    jobs use it: a task graded with fifty candidates travels once. Workers need no shared filesystem.
+    """
 
     name = "dask"
 
@@ -65,11 +72,30 @@ class DaskExecutor:
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"--scheduler {self.address}: cannot reach the Dask scheduler ({exc})") from None
         try:
-            futures = {client.submit(run_job, job.packed(), pure=False): job for job in jobs}
+            archives: dict[str, Archive] = {}  # folder -> its archive: packed once, though jobs share it
+            shipped: dict[str, Any] = {}  # archive key -> the cluster's future of it: sent once
+
+            def ship(folder: str | None) -> Any:
+                if folder is None:
+                    return None
+                archive = archives.get(folder) or archives.setdefault(folder, pack(Path(folder)))
+                if archive.key not in shipped:
+                    shipped.update(client.scatter({archive.key: archive}, hash=False))
+                return shipped[archive.key]
+
+            futures = {
+                client.submit(run_job, job, ship(job.root), ship(job.candidate), pure=False): job for job in jobs
+            }
             for future in as_completed(futures, loop=client.loop):
                 yield _result(future, futures[future])
         finally:
             client.close()
+
+
+@cache
+def packed(folder: str) -> Archive:
+    """A folder's archive, packed once per command (several jobs may share a task folder)."""
+    return pack(Path(folder))
 
 
 def _result(future: Any, job: TaskJob) -> TaskOutcome:

@@ -3,15 +3,14 @@
 The same function (`run_job`) grades a task in a local worker process or on a Dask worker: it loads
 the task, builds its environment, runs the usual isolated grade with one pytest process at a time,
 and returns the outcome with the rendered report files, so nothing depends on a shared filesystem.
-For a remote worker the task (and candidate) folders travel inside the job as compressed archives.
+For a remote worker the task (and candidate) folders travel beside the job as content-addressed archives
+(archives.py), unpacked on the worker into a folder of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import shutil
-import tarfile
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,15 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from concgrade.bench.measure import requested_by
+from concgrade.dataset.archives import Archive, unpack
 from concgrade.dataset.cache import default_cache_dir
 from concgrade.dataset.environments import InstallError, prepare_environment
+from concgrade.dataset.local_services import started_services
 from concgrade.errors import ConcgradeError
-from concgrade.files import IGNORED_DIRS, harness_version
+from concgrade.files import harness_version, walk_files
 from concgrade.grade.checks import ACCEPTED, ERROR, EXIT_CODES, REJECTED
 from concgrade.pipeline import BenchMode, GradeOptions, grade, load_graded_task
 from concgrade.report.writers import render_reports
+from concgrade.static.pysource import ParsedSource
+from concgrade.static.testscan import timing_assertions
 from concgrade.task.load import load_task
 from concgrade.task.model import F2P, P2P
+from concgrade.task.services import ServiceNeed, service_environment
 
 SKIPPED = "skipped"
 # Worst first: the dataset's exit status is that of its worst task (a skipped task changes nothing).
@@ -66,14 +70,7 @@ class TaskJob:
     options: JobOptions
     candidate: str | None = None
     environment: dict[str, str] = field(default_factory=dict)  # variables for the runs (provided services)
-    archive: bytes | None = None  # the task folder, packed for a worker that cannot see `root`
-    candidate_archive: bytes | None = None
-
-    def packed(self) -> TaskJob:
-        """The job with its folders inside, for a worker on another machine."""
-        archive = pack_folder(Path(self.root))
-        candidate = pack_folder(Path(self.candidate)) if self.candidate else None
-        return TaskJob(self.label, self.root, self.options, self.candidate, self.environment, archive, candidate)
+    started_services: list[ServiceNeed] = field(default_factory=list)  # `--services auto`: started for this grade
 
 
 @dataclass
@@ -112,16 +109,17 @@ class TaskOutcome:
         return cls(**known, files=files)
 
 
-def run_job(job: TaskJob) -> TaskOutcome:
-    """Grade one task (unpacking it first when it travelled as an archive); never raises for a bad task."""
+def run_job(job: TaskJob, task: Archive | None = None, candidate: Archive | None = None) -> TaskOutcome:
+    """Grade one task; never raises for a bad task. With archives (a worker that cannot see the client's
+    folders), `job.root` and `job.candidate` only name them: the grade runs on the unpacked copies."""
     started = time.monotonic()
-    scratch = Path(tempfile.mkdtemp(prefix="concgrade-job-")) if job.archive else None
+    scratch = Path(tempfile.mkdtemp(prefix="concgrade-job-")) if task is not None else None
     try:
-        root = unpack_folder(job.archive, scratch / "task") if scratch and job.archive else Path(job.root)
-        candidate = Path(job.candidate) if job.candidate else None
-        if scratch and job.candidate_archive:
-            candidate = unpack_folder(job.candidate_archive, scratch / "candidate")
-        outcome = grade_folder(job, root, candidate)
+        root = unpack(task, scratch / "task") if scratch and task is not None else Path(job.root)
+        candidate_folder = Path(job.candidate) if job.candidate else None
+        if scratch and candidate is not None:
+            candidate_folder = unpack(candidate, scratch / "candidate")
+        outcome = grade_folder(job, root, candidate_folder)
         if scratch:
             outcome.task["root"] = job.root
     except ConcgradeError as exc:
@@ -145,11 +143,16 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         except InstallError as exc:
             return TaskOutcome(job.label, ERROR, task=task_summary(task), error=f"dependency install: {exc}")
         environment = prepared.to_dict()
-        task = task.with_environment(prepared.interpreter, {})
+        task = task.with_environment(prepared.interpreter, {}, prepared.python)
     if job.environment:
         task = task.with_environment(task.interpreter, job.environment)
-    # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
-    results = grade(task, dataclasses.replace(job.options.grade, jobs=1))
+    names = [need.name for need in job.started_services]
+    with started_services(names) as addresses:  # private instances, stopped whatever the grade does
+        if addresses:
+            task = task.with_environment(task.interpreter, service_environment(job.started_services, addresses))
+        # One pytest process at a time inside a dataset grade: the executor's workers are the parallelism.
+        results = grade(task, dataclasses.replace(job.options.grade, jobs=1))
+    services = [{"name": name, "started": address, "mode": "auto"} for name, address in addresses.items()]
     return TaskOutcome(
         label=job.label,
         verdict=results.verdict,
@@ -162,9 +165,23 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
         task={**task_summary(task), "suites_source": results.task.get("suites_source")},
         instances=results.instances,
         environment=environment,
+        services=services,
         resolution=candidate_resolution(results.to_dict()) if candidate is not None else None,
         files=render_reports(results),
     )
+
+
+def asserts_on_time(root: Path) -> bool:
+    """Whether some test of the task asserts on a clock reading (graded alone, like a benchmark: a grade beside it
+    would bend its timings)."""
+    for path in walk_files(root / "tests", ".py"):
+        try:
+            parsed = ParsedSource.parse(path.name, path.read_bytes().decode("utf-8", "replace"))
+        except (SyntaxError, ValueError, RecursionError, OSError):
+            continue
+        if next(timing_assertions(parsed), None) is not None:
+            return True
+    return False
 
 
 def wants_bench(root: Path, mode: BenchMode) -> bool:
@@ -185,63 +202,75 @@ def task_summary(task: Any) -> dict[str, Any]:
     }
 
 
-def candidate_resolution(results: dict[str, Any]) -> dict[str, Any]:
-    """SWE-bench style: resolved when every FAIL_TO_PASS and PASS_TO_PASS test passes on the candidate.
+# A candidate's own expectations: the suites on it. Any other failing check of it is a disqualification.
+CANDIDATE_SUITE_CHECKS = ("p2p.passes_on_candidate", "f2p.passes_on_candidate")
 
-    Partial: every PASS_TO_PASS passes and some but not all FAIL_TO_PASS do. A candidate whose import
-    could not be proved, or whose result channels disagree, is unresolved whatever its tests say.
+
+def candidate_resolution(results: dict[str, Any]) -> dict[str, Any]:
+    """The bulk status of a candidate, SWE-bench's words for the single grade's own decision (docs/dataset.md).
+
+    resolved:   the grade accepted it (every check passed).
+    partial:    rejected only because some FAIL_TO_PASS tests fail, every PASS_TO_PASS test passes, and among
+                the FAIL_TO_PASS tests it passes one shows the concurrency the task is about (a probe saw at
+                least two calls at once); a task whose F2P tests carry no probe counts any passing F2P test.
+    unresolved: rejected for anything else about the candidate: its tests, or a check of how it ran
+                (tampering, the sandbox, limits, processes left, channels that disagree, test-aware code, ...).
+    error:      the grade could not decide (an error), or the task itself does not grade (its before or after
+                fail their own expectations): the prediction cannot be judged on it.
     """
     impl = results.get("implementations", {}).get("candidate")
+    checks = results.get("checks", [])
+    failing = [check for check in checks if check["status"] != "pass"]
+    counts = suite_counts(results, impl)
+    summary = {"fail_to_pass": "{}/{}".format(*counts[F2P]), "pass_to_pass": "{}/{}".format(*counts[P2P])}
     if impl is None:
-        return {"status": "error", "reason": "the candidate did not run"}
-    passed = {test["nodeid"]: test["passed"] for test in impl["tests"]}
+        return {"status": "error", "reason": results.get("error") or "the candidate did not run", **summary}
+    if results.get("verdict") == ERROR:
+        first = next((c for c in failing if c["status"] == "error"), None)
+        return {"status": "error", "reason": first["message"] if first else results.get("error") or "error", **summary}
+    if results.get("verdict") == ACCEPTED:
+        return {"status": "resolved", "reason": "the grade accepted it: every check passed", **summary}
+    about_candidate = [c for c in failing if is_about_candidate(c)]
+    if not about_candidate:
+        return {"status": "error", "reason": f"the task does not grade candidates: {failing[0]['message']}", **summary}
+    disqualifying = [c for c in about_candidate if c["id"] not in CANDIDATE_SUITE_CHECKS]
+    if disqualifying:
+        return {"status": "unresolved", "reason": disqualifying[0]["message"], **summary}
+    (f2p_ok, f2p_total), (p2p_ok, p2p_total) = counts[F2P], counts[P2P]
+    if p2p_ok == p2p_total and f2p_ok > 0 and shows_the_behaviour(results, impl):
+        return {"status": "partial", "reason": f"{f2p_ok} of {f2p_total} FAIL_TO_PASS tests pass", **summary}
+    reason = f"FAIL_TO_PASS {f2p_ok}/{f2p_total}, PASS_TO_PASS {p2p_ok}/{p2p_total}"
+    if p2p_ok == p2p_total and f2p_ok > 0:
+        reason += ": none of the FAIL_TO_PASS tests it passes shows concurrent calls"
+    return {"status": "unresolved", "reason": reason, **summary}
+
+
+def suite_counts(results: dict[str, Any], impl: dict[str, Any] | None) -> dict[str, tuple[int, int]]:
+    passed = {test["nodeid"]: test["passed"] for test in (impl or {}).get("tests", [])}
     counts = {}
     for suite in (F2P, P2P):
-        ids = results["suites"].get(suite, [])
+        ids = results.get("suites", {}).get(suite, [])
         counts[suite] = (sum(bool(passed.get(n)) for n in ids), len(ids))
-    checks = {c["id"]: c for c in results["checks"]}
-    integrity = [checks.get(cid) for cid in ("runs.started", "runs.consistent", "implementation.proved.candidate")]
-    broken = [c for c in integrity if c is not None and c["status"] != "pass"]
-    (f2p_ok, f2p_total), (p2p_ok, p2p_total) = counts[F2P], counts[P2P]
-    if broken:
-        status, reason = "unresolved", broken[0]["message"]
-    elif f2p_total == 0:
-        status, reason = "error", "the task has no FAIL_TO_PASS test to grade a candidate with"
-    elif f2p_ok == f2p_total and p2p_ok == p2p_total:
-        status, reason = "resolved", "every FAIL_TO_PASS and PASS_TO_PASS test passes"
-    elif f2p_ok > 0 and p2p_ok == p2p_total:
-        status, reason = "partial", f"{f2p_ok} of {f2p_total} FAIL_TO_PASS tests pass"
-    else:
-        status, reason = "unresolved", f"FAIL_TO_PASS {f2p_ok}/{f2p_total}, PASS_TO_PASS {p2p_ok}/{p2p_total}"
-    return {
-        "status": status,
-        "reason": reason,
-        "fail_to_pass": f"{f2p_ok}/{f2p_total}",
-        "pass_to_pass": f"{p2p_ok}/{p2p_total}",
-    }
+    return counts
 
 
-def pack_folder(folder: Path) -> bytes:
-    """A gzip tar of the folder without what a grade ignores; symlinks are kept as links."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-
-        def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-            return None if any(part in IGNORED_DIRS for part in Path(info.name).parts) else info
-
-        archive.add(folder, arcname=".", filter=keep)
-    return buffer.getvalue()
+def is_about_candidate(check: dict[str, Any]) -> bool:
+    """A check of the candidate itself (its own checks, or a problem of the grade that names its run)."""
+    if check.get("implementation") == "candidate" or check["id"].endswith(".candidate"):
+        return True
+    if check["id"].startswith("candidate."):
+        return True
+    return check["id"] in ("runs.consistent", "suites.ran") and "candidate" in check.get("message", "")
 
 
-def unpack_folder(data: bytes, target: Path) -> Path:
-    target.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        for member in archive.getmembers():  # refuse paths that would leave the target
-            path = (target / member.name).resolve()
-            if not path.is_relative_to(target.resolve()):
-                raise ConcgradeError(f"archive member outside the task: {member.name}")
-        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+: also refuses links leaving the target
-            archive.extractall(target, filter="data")
-        else:  # pragma: no cover - older patch releases
-            archive.extractall(target)
-    return target
+def shows_the_behaviour(results: dict[str, Any], impl: dict[str, Any]) -> bool:
+    """Whether a FAIL_TO_PASS test the candidate passes saw two calls at once (or the task's F2P tests probe nothing)."""
+    f2p = set(results.get("suites", {}).get(F2P, []))
+    tests = [test for test in impl.get("tests", []) if test["nodeid"] in f2p]
+    probed = [test for test in tests if test.get("probes")]
+    if not probed:
+        return True  # nothing in the task says what concurrency looks like: SWE-bench's rule
+    return any(
+        test["passed"] and any(int(figures.get("max_active") or 0) >= 2 for figures in test["probes"])
+        for test in probed
+    )

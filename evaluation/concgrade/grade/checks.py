@@ -6,11 +6,13 @@ verdict; a skipped, missing, errored, interrupted or crashed test is never a pas
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from concgrade.grade.outcomes import RunObservation
+from concgrade.findings import Finding
+from concgrade.grade.outcomes import PASSING, RunObservation
 from concgrade.task.model import F2P, P2P, entry_matches
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
@@ -19,8 +21,21 @@ EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
 # The outcome of a test whose repeats disagree: never a pass, and never the expected failure either.
 FLAKY: Literal["flaky"] = "flaky"
 
+# Outcomes on before that show a test failing there (pytest's xfail is a pass in SWE-bench's convention).
+FAILS_ON_BEFORE = frozenset(
+    {"failed", "error", "timeout", "crashed", "interrupted", "missing", "inconsistent", "flaky"}
+)
+
 # How many test names a check message lists before it says "and N more".
 NAMES_SHOWN = 5
+
+# What the before run is (see before_mode): an ordinary run, a folder with no code, or a run that cannot
+# reach before at all (nothing in the task selects it and the tests read only the after folder).
+RAN, NOTHING_TO_IMPORT, NOT_SELECTABLE = "ran", "nothing to import", "not selectable"
+NOT_SELECTABLE_REASON = (
+    "before cannot be selected: nothing in the task selects an implementation and the tests read only "
+    "another implementation's files"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,7 @@ class Grade:
     suites: dict[str, list[str]]  # suite -> the collected node ids that belong to it
     suites_inferred: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    before: str = RAN  # what the before run was: RAN, NOTHING_TO_IMPORT or NOT_SELECTABLE
 
     @property
     def exit_code(self) -> int:
@@ -57,14 +73,36 @@ def assign_suites(entries: dict[str, list[str]], collected: Iterable[str]) -> di
     return {P2P: p2p, F2P: f2p}
 
 
-def infer_suites(before: RunObservation, collected: Iterable[str]) -> dict[str, list[str]]:
-    """Without declared suites: what passes on before is PASS_TO_PASS, everything else FAIL_TO_PASS."""
+def infer_suites(
+    before: RunObservation,
+    collected: Iterable[str],
+    before_mode: str = RAN,
+    others: Sequence[RunObservation] = (),
+) -> dict[str, list[str]]:
+    """Without declared suites: what passes on before is PASS_TO_PASS, what fails there FAIL_TO_PASS.
+
+    A test that was not collected on before (a collection error, a before with no code) failed there. One
+    skipped, xfailed-by-skip or xpassed on before shows nothing about before: it is in neither suite, unless
+    it fails on after (then it is listed with FAIL_TO_PASS, whose check names it). A before that cannot be
+    selected counts as failing every test.
+    """
     p2p: list[str] = []
     f2p: list[str] = []
     for nodeid in dict.fromkeys(collected):
         test = before.tests.get(nodeid)
-        (p2p if test is not None and test.passed else f2p).append(nodeid)
+        outcome = test.outcome if test is not None else "missing"
+        if before_mode == NOT_SELECTABLE or outcome in FAILS_ON_BEFORE:
+            f2p.append(nodeid)
+        elif outcome in PASSING:
+            p2p.append(nodeid)
+        elif any(_fails(run, nodeid) for run in others):
+            f2p.append(nodeid)
     return {P2P: p2p, F2P: f2p}
+
+
+def _fails(run: RunObservation, nodeid: str) -> bool:
+    test = run.tests.get(nodeid)
+    return test is None or (not test.passed and test.outcome != "skipped")
 
 
 def verdict_of(checks: Sequence[Check]) -> str:
@@ -76,12 +114,65 @@ def verdict_of(checks: Sequence[Check]) -> str:
 
 
 def check_runs_started(runs: Sequence[RunObservation]) -> Check:
+    """Every run got as far as pytest's configuration.
+
+    When the task's own files stop pytest (a conftest that fails to import or uses a hook argument the task's
+    pytest no longer has), that is the task's answer, not an outage: on before it is a before that fails, on
+    after it rejects the task. Anything else that stops a run (the interpreter, the harness) is an error.
+    """
     dead = [run for run in runs if not run.started]
+    ours = [run for run in dead if not stopped_by_task(run)]
+    if ours:
+        names = ", ".join(f"{run.name} (exit {run.exit_code})" for run in ours)
+        return Check("runs.started", "error", f"pytest did not start for {names}: {last_words(ours[0])}")
+    broken = [run for run in dead if run.role != "before"]
+    if broken:
+        names = ", ".join(run.name for run in broken)
+        message = f"pytest could not start on {names} because of the task's own files: {last_words(broken[0])}"
+        return Check("runs.started", "fail", message)
+    # Every process counts: each repeat (--repeat, --gate) and each rerun after a crash is one.
+    counts = {run.name: max(1, len(run.attempts)) for run in runs}
+    ran = f"{sum(counts.values())} pytest processes ran ({', '.join(f'{name} {n}' for name, n in counts.items())})"
     if dead:
-        names = ", ".join(f"{run.name} (exit {run.exit_code})" for run in dead)
-        detail = (dead[0].stderr_tail or dead[0].stdout_tail).strip().splitlines()[-1:] or [""]
-        return Check("runs.started", "error", f"pytest did not start for {names}: {detail[0]}")
-    return Check("runs.started", "pass", f"{len(runs)} pytest processes ran")
+        return Check(
+            "runs.started", "pass", f"{ran}; on before the task's own files stopped pytest: {last_words(dead[0])}"
+        )
+    return Check("runs.started", "pass", ran)
+
+
+# The harness's own pytest options: pytest refusing one of them is the harness's environment, not the task.
+HARNESS_OPTIONS = ("--json-report", "--timeout", "--concgrade-")
+
+
+def stopped_by_task(run: RunObservation) -> bool:
+    """Whether pytest, once started by the boot, gave up because of the task's own files (a conftest that fails
+    to load, a hook argument the task's pytest no longer has, a bad option in its ini file): pytest exited
+    with an error before its configuration was done, and what failed was not the harness's own code or options."""
+    if run.started or run.exit_code in (None, 0):
+        return False
+    text = run.stdout_tail + "\n" + run.stderr_tail
+    if harness_failed(text):
+        return False
+    names_the_task = bool(run.task_copy) and run.task_copy + "/" in text
+    return run.booted or names_the_task  # without the boot's word, only a traceback into the task's files
+
+
+def harness_failed(text: str) -> bool:
+    """pytest refused an option of the harness, or the innermost frame of the traceback is the harness's code."""
+    lines = text.splitlines()
+    if any("unrecognized arguments" in line and any(o in line for o in HARNESS_OPTIONS) for line in lines):
+        return True
+    frames = [line for line in lines if line.strip().startswith('File "') or line.startswith("INTERNALERROR>   File")]
+    return bool(frames) and "/concgrade/inside/" in frames[-1]
+
+
+def last_words(run: RunObservation) -> str:
+    """The line of pytest's output that says why it stopped: the exception raised, else an error line, else the last."""
+    lines = [line.strip() for line in (run.stderr_tail + "\n" + run.stdout_tail).splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^(E\s+)?[\w.]+(Error|Exception|Warning|Exit)\b:", line)]
+    telling = raised or [line for line in lines if "Error" in line or "error:" in line]
+    chosen = (telling or lines or [""])[-1]
+    return chosen.replace(run.task_copy + "/", "") if run.task_copy else chosen
 
 
 def check_suites_ran(
@@ -91,7 +182,7 @@ def check_suites_ran(
     inferred: bool,
     keyword: str | None = None,
 ) -> Check:
-    """Every suite entry matched a collected test, and every implementation collected tests.
+    """Every suite entry matched a collected test, and after (and a candidate) collected without errors.
 
     Under `-k` (a partial grade) entries the expression left out are expected, and the message says so.
     """
@@ -102,6 +193,8 @@ def check_suites_ran(
             if unmatched:
                 problems.append(f"{suite} entries that match no collected test: {list_names(unmatched)}")
     for run in runs:
+        if run.role == "before":
+            continue  # a test that does not even collect on before fails there: that is FAIL_TO_PASS evidence
         if run.started and not run.collected:
             problems.append(f"no test was collected on {run.name}{why_nothing_collected(run)}")
         for error in run.collect_errors:
@@ -139,23 +232,55 @@ def check_runs_consistent(runs: Sequence[RunObservation]) -> Check:
     return Check("runs.consistent", "pass", "streamed records, JSON report and exit status agree")
 
 
-def check_implementation_proved(run: RunObservation) -> Check:
-    """The run imported the implementation it asked for, from the right folder, with the right content."""
+def check_implementation_proved(run: RunObservation, before_mode: str = RAN) -> Check:
+    """The run read its own implementation (imported, loaded by path, or read as data), with the right content.
+
+    A run may also read another implementation on purpose (equivalence and performance tests import both):
+    that is recorded, not held against it. It fails when a module the toggle selects came from another
+    implementation's folder, when it read only another implementation, and (after, a candidate) when it read
+    nothing of its own; a before with no code has nothing to import.
+    """
     check_id = f"implementation.proved.{run.name}"
     if not run.started:
-        return Check(check_id, "error", f"{run.name}: the run did not start", run.name)
-    if not run.imports:
-        return Check(check_id, "fail", f"{run.name}: the tests never imported the implementation", run.name)
+        if not stopped_by_task(run):
+            return Check(check_id, "error", f"{run.name}: the run did not start", run.name)
+        if run.role == "before":
+            return Check(
+                check_id, "pass", f"{run.name}: the task's files stopped pytest (counted as failing)", run.name
+            )
+        return Check(check_id, "fail", f"{run.name}: the task's files stopped pytest before any test ran", run.name)
+    if run.role == "before" and before_mode == NOT_SELECTABLE:
+        message = f"{run.name}: {NOT_SELECTABLE_REASON}; every test counts as failing on {run.name}"
+        return Check(check_id, "pass", message, run.name)
     wrong = [proof for proof in run.imports if not proof.expected]
     if wrong:
         where = ", ".join(f"{p.module} from {p.file}" for p in wrong)
         return Check(check_id, "fail", f"{run.name}: imported the wrong implementation: {where}", run.name)
-    changed = [proof for proof in run.imports if not proof.content_matches]
+    own = [load for load in run.loads if load.folder == "own"]
+    other = [load for load in run.loads if load.folder == "other"]
+    changed = [p.module for p in run.imports if not p.content_matches]
+    changed += [load.file for load in own if not load.content_matches and load.file.endswith(".py")]
     if changed:
-        where = ", ".join(proof.module for proof in changed)
+        where = ", ".join(dict.fromkeys(changed))
         return Check(check_id, "fail", f"{run.name}: the imported {where} is not the graded source", run.name)
-    modules = ", ".join(sorted({proof.module for proof in run.imports}))
-    return Check(check_id, "pass", f"{run.name}: imported {modules} from its own folder", run.name)
+    if not own and not run.imports:
+        if other:
+            listed = list_names([load.file for load in other])
+            message = f"{run.name}: read only another implementation's files ({listed}), nothing of its own"
+            if run.role == "before" and not any(test.passed for test in run.tests.values()):
+                # Nothing passed on before, so nothing it passed came from the other's code (pytest collecting
+                # a package of the other folder from the root reads it, too).
+                return Check(check_id, "pass", f"{message}; no test passed there", run.name)
+            return Check(check_id, "fail", message, run.name)
+        if run.role == "before":
+            why = "before has no code: nothing to import" if before_mode == NOTHING_TO_IMPORT else "read nothing"
+            return Check(check_id, "pass", f"{run.name}: {why}", run.name)
+        return Check(check_id, "fail", f"{run.name}: the tests never imported or read the implementation", run.name)
+    names = sorted({p.module for p in run.imports} | {load.file for load in own})
+    message = f"{run.name}: read its own {list_names(names)}"
+    if other:
+        message += f"; also read another implementation on purpose: {list_names([load.file for load in other])}"
+    return Check(check_id, "pass", message, run.name)
 
 
 def check_repeats_agree(run: RunObservation) -> Check:
@@ -169,8 +294,14 @@ def check_repeats_agree(run: RunObservation) -> Check:
     return Check(check_id, "pass", f"{len(run.repeats)} repeats on {run.name} agree on every test", run.name)
 
 
-def expectation_checks(run: RunObservation, suites: dict[str, list[str]]) -> list[Check]:
+def expectation_checks(run: RunObservation, suites: dict[str, list[str]], before_mode: str = RAN) -> list[Check]:
     """before: FAIL_TO_PASS fails and PASS_TO_PASS passes; after (and a candidate): both pass."""
+    if run.role == "before" and before_mode == NOT_SELECTABLE:
+        why = f"{NOT_SELECTABLE_REASON}: counted as failing every test"
+        return [
+            Check("f2p.fails_on_before", "pass", why, run.name),
+            Check("p2p.passes_on_before", "pass", f"{why}; PASS_TO_PASS is not checked on before", run.name),
+        ]
     if run.role == "before":
         return [
             _suite_check(run, suites[F2P], F2P, want_pass=False),
@@ -190,6 +321,8 @@ def _suite_check(run: RunObservation, nodeids: list[str], suite: str, want_pass:
     for nodeid in nodeids:
         test = run.tests.get(nodeid)
         passed = test is not None and test.passed
+        if not want_pass and test is not None:
+            passed = test.outcome in ("passed", "xpassed")  # an xfail on before did not pass; an xpass did
         if passed != want_pass or (test is not None and test.outcome == FLAKY):
             wrong.append(nodeid)
     if wrong:
@@ -199,7 +332,20 @@ def _suite_check(run: RunObservation, nodeids: list[str], suite: str, want_pass:
         message = f"{len(wrong)} of {len(nodeids)} {suite} tests do not {expectation} on {run.name}: {listed}"
         return Check(check_id, "fail", message, run.name, tuple(wrong))
     expectation = "pass" if want_pass else "fail"
-    return Check(check_id, "pass", f"all {len(nodeids)} {suite} tests {expectation} on {run.name}", run.name)
+    message = f"all {len(nodeids)} {suite} tests {expectation} on {run.name}"
+    if not want_pass and (run.collect_errors or not run.started):
+        message += f" ({collection_problem(run)})"
+    return Check(check_id, "pass", message, run.name)
+
+
+def collection_problem(run: RunObservation) -> str:
+    """Why tests did not even run on before: it stopped pytest, or a test file failed to import."""
+    if not run.started:
+        return f"pytest did not start: {last_words(run)}"
+    error = run.collect_errors[0]
+    last = (error.get("message") or "").strip().splitlines()[-1:] or ["?"]
+    more = f" and {len(run.collect_errors) - 1} more" if len(run.collect_errors) > 1 else ""
+    return f"collection error in {error.get('nodeid') or 'the session'}: {last[0]}{more}"
 
 
 def check_task_lint(findings: Sequence[dict[str, object]]) -> Check:
@@ -218,6 +364,15 @@ def check_constraints_met(name: str, violations: Sequence[dict[str, object]]) ->
         listed = list_names([f"{v['id']}: {v['message']}" for v in violations])
         return Check(check_id, "fail", f"{name} breaks the manifest's constraints: {listed}", name)
     return Check(check_id, "pass", f"{name} meets the manifest's constraints", name)
+
+
+def check_test_aware(name: str, findings: Sequence[Finding]) -> Check:
+    """The implementation does not look for signs of being tested (static/testaware.py): `<name>.test_aware`."""
+    check_id = f"{name}.test_aware"
+    if findings:
+        listed = list_names([f"{f.path}:{f.line} {f.id} {f.message}" for f in findings])
+        return Check(check_id, "fail", f"{name} looks for signs of being tested or graded: {listed}", name)
+    return Check(check_id, "pass", f"{name} does not look for the test runner, the harness or its probes", name)
 
 
 def list_names(items: Sequence[str]) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from concgrade.grade.checks import (
+    NOT_SELECTABLE,
+    NOTHING_TO_IMPORT,
+    RAN,
     Check,
     Grade,
     assign_suites,
@@ -20,6 +23,10 @@ from concgrade.grade.checks import (
 )
 from concgrade.grade.outcomes import RunObservation
 from concgrade.grade.safety import safety_checks
+from concgrade.task.model import PLACEHOLDERS
+
+# What a greenfield before's folder may hold and a run may read without that being its code.
+PLACEHOLDER_FILES = PLACEHOLDERS | {"./"}
 
 
 def grade_runs(
@@ -28,6 +35,8 @@ def grade_runs(
     inferred: bool = False,
     source_checks: Sequence[Check] = (),
     folder_changes: Sequence[str] = (),
+    greenfield: bool = False,
+    toggle_default: bool = False,
     keyword: str | None = None,
 ) -> Grade:
     """Grade the runs of one task (one per implementation) against its declared suites.
@@ -35,12 +44,15 @@ def grade_runs(
     `source_checks` are checks of the task and its sources made before anything ran (lint, constraints);
     they come after the checks of the runs themselves, before the expectations of each implementation.
     `folder_changes` are the user's files the grade found changed afterwards (see safety_checks.py).
+    `greenfield`: the before folder holds no code; `toggle_default`: nothing in the task selects an
+    implementation (see before_mode).
     `keyword` is the `-k` expression that selected the tests, for a partial grade: entries it left out are fine.
     """
     collected = [nodeid for run in runs for nodeid in run.collected]
     before = next((run for run in runs if run.role == "before"), None)
+    mode = before_mode(before, greenfield, toggle_default)
     if inferred and before is not None:
-        suites = infer_suites(before, collected)
+        suites = infer_suites(before, collected, mode, [run for run in runs if run.role != "before"])
     else:
         suites = assign_suites(entries, collected)
     checks = [
@@ -48,19 +60,40 @@ def grade_runs(
         check_suites_ran(entries, suites, runs, inferred, keyword),
         check_f2p_nonempty(suites),
         check_runs_consistent(runs),
-        *[check_implementation_proved(run) for run in runs],
+        *[check_implementation_proved(run, mode) for run in runs],
         *source_checks,
     ]
     for run in runs:
         if run.repeats and len(run.repeats) > 1:
             checks.append(check_repeats_agree(run))
     for run in runs:
-        checks += expectation_checks(run, suites)
+        checks += expectation_checks(run, suites, mode)
     checks += safety_checks(runs, folder_changes)
-    return Grade(tuple(checks), verdict_of(checks), suites, inferred)
+    return Grade(tuple(checks), verdict_of(checks), suites, inferred, before=mode)
+
+
+def before_mode(before: RunObservation | None, greenfield: bool, toggle_default: bool) -> str:
+    """What the before run is: an ordinary run; a folder with no code (nothing to import); or not selectable.
+
+    Not selectable: nothing in the task selects an implementation (no command, variable, option or file
+    names one) and the before run read only the after folder's files, since the tests hard-code it. Such
+    a run says nothing about before, so before counts as failing every test, as the task's own commands
+    (which only ever run after) would have it.
+    """
+    if before is None or not before.started:
+        return NOTHING_TO_IMPORT if greenfield else RAN
+    own = any(load.folder == "own" and load.file not in PLACEHOLDER_FILES for load in before.loads) or any(
+        p.expected for p in before.imports
+    )
+    other = any(load.folder == "other" for load in before.loads) or any(not p.expected for p in before.imports)
+    if toggle_default and other and not own:
+        return NOT_SELECTABLE
+    if greenfield and not own:
+        return NOTHING_TO_IMPORT
+    return RAN
 
 
 def with_checks(grade: Grade, checks: Sequence[Check]) -> Grade:
     """The grade with more checks (from a later phase, e.g. the benchmark) appended and the verdict recomputed."""
     combined = (*grade.checks, *checks)
-    return Grade(combined, verdict_of(combined), grade.suites, grade.suites_inferred, grade.notes)
+    return Grade(combined, verdict_of(combined), grade.suites, grade.suites_inferred, grade.notes, grade.before)

@@ -81,6 +81,17 @@ class ImportProof:
 
 
 @dataclass
+class FileLoad:
+    """A file of an implementation folder that the run read (imported, loaded by path, or read as data)."""
+
+    file: str  # relative to its implementation folder
+    folder: str  # "own" (the run's implementation) or "other" (another implementation in the scratch copy)
+    process: str  # "test" (the pytest process, signed channel) or "child" (an interpreter the tests started)
+    sha256: str
+    content_matches: bool  # own files only: the content is that of the graded implementation
+
+
+@dataclass
 class RunObservation:
     name: str
     role: str
@@ -105,9 +116,16 @@ class RunObservation:
     leftovers: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)  # processes that did not exit after their session ended
     hook_files: list[str] = field(default_factory=list)
+    contained: list[str] = field(default_factory=list)  # what the audit hook denied or saw the implementation do
+    stopped: str = ""  # why tests were not run (the same limit breached again and again)
     repeat: int = 0
     stress: dict[str, Any] | None = None  # the stress mode's seed and figures, if the run was stressed
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat (see repeats.py)
+    loads: list[FileLoad] = field(default_factory=list)  # what the run read of each implementation folder
+    notes: list[str] = field(default_factory=list)  # what a reader should know and that decides nothing
+    task_copy: str = ""  # where the run's scratch copy of the task was (to tell the task's files in its output)
+    booted: bool = False  # the boot handed over to pytest (so what stopped it was pytest's or the task's)
+    pytest_version: str = ""
 
 
 def observe_run(output: RunOutput) -> RunObservation:
@@ -116,6 +134,7 @@ def observe_run(output: RunOutput) -> RunObservation:
     tests: dict[str, TestObservation] = {}
     collected: list[str] = []
     problems: list[str] = []
+    notes: list[str] = []
     finish = None
     for attempt in attempts:
         records = attempt.records
@@ -128,11 +147,19 @@ def observe_run(output: RunOutput) -> RunObservation:
         for nodeid in _ordered_ids(attempt_collected, phases):
             test = _observe_test(nodeid, phases.get(nodeid, {}), finish is not None, attempt.timed_out)
             attempt_tests[nodeid] = explain(test, attempt)
+        problems += [
+            f"{'process ' + str(attempt.index + 1) + ': ' if len(attempts) > 1 else ''}{p}"
+            for p in _duplicate_phases(records)
+        ]
         for record in protocol.of_type(records, "probe"):
             if record.get("nodeid") in attempt_tests:
                 attempt_tests[record["nodeid"]].probes.append(record.get("figures", {}))
         label = f"process {attempt.index + 1}: " if len(attempts) > 1 else ""
-        problems += [label + p for p in _cross_check(attempt_tests, attempt.json_report, finish, attempt.exit_code)]
+        with_subtests = frozenset(n for n, test_phases in phases.items() if "has_subtests" in test_phases)
+        final = protocol.first_of(records, "session_exit")
+        final_status = int(final["exitstatus"]) if final is not None else None
+        problems += [label + p for p in _cross_check(attempt_tests, attempt, finish, with_subtests, final_status)]
+        notes += [label + n for n in exit_status_notes(finish, final_status)]
         if (
             finish is not None
             and attempt_collected
@@ -145,6 +172,10 @@ def observe_run(output: RunOutput) -> RunObservation:
         for nodeid, test in attempt_tests.items():
             if nodeid not in tests or tests[nodeid].outcome == "missing":
                 tests[nodeid] = test
+    if output.stopped:
+        for test in tests.values():
+            if test.outcome == "missing":
+                test.message = output.stopped
     records = output.records
     return RunObservation(
         name=output.name,
@@ -161,6 +192,11 @@ def observe_run(output: RunOutput) -> RunObservation:
         ],
         tests=tests,
         imports=_import_proofs(records, output.expected_folder, output.expected_hashes),
+        loads=file_loads(output),
+        notes=_unique(notes),
+        task_copy=output.task_copy,
+        booted=protocol.first_of(records, "booted") is not None,
+        pytest_version=str((protocol.first_of(records, "booted") or {}).get("pytest", "")),
         problems=problems,
         command=output.command,
         toggle_env=output.toggle_env,
@@ -173,6 +209,8 @@ def observe_run(output: RunOutput) -> RunObservation:
         leftovers=_unique(p for attempt in attempts for p in attempt.leftovers),
         hangs=[_hang(attempt) for attempt in attempts if attempt.ended_by == "hung_after_session"],
         hook_files=list(output.hook_files),
+        contained=_contained(records),
+        stopped=output.stopped,
         repeat=output.repeat,
         stress=next(
             (
@@ -195,7 +233,14 @@ DEADLOCK = "deadlock suspected"
 def explain(test: TestObservation, attempt: AttemptOutput) -> TestObservation:
     """Say why a test timed out or took its process down, with the evidence: stacks, exit status, limits."""
     stacks, breaches = attempt.stacks, attempt.limit_breaches
-    if test.outcome == "timeout" and "Failed: Timeout" in test.message:
+    if test.outcome in ("crashed", "timeout") and attempt.ended_by == "deadlock":
+        test.outcome = "timeout"
+        test.message = (
+            f"{DEADLOCK}: deadlock: every thread of the process waited without a timeout (on locks, conditions, "
+            f"queues or joins) and no CPU was used, so nothing could ever wake them; concgrade ended the process. "
+            f"Stacks:\n{stacks or '(none: the process did not answer)'}"
+        )
+    elif test.outcome == "timeout" and "Failed: Timeout" in test.message:
         test.message = f"{DEADLOCK}: the test outlived its timeout (pytest-timeout); stacks below\n{test.message}"
     elif test.outcome == "crashed" and stacks.startswith("Timeout ("):
         test.outcome = "timeout"
@@ -237,6 +282,31 @@ def _hang(attempt: AttemptOutput) -> str:
     )
 
 
+def _contained(records: list[dict[str, Any]]) -> list[str]:
+    """The audit hook's findings: what the implementation did (or tried) that a graded run may not, and where."""
+    found = []
+    for record in protocol.of_type(records, "audit"):
+        verb = "denied" if record.get("denied") else "seen"
+        test = f" during {record['nodeid']}" if record.get("nodeid") else ""
+        found.append(f"{record.get('what', record.get('event', '?'))} at {record.get('where', '?')} ({verb}{test})")
+    return _unique(found)
+
+
+def _duplicate_phases(records: list[dict[str, Any]]) -> list[str]:
+    """A phase of a test reported twice: the plugin writes each exactly once (a subtest's reports apart, which
+    carry their context), so one of them is not its own."""
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for record in protocol.of_type(records, "phase"):
+        if "subtest" in record:
+            continue
+        key = (str(record.get("nodeid", "")), str(record.get("when", "")))
+        if key in seen:
+            found.append(f"{key[0]}: its {key[1]} phase was reported more than once")
+        seen.add(key)
+    return _unique(found)[:20]
+
+
 def _tampering(attempts: list[AttemptOutput], expected_folder: str) -> list[str]:
     """Signs that the code under test interfered with the runner, its hooks or the records channel."""
     found = []
@@ -255,9 +325,16 @@ def _tampering(attempts: list[AttemptOutput], expected_folder: str) -> list[str]
 
 
 def _phases_by_test(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each test's setup, call and teardown records; a failed subtest is kept as the phase `subtest`."""
     phases: dict[str, dict[str, dict[str, Any]]] = {}
     for record in protocol.of_type(records, "phase"):
-        phases.setdefault(record.get("nodeid", ""), {})[record.get("when", "")] = record
+        test = phases.setdefault(record.get("nodeid", ""), {})
+        if "subtest" in record:
+            if record.get("outcome") == "failed" and "subtest" not in test:
+                test["subtest"] = record
+            test.setdefault("has_subtests", record)
+            continue
+        test[record.get("when", "")] = record
     return phases
 
 
@@ -267,12 +344,17 @@ def _ordered_ids(collected: list[str], phases: dict[str, Any]) -> list[str]:
 
 def _observe_test(nodeid: str, phases: dict[str, dict[str, Any]], finished: bool, timed_out: bool) -> TestObservation:
     setup, call, teardown = phases.get("setup"), phases.get("call"), phases.get("teardown")
-    duration = sum(float(p.get("duration", 0.0)) for p in phases.values())
+    duration = sum(float(phases[when].get("duration", 0.0)) for when in ("setup", "call", "teardown") if when in phases)
     message = "\n".join(p.get("longrepr", "") for p in (setup, call, teardown) if p and p.get("longrepr"))
     # pytest's report of each phase carries the output captured in all phases so far: the last one has it all.
     last = next((p for p in (teardown, call, setup) if p), {})
     stdout, stderr = last.get("capstdout", ""), last.get("capstderr", "")
     outcome = _outcome(setup, call, teardown, finished, timed_out)
+    failed_subtest = phases.get("subtest")
+    if failed_subtest is not None and outcome in PASSING:
+        # A unittest subTest that failed leaves the test's own report passed (pytest 9): the test failed.
+        outcome = "failed"
+        message = f"subtest {failed_subtest.get('subtest', '')} failed\n{failed_subtest.get('longrepr', '')}"
     if outcome in ("crashed", "interrupted", "missing") and not message:
         message = {
             "crashed": "the test process died during this test",
@@ -321,18 +403,29 @@ def _call_outcome(call: dict[str, Any]) -> Outcome:
 
 def _cross_check(
     tests: dict[str, TestObservation],
-    json_report: dict[str, Any] | None,
+    attempt: AttemptOutput,
     finish: dict[str, Any] | None,
-    exit_code: int | None,
+    with_subtests: frozenset[str] = frozenset(),
+    final_status: int | None = None,
 ) -> list[str]:
-    """Compare the streamed records with the JSON report and the exit status; mark what disagrees."""
+    """Compare the streamed records with the JSON report and the exit status, both ways; mark what disagrees.
+
+    A session that finished must have left a usable report: a missing, unreadable or malformed one is itself
+    a disagreement, never a reason to skip the comparison.
+    """
+    json_report, exit_code = attempt.json_report, attempt.exit_code
     problems = []
+    if json_report is None and finish is not None and attempt.ended_by == "exit" and exit_code is not None:
+        why = attempt.json_report_problem or "missing"
+        problems.append(f"the session finished but its JSON report is unusable: {why}")
     if json_report is not None:
         reported = {t.get("nodeid"): t.get("outcome") for t in json_report.get("tests", []) if isinstance(t, dict)}
         for nodeid, test in tests.items():
             other = reported.get(nodeid)
             if other is None or test.outcome in ("interrupted", "crashed", "missing"):
                 continue  # the JSON report is known to be wrong or silent about these
+            if str(other).startswith("subtests ") and nodeid in with_subtests:
+                continue  # pytest-json-report does not understand subtests ("subtests passed" for a failed one)
             if other not in JSON_REPORT_EQUIVALENT.get(test.outcome, {test.outcome}):
                 problems.append(f"{nodeid}: streamed outcome {test.outcome!r} but the JSON report says {other!r}")
                 test.message = f"channels disagree: {test.outcome} vs {other}\n{test.message}"
@@ -340,14 +433,32 @@ def _cross_check(
         for nodeid in sorted({str(n) for n in reported} - set(tests)):
             problems.append(f"{nodeid}: in the JSON report but never streamed")
     if finish is not None and exit_code is not None:
+        # pytest's own status comes from the reports it counted; hooks of the task may change what it returns
+        # (a conftest setting `session.exitstatus = 0`), which the per-test outcomes make irrelevant.
+        own = int(finish.get("exitstatus", exit_code))
         any_failure = any(not t.passed and t.outcome not in ("skipped", "xpassed") for t in tests.values())
-        if exit_code == 0 and any_failure:
-            problems.append("pytest exited 0 although tests failed")
-        if exit_code != int(finish.get("exitstatus", exit_code)):
-            problems.append(
-                f"pytest's session ended with status {finish.get('exitstatus')} but the process exited {exit_code}"
-            )
+        if own == 0 and any_failure:
+            problems.append("pytest's session ended with status 0 although tests failed")
+        if own == 1 and tests and not any_failure and not _collection_failed(attempt.records):
+            problems.append("pytest exited 1 (tests failed) although every streamed test passed")
+        left = final_status if final_status is not None else own
+        if exit_code != left:
+            problems.append(f"pytest returned status {left} but the process exited {exit_code}")
     return problems
+
+
+def _collection_failed(records: list[dict[str, Any]]) -> bool:
+    return protocol.first_of(records, "collect_error") is not None
+
+
+def exit_status_notes(finish: dict[str, Any] | None, final_status: int | None) -> list[str]:
+    """A task's hook that changed the exit status pytest returns: said, and graded by the per-test outcomes."""
+    if finish is None or final_status is None or final_status == int(finish.get("exitstatus", final_status)):
+        return []
+    return [
+        f"the task's hooks changed pytest's exit status from {finish.get('exitstatus')} to {final_status}: "
+        "the grade uses the per-test outcomes"
+    ]
 
 
 def _import_proofs(
@@ -368,3 +479,22 @@ def _import_proofs(
             )
         )
     return proofs
+
+
+def file_loads(output: RunOutput) -> list[FileLoad]:
+    """Files of the implementation folders the run read, from the test process's records and its children's files."""
+    found: dict[tuple[str, str], FileLoad] = {}
+    reads = [
+        (str(r.get("file", "")), str(r.get("sha256", "")), "test") for r in protocol.of_type(output.records, "loaded")
+    ]
+    reads += [(file, digest, "child") for attempt in output.attempts for file, digest in attempt.child_loads]
+    folders = [("own", output.expected_folder), *(("other", folder) for folder in output.other_folders)]
+    for file, digest, process in reads:
+        for kind, folder in folders:
+            prefix = folder.rstrip(os.sep) + os.sep
+            if file.startswith(prefix):
+                relative = file[len(prefix) :] or "./"  # "./": the folder itself (a child started with it)
+                matches = kind == "own" and output.expected_hashes.get(relative) == digest
+                found.setdefault((kind, relative), FileLoad(relative, kind, process, digest, matches))
+                break
+    return list(found.values())

@@ -85,6 +85,8 @@ def combine_repeats(runs: Sequence[RunObservation]) -> RunObservation:
         leftovers=_each_repeat(runs, "leftovers"),
         hangs=_each_repeat(runs, "hangs"),
         hook_files=list(first.hook_files),
+        contained=_each_repeat(runs, "contained"),
+        stopped=next((run.stopped for run in runs if run.stopped), ""),
     )
 
 

@@ -15,6 +15,7 @@ def safety_checks(runs: Sequence[RunObservation], folder_changes: Sequence[str] 
         checks += [
             check_files_unchanged(run),
             check_runner_untampered(run),
+            check_sandbox_respected(run),
             check_limits_respected(run),
             check_processes_ended(run),
         ]
@@ -53,6 +54,24 @@ def check_runner_untampered(run: RunObservation) -> Check:
     if findings:
         return Check(check_id, "fail", f"{run.name}: tampering with the test runner: {list_names(findings)}", run.name)
     return Check(check_id, "pass", f"{run.name}: pytest's reporting and the records channel were left alone", run.name)
+
+
+def check_sandbox_respected(run: RunObservation) -> Check:
+    """The audit hook saw the implementation do nothing a graded run may not (see inside/containment.py)."""
+    check_id = f"integrity.sandbox_respected.{run.name}"
+    if run.contained:
+        return Check(
+            check_id,
+            "fail",
+            f"{run.name}: the implementation did what a graded run may not: {list_names(run.contained)}",
+            run.name,
+        )
+    return Check(
+        check_id,
+        "pass",
+        f"{run.name}: no introspection, tracing, ctypes, generated code or writes outside the run",
+        run.name,
+    )
 
 
 def check_limits_respected(run: RunObservation) -> Check:

@@ -155,7 +155,8 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], leftovers: Callable[[], list[str]] | None = None) -> None:
+    """Time the workload of SPEC and write the record to RESULT; `leftovers` lists processes it left (the boot's)."""
     spec_path, result_path = argv
     fd = os.open(result_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(spec_path, encoding="utf-8") as handle:
@@ -167,6 +168,11 @@ def main(argv: list[str]) -> None:
         frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
         record.update(ok=False, error=f"{type(exc).__name__}: {exc}", traceback="".join(frames[-6:]))
     record["pid"] = os.getpid()
+    if leftovers is not None:
+        try:
+            record["leftovers"] = leftovers()
+        except Exception as exc:  # noqa: BLE001 - the measurement stands; the look for leftovers failed
+            record["leftovers"] = [f"could not look for leftover processes: {exc}"]
     try:
         line = json.dumps(record, default=str)
     except (TypeError, ValueError) as exc:

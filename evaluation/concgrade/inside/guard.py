@@ -1,16 +1,20 @@
-"""Inside the test process: notices code that tampers with pytest's machinery or turns a report into a pass.
+"""Inside the test process: notices code that tampers with pytest's machinery, the harness, or the tests themselves.
 
-Three layers, each recorded as a `tamper` record for the harness to judge:
+Four layers, each recorded for the harness to judge:
 - the identity (object and code) of pytest's reporting functions, snapshotted before any task code ran and
-  compared after every test phase;
+  compared after every test phase, and the functions and classes of concgrade's own in-process modules
+  (a replaced serializer, a probe class given a new attribute);
 - the hook implementations of the reporting hooks, with the file each comes from;
 - what the test really did (the exception its call raised, the outcome pytest's own hook produced),
-  seen from the innermost hook wrappers, compared with the report that reached the end of the chain.
+  seen from the innermost hook wrappers, compared with the report that reached the end of the chain;
+- the tests as pytest collected them (`test_changed`): each test's function and code object, the item's own
+  `runtest`, and the functions and classes of its module, compared right before each call.
 Everything here runs in the same interpreter as the code under test: see the note in docs for what it misses.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import pytest
 
 from concgrade.inside import protocol
+from concgrade.inside.disguise import SWAPPED
 
 # (module, dotted attribute) pairs whose identity must not change while the tests run.
 WATCHED = (
@@ -85,11 +90,94 @@ def source_of(obj: Any) -> str:
     return getattr(sys.modules.get(getattr(target, "__module__", "") or ""), "__file__", "") or "?"
 
 
+def harness_namespaces() -> dict[str, dict[str, Any]]:
+    """The functions and classes of concgrade's in-process modules, and the attributes of those classes."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("concgrade.inside") or module is None:
+            continue
+        members = {key: value for key, value in vars(module).items() if _is_code_holder(value, name)}
+        found[name] = members
+        for key, value in members.items():
+            if isinstance(value, type):
+                found[f"{name}.{key}"] = dict(vars(value))
+    return found
+
+
+def _is_code_holder(value: Any, module: str) -> bool:
+    """A function or class defined in `module` (what code under test would replace to change behaviour)."""
+    return (inspect.isfunction(value) or isinstance(value, type)) and getattr(value, "__module__", None) == module
+
+
+def code_of(value: Any) -> Any:
+    """A function's code, or the code a probe swapped in place stands for (see disguise.py)."""
+    code = getattr(value, "__code__", None)
+    return SWAPPED.get(id(code), code) if code is not None else None
+
+
+class TestSnapshot:
+    """The tests as collected: each item's function and code object, and its module's functions and classes."""
+
+    __test__ = False
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items: dict[str, tuple[Any, Any]] = {}
+        self.modules: dict[str, dict[str, tuple[Any, Any]]] = {}
+        for item in items:
+            function = getattr(item, "obj", None)
+            self.items[item.nodeid] = (function, code_of(function))
+            module = getattr(item, "module", None)
+            name = getattr(module, "__name__", None)
+            if module is not None and name is not None and name not in self.modules:
+                self.modules[name] = self.members(module)
+
+    @staticmethod
+    def members(module: Any) -> dict[str, tuple[Any, Any]]:
+        """`name` and `Class.attribute` of what the module defines, each with its code object (kept alive)."""
+        found: dict[str, tuple[Any, Any]] = {}
+        for key, value in vars(module).items():
+            if not _is_code_holder(value, module.__name__):
+                continue
+            found[key] = (value, code_of(value))
+            if isinstance(value, type):
+                for attribute, member in vars(value).items():
+                    target = getattr(member, "__func__", member)
+                    if inspect.isfunction(target) or isinstance(member, property):
+                        found[f"{key}.{attribute}"] = (member, code_of(target))
+        return found
+
+    def changes(self, item: Any) -> list[str]:
+        """What is no longer as collected, for the test about to run."""
+        found = []
+        original = self.items.get(item.nodeid)
+        function = getattr(item, "obj", None)
+        if original is not None:
+            if function is not original[0]:
+                found.append(f"{item.nodeid}: the test function was replaced")
+            elif code_of(function) is not original[1]:
+                found.append(f"{item.nodeid}: the test function's code object was replaced")
+        if "runtest" in vars(item):
+            found.append(f"{item.nodeid}: the item's runtest was replaced")
+        module = getattr(item, "module", None)
+        name = getattr(module, "__name__", None)
+        if module is not None and name in self.modules:
+            now = self.members(module)
+            for key, (value, code) in self.modules[name].items():
+                if key not in now:
+                    found.append(f"{name}.{key} was removed")
+                elif now[key][0] is not value or now[key][1] is not code:
+                    found.append(f"{name}.{key} was replaced")
+            found += [f"{name}.{key} was added" for key in now if key not in self.modules[name]]
+        return found
+
+
 class RunnerGuard:
     """Snapshots pytest's reporting machinery and reports every change and every report turned into a pass."""
 
     def __init__(self, report: Callable[[protocol.Record], None]) -> None:
         self._report = report
+        self._harness = harness_namespaces()
+        self._tests: TestSnapshot | None = None
         # Objects are kept alive so that their ids cannot be reused by impostors.
         # What is not imported yet is not watched (it cannot have been replaced before it existed).
         self._objects = {(m, a): resolve(m, a) for m, a in WATCHED if resolve(m, a) is not None}
@@ -115,6 +203,18 @@ class RunnerGuard:
             now = resolve(*key)
             if fingerprint(now) != original:
                 self._tamper(nodeid, f"{key[0]}.{key[1]} was replaced", source_of(now))
+        self.check_harness(nodeid)
+
+    def check_harness(self, nodeid: str) -> None:
+        """concgrade's own in-process functions and classes: none replaced, none given a new attribute."""
+        now = harness_namespaces()
+        for name, members in self._harness.items():
+            current = now.get(name, {})
+            for key, value in members.items():
+                if current.get(key) is not value:
+                    self._tamper(nodeid, f"concgrade's {name}.{key} was replaced", source_of(current.get(key)))
+            for key in current.keys() - members.keys():
+                self._tamper(nodeid, f"concgrade's {name}.{key} was added", source_of(current[key]))
 
     def hook_implementations(self) -> dict[str, set[tuple[str, int, int]]]:
         assert self._config is not None
@@ -158,11 +258,22 @@ class RunnerGuard:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._tests = TestSnapshot(list(session.items))
         self.check("")
+
+    def check_test(self, item: pytest.Item) -> None:
+        """Right before a test's call: it is the test pytest collected (its code, its item, its module's helpers)."""
+        if self._tests is None:
+            return
+        for what in self._tests.changes(item):
+            if what not in self._reported:
+                self._reported.add(what)
+                self._report(protocol.test_changed(item.nodeid, what))
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
         """The innermost wrapper around the test function: sees the exception before anyone can swallow it."""
+        self.check_test(item)
         inner = self._inner.setdefault((item.nodeid, "call"), {})
         try:
             return (yield)

@@ -37,7 +37,7 @@ from concgrade.inside.history_spec import (
     plan_calls,
     resolve_target,
 )
-from concgrade.inside.protocol import RecordStream
+from concgrade.inside.records import RecordStream
 from concgrade.inside.stress import Stress
 
 _monotonic_ns = time.monotonic_ns  # bound now: code under test replacing time.monotonic_ns cannot reach it

@@ -1,17 +1,21 @@
-"""Concurrency probes: wrap a function and count how many calls are active at the same time.
+"""Concurrency probes: count how many calls of a function are active at the same time.
 
+A plain function is probed in place (its code swapped, so it stays the very same object: see disguise.py);
+anything else is replaced by a wrapper that carries no `__wrapped__`. Either way the code under test cannot
+tell, by looking at the function, that it is probed.
 This module runs inside the process under test, so it imports only the standard library.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from concgrade.inside.disguise import can_instrument, instrument, quiet_wraps, restore
 
 # A timeline longer than this keeps its first points and says it was cut: 2,000 calls make 4,000 points.
 TIMELINE_LIMIT = 20_000
@@ -74,7 +78,7 @@ class CallProbe:
         """Return a wrapper of `fn` that counts its active calls; coroutine functions stay coroutines."""
         if inspect.iscoroutinefunction(fn):
 
-            @functools.wraps(fn)
+            @quiet_wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 self._enter()
                 failed = True
@@ -87,7 +91,7 @@ class CallProbe:
 
             return async_wrapper
 
-        @functools.wraps(fn)
+        @quiet_wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             self._enter()
             failed = True
@@ -127,6 +131,17 @@ class CallProbe:
     @property
     def max_live_tasks(self) -> int | None:
         return self.tasks.peak if self.tasks is not None else None
+
+
+class InPlace:
+    """Probes a plain function where it is: its code is swapped, every binding of it stays what it was."""
+
+    def __init__(self, function: Any, probe: CallProbe) -> None:
+        self._function = function
+        self._original = instrument(function, probe._enter, probe._exit)
+
+    def undo(self) -> None:
+        restore(self._function, self._original)
 
 
 class Patch:
@@ -180,7 +195,7 @@ def resolve_target(target: Any, attribute: str | None) -> tuple[Any, str, Any]:
 
 def install_probe(
     target: Any, attribute: str | None = None, label: str | None = None, kind: str = "auto"
-) -> tuple[CallProbe, Patch]:
+) -> tuple[CallProbe, Patch | InPlace]:
     """Wrap `target.attribute` (and its aliases in other modules) with a new CallProbe.
 
     kind "threads" also watches pending executor work; "asyncio" (the default for a coroutine
@@ -197,10 +212,12 @@ def install_probe(
         probe.pending = PENDING.open_window()
     else:
         probe.tasks = TASKS.open_window()
+    if can_instrument(original):
+        return probe, InPlace(original, probe)
     return probe, Patch(owner, name, original, probe.wrap(original))
 
 
-def uninstall_probe(probe: CallProbe, patch: Patch) -> None:
+def uninstall_probe(probe: CallProbe, patch: Patch | InPlace) -> None:
     """Undo `install_probe`: the function comes back and the shared counters stop being watched for it."""
     patch.undo()
     for window in (probe.pending, probe.tasks):
@@ -311,7 +328,7 @@ class PendingCounter(SharedCounter):
     def _wrap_submit(self, original: Callable[..., Any]) -> Callable[..., Any]:
         counter, inside = self, self._inside
 
-        @functools.wraps(original)
+        @quiet_wraps(original)
         def submit(executor: Any, *args: Any, **kwargs: Any) -> Any:
             if getattr(inside, "active", False):
                 return original(executor, *args, **kwargs)
@@ -333,7 +350,7 @@ class PendingCounter(SharedCounter):
         signature = inspect.signature(original)
         mapping = "iterable" in signature.parameters
 
-        @functools.wraps(original)
+        @quiet_wraps(original)
         def call(*args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(*args, **kwargs)
             arguments = bound.arguments
@@ -386,7 +403,7 @@ class TaskCounter(SharedCounter):
         counter = self
         current_task = asyncio.current_task
 
-        @functools.wraps(original)
+        @quiet_wraps(original)
         def create_task(loop: Any, *args: Any, **kwargs: Any) -> Any:
             task = original(loop, *args, **kwargs)
             if current_task(loop) is not None:

@@ -13,13 +13,14 @@ replayable; the operating system's scheduling stays what it is.
 from __future__ import annotations
 
 import _thread
-import functools
 import random
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from concgrade.inside.disguise import quiet_wraps
 
 SWITCH_INTERVAL = 1e-6  # seconds; CPython's default is 5 ms
 YIELD_PROBABILITY = 0.5
@@ -96,7 +97,7 @@ class Stress:
     def _sleep_wrapper(self, original: Callable[[float], None]) -> Callable[[float], None]:
         maybe_yield = self.yielder.maybe_yield
 
-        @functools.wraps(original)
+        @quiet_wraps(original)
         def sleep(seconds: float) -> None:
             maybe_yield()
             original(seconds)
@@ -113,7 +114,7 @@ class Stress:
             original = cls.acquire
 
             def make(original: Callable[..., Any]) -> Callable[..., Any]:
-                @functools.wraps(original)
+                @quiet_wraps(original)
                 async def acquire(self: Any) -> Any:
                     if chance() < probability:
                         await asyncio.sleep(0)

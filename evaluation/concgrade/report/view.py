@@ -75,6 +75,12 @@ class RowView:
     def has_details(self) -> bool:
         return any(cell.has_details for cell in self.cells)
 
+    @property
+    def detail_cells(self) -> list[CellView]:
+        """The cells with excerpts, those whose expectation is not met first (a candidate's failure before
+        the before's expected one)."""
+        return sorted((cell for cell in self.cells if cell.has_details), key=lambda cell: cell.met is not False)
+
 
 @dataclass(frozen=True)
 class SuiteCount:
@@ -93,6 +99,7 @@ class SummaryRow:
     duration: str
     exit_code: str
     peak: int | None
+    peak_test: str = ""  # the test that reached the peak (several callers of a sequential code reach several)
 
 
 @dataclass
@@ -100,6 +107,7 @@ class ProbeView:
     label: str
     rows: list[tuple[str, list[str]]]  # metric, one value per implementation
     charts: list[Chart]
+    meanings: list[str] = field(default_factory=list)  # what each row's figure counts, in the rows' order
 
 
 @dataclass
@@ -206,6 +214,7 @@ class ReportView:
     omitted_details: int = 0
     isolation_layers: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    peak_note: str = ""
     skipped: list[dict[str, str]] = field(default_factory=list)  # phases not run, and why
 
 
@@ -253,8 +262,24 @@ def build_view(results: Results) -> ReportView:
         reproduce=str(results.reproduce.get("shell", "")),
         omitted_details=omitted,
         counts={"tests": len(rows), "unmet": sum(row.unmet for row in rows)},
+        peak_note=peak_note(summary_rows(results)),
         skipped=list(results.skipped),
     )
+
+
+def peak_note(rows: list[SummaryRow]) -> str:
+    """What "peak active" is, and why a sequential before can show more than 1 (a test's own callers)."""
+    if all(row.peak is None for row in rows):
+        return ""
+    notes = ["Peak active: the most calls of a probed function running at the same moment in any one test."]
+    for row in rows:
+        if row.role == "before" and row.peak is not None and row.peak > 1:
+            notes.append(
+                f"{row.implementation} reaches {row.peak} in {row.peak_test}: that test starts {row.peak} or more "
+                "callers of its own (threads), so even sequential code has that many calls at once, one per caller; "
+                "stress mode (--stress, --gate) makes such callers overlap far more often."
+            )
+    return " ".join(notes)
 
 
 def expectation(role: str, suite: str | None) -> str | None:
@@ -283,6 +308,9 @@ def matrix_rows(results: Results) -> tuple[list[RowView], int]:
         cells = [cell_view(name, role[name], suite, by_test[nodeid].get(name)) for name in names]
         unmet = any(cell.met is False for cell in cells)
         rows.append(RowView(nodeid, suite, cells, unmet, " ".join(sorted({c.outcome for c in cells}))))
+    # What explains the verdict first: the tests with an expectation not met (a failing candidate's), then the
+    # rest; a before's expected failures are met expectations and come after them.
+    rows.sort(key=lambda row: not row.unmet)
     omitted = fit_details(rows, DETAIL_BUDGET)
     expanded = 0
     for row in rows:
@@ -362,10 +390,21 @@ def summary_rows(results: Results) -> list[SummaryRow]:
             expected = expectation(impl.role, suite) or "pass"
             met = passed == len(ids) if expected == "pass" else passed == 0
             suites.append(SuiteCount(suite, passed, len(ids), expected, met))
-        peak = max((int(p.get("max_active", 0)) for t in impl.tests for p in t.probes), default=None)
+        peak, peak_test = peak_of(impl.tests)
         exit_code = "timed out" if impl.timed_out else str(impl.exit_code)
-        rows.append(SummaryRow(name, impl.role, suites, f"{impl.duration_seconds:.1f} s", exit_code, peak))
+        rows.append(SummaryRow(name, impl.role, suites, f"{impl.duration_seconds:.1f} s", exit_code, peak, peak_test))
     return rows
+
+
+def peak_of(tests: Iterable[TestResult]) -> tuple[int | None, str]:
+    """The most calls active at once in any test, and the first test that reached it (its node id)."""
+    best: tuple[int | None, str] = (None, "")
+    for test in tests:
+        for figures in test.probes:
+            value = int(figures.get("max_active", 0)) if isinstance(figures, Mapping) else 0
+            if best[0] is None or value > best[0]:
+                best = (value, test.nodeid)
+    return best
 
 
 def profiles(results: Results, limit: int = PROFILES_SHOWN) -> tuple[list[ProfileView], int]:
@@ -387,7 +426,10 @@ def profiles(results: Results, limit: int = PROFILES_SHOWN) -> tuple[list[Profil
                 if not isinstance(figures, Mapping):
                     continue
                 label = str(figures.get("label") or f"probe {index + 1}")
-                probes.setdefault(test.nodeid, {}).setdefault(label, {})[name] = figures
+                shown = probes.setdefault(test.nodeid, {}).setdefault(label, {})
+                # Over repeats, the figures of the repeat that reached the highest peak (the first of equals).
+                if name not in shown or _peak(figures) > _peak(shown[name]):
+                    shown[name] = figures
                 suite_of[test.nodeid] = test.suite or UNGRADED
     order = sorted(probes, key=lambda n: (n not in unmet, SUITE_ORDER.get(suite_of[n], 3), n))
     views = [
@@ -395,6 +437,32 @@ def profiles(results: Results, limit: int = PROFILES_SHOWN) -> tuple[list[Profil
         for nodeid in order[:limit]
     ]
     return views, max(0, len(order) - limit)
+
+
+# What each figure of a probe counts (docs/concurrency.md), shown beside it so "errors 60" explains itself.
+FIGURE_MEANINGS = {
+    "max_active": "most calls of the target running at the same moment",
+    "kind": "what the probe counts: calls on threads, asyncio coroutines, calls in every process, or pending work",
+    "calls": "calls of the target that started during the test",
+    "errors": "of those calls, how many raised an exception (tests that make sends fail on purpose count them)",
+    "live_threads_at_peak": "threads alive when the most calls were running",
+    "max_pending": "most executor futures or pool jobs submitted and not yet done",
+    "submitted": "futures and pool jobs submitted during the test",
+    "max_live_tasks": "most asyncio tasks alive at once",
+    "tasks_created": "asyncio tasks created from inside other tasks",
+    "worker_pids": "processes other than the test's own that ran the target",
+    "max_processes": "most multiprocessing children alive at once",
+    "processes_started": "multiprocessing children started during the test",
+    "processes_alive_at_end": "children still alive when the test ended",
+    "target": "the probed function",
+    "repeat": "the repeat these figures come from (0 is the first): the one that reached the highest peak",
+    "error": "why the probe could not measure",
+}
+
+
+def _peak(figures: Mapping[str, Any]) -> float:
+    value = figures.get("max_active", 0)
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def probe_view(label: str, by_impl: dict[str, Mapping[str, Any]], names: list[str]) -> ProbeView:
@@ -419,7 +487,8 @@ def probe_view(label: str, by_impl: dict[str, Mapping[str, Any]], names: list[st
         )
         for (name, key), points in series.items()
     ]
-    return ProbeView(label, [("implementation", present), *rows], charts)
+    meanings = ["", *(FIGURE_MEANINGS.get(key, "") for key in scalar_keys)]
+    return ProbeView(label, [("implementation", present), *rows], charts, meanings)
 
 
 def is_timeline(value: Any) -> bool:

@@ -79,7 +79,13 @@ class ImplementationResult:
     changed_files: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
+    contained: list[str] = field(default_factory=list)  # what the audit hook denied or saw the implementation do
+    stopped: str = ""  # why some tests were never run (a limit breached again and again)
     repeats: list[dict[str, Any]] = field(default_factory=list)  # one summary per repeat: exit, stress seed, counts
+    # Files of the implementation folders the run read (own and other), and notes that decide nothing.
+    loads: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pytest_version: str = ""  # the pytest that ran the tests (the task's own, with --install)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class Results:
     diffs: list[dict[str, Any]] = field(default_factory=list)
     # How to run this grade again: {argv, cwd, shell}.
     reproduce: dict[str, Any] = field(default_factory=dict)
+    # What kind of task this is and what its before run was: {kind, before, reason}.
+    mode: dict[str, Any] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str] = field(default_factory=lambda: {"name": "concgrade", "version": __version__})
 
@@ -196,9 +204,29 @@ def build_results(
         bench=bench,
         mutants=mutants,
         instances=instances,
+        mode=mode_info(task, grade),
         histories=histories,
         skipped=skipped or [],
     )
+
+
+MODE_REASONS = {
+    "ran": "before ran as the toggle selects it",
+    "nothing to import": "the before folder holds no code: every test is expected to fail or error there",
+    "not selectable": (
+        "nothing in the task selects an implementation and the before run read only the after folder's "
+        "files: before counts as failing every test"
+    ),
+}
+
+
+def mode_info(task: Task, grade: Grade) -> dict[str, Any]:
+    """Greenfield (before has no code) or refactor, and what the before run was (see grade.grading.before_mode)."""
+    return {
+        "kind": "greenfield" if task.greenfield else "refactor",
+        "before": grade.before,
+        "reason": MODE_REASONS.get(grade.before, ""),
+    }
 
 
 def first_error(grade: Grade) -> str | None:
@@ -218,6 +246,7 @@ def task_info(task: Task, grade: Grade) -> dict[str, Any]:
         "toggle": asdict(task.toggle),
         "toggle_source": task.toggle_source,
         "interpreter": task.interpreter,
+        "python": task.python,
         "limits": asdict(task.limits),
         "test_files": list(task.test_files),
         "probes": [asdict(probe) for probe in task.probes],
@@ -254,7 +283,12 @@ def implementation_result(
         changed_files=run.changed_files,
         leftovers=run.leftovers,
         hangs=run.hangs,
+        contained=run.contained,
+        stopped=run.stopped,
         repeats=run.repeats,
+        loads=[asdict(load) for load in run.loads],
+        notes=run.notes,
+        pytest_version=run.pytest_version,
     )
 
 

@@ -1,8 +1,9 @@
 """The harness's ends of a run's pipes: signed records from the plugin, and bounded tails of stdout and stderr.
 
 The records travel on an inherited pipe whose number the code under test is not given, signed with a
-per-run key that reaches the process through a second pipe, read and closed before any test code runs.
-A line that does not carry a valid signature and the next sequence number is counted as forged, never used.
+per-run key that reaches the process on the boot's own pipe, read and closed before any test code runs.
+A line that does not carry a valid signature and a sequence number past the last one is counted as forged,
+never used; so is a line longer than any record (kept in memory only up to that length).
 """
 
 from __future__ import annotations
@@ -19,22 +20,22 @@ from concgrade.inside.protocol import KEY_BYTES, verified_record
 
 # The plugin's records of one process kept in memory; beyond this they are counted and dropped.
 RECORDS_BUDGET = 64 * 2**20
+# No record is longer (the plugin clips captured output to 64 KiB per phase); a longer line is not one of ours.
+LINE_LIMIT = 4 * 2**20
 READ_CHUNK = 1 << 16
 
 
 @dataclass
 class ChannelFds:
-    """The child's ends: records to write to, the key to read once; both passed with `pass_fds`."""
+    """The child's end: the records pipe to write to, passed with `pass_fds`."""
 
     records_write: int
-    key_read: int
 
     def close(self) -> None:
-        for fd in (self.records_write, self.key_read):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        try:
+            os.close(self.records_write)
+        except OSError:
+            pass
 
 
 @dataclass
@@ -42,6 +43,8 @@ class RecordsState:
     records: list[dict[str, Any]] = field(default_factory=list)
     forged: list[str] = field(default_factory=list)  # the first bytes of each rejected line
     dropped: int = 0  # genuine records beyond the budget
+    lost: int = 0  # genuine numbers never seen (a line cut short, e.g. by a signal)
+    oversized: int = 0  # lines longer than LINE_LIMIT, thrown away as they came
     size: int = 0
 
 
@@ -84,12 +87,10 @@ class RecordChannel:
     def __init__(self, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.key = secrets.token_bytes(KEY_BYTES)
         read_end, write_end = os.pipe()
-        key_read, key_write = os.pipe()
-        os.write(key_write, self.key)  # far below the pipe's buffer: never blocks
-        os.close(key_write)
-        self.child = ChannelFds(write_end, key_read)
+        self.child = ChannelFds(write_end)
         self.state = RecordsState()
-        self._pending = b""
+        self._pending = bytearray()
+        self._skipping = False  # inside a line already too long: drop bytes until its end
         self._seq = 0
         self._on_record = on_record
         self.reader = PipeReader(read_end, self._feed, "concgrade-records")
@@ -100,10 +101,24 @@ class RecordChannel:
         self.child.close()
 
     def _feed(self, data: bytes) -> None:
-        self._pending += data
-        *lines, self._pending = self._pending.split(b"\n")
-        for line in lines:
-            self._take(line.decode("utf-8", "replace"))
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            piece = data[start:] if end < 0 else data[start:end]
+            if not self._skipping:
+                self._pending += piece
+                if len(self._pending) > LINE_LIMIT:
+                    self._skipping = True
+                    self.state.oversized += 1
+                    self.state.forged.append(bytes(self._pending[:200]).decode("utf-8", "replace"))
+                    self._pending.clear()
+            if end < 0:
+                return
+            if not self._skipping:
+                self._take(bytes(self._pending).decode("utf-8", "replace"))
+            self._pending.clear()
+            self._skipping = False
+            start = end + 1
 
     def _take(self, line: str) -> None:
         if not line.strip():
@@ -113,7 +128,9 @@ class RecordChannel:
             if len(self.state.forged) < 100:
                 self.state.forged.append(line[:200])
             return
-        self._seq += 1
+        number = int(line.partition(" ")[0])
+        self.state.lost += number - self._seq
+        self._seq = number + 1
         self.state.size += len(line)
         if self.state.size > RECORDS_BUDGET:
             self.state.dropped += 1

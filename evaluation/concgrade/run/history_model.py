@@ -56,6 +56,7 @@ class RemoteModel:
         python: str = sys.executable,
         step_timeout: float = STEP_TIMEOUT,
         launcher: Sequence[str] = (),
+        pass_fds: Sequence[int] = (),
     ) -> None:
         """`launcher` replaces `python -m concgrade.inside.history_replay` (a grade starts it through the boot)."""
         self._stderr = tempfile.TemporaryFile()
@@ -69,6 +70,7 @@ class RemoteModel:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
         self._timeout = step_timeout
         self._pending = b""

@@ -1,9 +1,10 @@
 """The recorded runs of a declared history, and the model process that judges them, in the sandbox of a pytest run.
 
-A recording is one supervised process in a fresh scratch copy of the task, started by the boot (cgroups,
-limits, PID namespace, wall clock, stacks, the whole tree killed at the end) with the history driver in
-pytest's place; the history comes back only as signed records on the records channel. The model is the
-reference implementation served by a process started the same way (history_replay), never the candidate.
+A recording is one supervised process in a fresh scratch folder of the task, started by the boot (cgroups,
+limits, PID and mount namespaces, its own user, the audit hook, wall clock, stacks, the whole tree killed at
+the end) with the history driver in pytest's place; the history comes back only as signed records on the
+records channel. The model is the reference implementation served by a process started the same way
+(history_replay), never the candidate.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,15 +24,15 @@ from typing import Any
 from concgrade.files import tree_digest
 from concgrade.inside import protocol
 from concgrade.inside.history_spec import plan_calls
-from concgrade.inside.protocol import BOOT_VARIABLE, MARKER_VARIABLE
+from concgrade.inside.protocol import MARKER_VARIABLE, BootConfig
 from concgrade.run.cgroups import RunCgroup
 from concgrade.run.history_model import RemoteModel
 from concgrade.run.integrity import import_proof
 from concgrade.run.outputs import AttemptOutput
 from concgrade.run.plan import RunSpec, run_environment
 from concgrade.run.sandbox import Sandbox
-from concgrade.run.scratch import BOOT_SCRIPT, copy_task, make_shim, replace_folder, scratch_run
-from concgrade.run.supervisor import EXIT_GRACE, boot_config, supervise
+from concgrade.run.scratch import RunPaths, new_scratch, prepare, scratch_run
+from concgrade.run.supervisor import EXIT_GRACE, Launch, handover_pipe, supervise
 from concgrade.task.histories import HistorySpec
 from concgrade.task.model import Task
 
@@ -60,37 +60,23 @@ class RecordedRun:
 
 
 def record_history(task: Task, spec: RunSpec, sandbox: Sandbox, declared: HistorySpec, seed: int) -> RecordedRun:
-    """Record `declared` once on `spec`'s implementation with `seed`, in a fresh scratch copy, supervised."""
-    scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-history-{spec.name}-"))
+    """Record `declared` once on `spec`'s implementation with `seed`, in a fresh scratch folder, supervised."""
+    paths = new_scratch()
     try:
-        task_copy, shim, home = scratch / "task", scratch / "shim", scratch / "home"
-        copy_task(task.root, task_copy)
-        if spec.implementation.name == "candidate" or spec.substitute:
-            replace_folder(spec.implementation.folder, task_copy / spec.folder_in_task)
-        make_shim(shim)
-        (home / "tmp").mkdir(parents=True)
+        uid = sandbox.run_uid()
+        out = prepare(paths, task.root, spec, uid)
+        task_copy = paths.task_copy
         folder = task_copy / spec.folder_in_task
-        env, pythonpath = boot_environment(spec, task_copy, shim, home)
+        env, pythonpath = boot_environment(spec, paths, sandbox)
         child = declared.child_spec(seed, task_copy)
         child["yield_folders"] = [os.path.realpath(folder) + os.sep]  # the whole implementation, not one module
-        spec_path = scratch / "history-spec.json"
+        spec_path = paths.scratch / "h.json"
         spec_path.write_text(json.dumps(child), encoding="utf-8")
+        spec_path.chmod(0o644)  # read by the driver, which may run as a user of its own
+        config = program_config(paths, pythonpath, sandbox, spec, out, DRIVER, [str(spec_path)])
+        launch = Launch(spec.interpreter or sys.executable, paths, env, config, [], None, uid)
         opened = time.monotonic_ns()
-        attempt = supervise(
-            index=0,
-            command=[spec.interpreter or sys.executable, str(shim / BOOT_SCRIPT), str(spec_path)],
-            shim=shim,
-            pythonpath=pythonpath,
-            node_ids=[],
-            cwd=task_copy,
-            env=env,
-            scratch=scratch,
-            sandbox=sandbox,
-            run_timeout=declared.timeout_seconds + RECORDING_GRACE,
-            exit_grace=EXIT_GRACE,
-            json_report=None,
-            program=DRIVER,
-        )
+        attempt = supervise(0, launch, sandbox, declared.timeout_seconds + RECORDING_GRACE, EXIT_GRACE)
         closed = time.monotonic_ns()
         graded = tree_digest(spec.implementation.folder, ".py")
         return assemble(
@@ -102,19 +88,38 @@ def record_history(task: Task, spec: RunSpec, sandbox: Sandbox, declared: Histor
             child,
         )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(paths.scratch, ignore_errors=True)
 
 
-def boot_environment(spec: RunSpec, task_copy: Path, shim: Path, home: Path) -> tuple[dict[str, str], list[str]]:
+def boot_environment(spec: RunSpec, paths: RunPaths, sandbox: Sandbox) -> tuple[dict[str, str], list[str]]:
     """The run's environment with only the shim on PYTHONPATH, and the path the boot adds once it has started:
     the toggle's entries, then the implementation folder (a history's target is a module of it, whatever the toggle)."""
-    env = run_environment(dict(os.environ), spec, task_copy, shim, home)
+    task_copy = paths.task_copy
+    env = run_environment(dict(os.environ), spec, task_copy, paths.shim, paths.home, sandbox.private_tmp)
     toggle_path = env["PYTHONPATH"].split(os.pathsep)[1:]
     folder = str(task_copy / spec.folder_in_task)
-    env["PYTHONPATH"] = str(shim)
+    env["PYTHONPATH"] = str(paths.shim)
     env["PWD"] = str(task_copy)
     env.pop("OLDPWD", None)
     return env, [*toggle_path, *([folder] if folder not in toggle_path else [])]
+
+
+def program_config(
+    paths: RunPaths, pythonpath: list[str], sandbox: Sandbox, spec: RunSpec, out: Path, program: str, args: list[str]
+) -> BootConfig:
+    """The boot's configuration for a harness program (the driver, the model server) on `spec`'s implementation."""
+    private = ("/tmp", "/dev/shm") if sandbox.private_tmp else ()
+    return BootConfig(
+        shim=str(paths.shim),
+        pythonpath=pythonpath,
+        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
+        pytest_args=args,
+        implementation_dirs=[str(paths.task_copy / spec.folder_in_task)] if sandbox.audit_hook else [],
+        writable=[str(folder) for folder in (*paths.run_folders(), out, *private)],
+        protected=[str(paths.scratch)],
+        harness_dirs=[str(paths.shim)],
+        program=program,
+    )
 
 
 Prove = Callable[[dict[str, Any] | None], dict[str, Any] | None]
@@ -247,23 +252,32 @@ def reference_model(
     task: Task, spec: RunSpec, sandbox: Sandbox, declared: HistorySpec, seed: int, strategy: str = "auto"
 ) -> Iterator[RemoteModel]:
     """The sequential model of `declared`: `spec`'s implementation (the reference) served by a boot-started process
-    in its own scratch copy, cgroups and PID namespace, with the run's limits; killed with its tree on exit.
+    in its own scratch folder, cgroups, PID and mount namespaces, with the run's limits; killed with its tree on exit.
 
     `strategy`: how the server keeps states ("auto": pickled where the object pickles, else replayed).
     ModelUnavailable when it cannot start (the reference does not import, or its constructor fails).
     """
-    with scratch_run(task, spec) as prepared:
-        shim = prepared.scratch / "shim"
-        env, pythonpath = boot_environment(spec, prepared.task_copy, shim, prepared.scratch / "home")
-        spec_path = prepared.scratch / "model-spec.json"
-        child = {**declared.child_spec(seed, prepared.task_copy), "strategy": strategy}
+    uid = sandbox.run_uid()
+    with scratch_run(task, spec, uid, sandbox.private_tmp) as prepared:
+        paths = prepared.paths
+        env, pythonpath = boot_environment(spec, paths, sandbox)
+        spec_path = paths.scratch / "m.json"
+        child = {**declared.child_spec(seed, paths.task_copy), "strategy": strategy}
         spec_path.write_text(json.dumps(child), encoding="utf-8")
+        spec_path.chmod(0o644)
         cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
-        boot = boot_config(shim, pythonpath, sandbox, None, None, cgroup, MODEL_SERVER)
-        env = {**env, BOOT_VARIABLE: boot.to_json(), MARKER_VARIABLE: uuid.uuid4().hex}
-        launcher = [spec.interpreter or sys.executable, str(shim / BOOT_SCRIPT)]
+        config = program_config(paths, pythonpath, sandbox, spec, prepared.out, MODEL_SERVER, [str(spec_path)])
+        if not sandbox.namespaced:
+            env = {**env, MARKER_VARIABLE: uuid.uuid4().hex}
+        boot_read = handover_pipe(protocol.handover(b"", config))
+        inner = [spec.interpreter or sys.executable, str(paths.boot_script), str(boot_read)]
+        command = sandbox.command(inner, paths.scratch, paths.shim, paths.task_copy, cgroup.procs_files(), uid)
         try:
-            with RemoteModel(spec_path, prepared.task_copy, env, wrapper=sandbox.wrapper, launcher=launcher) as model:
+            try:
+                model = RemoteModel(spec_path, paths.task_copy, env, launcher=command, pass_fds=(boot_read,))
+            finally:
+                os.close(boot_read)  # the model's process holds it now
+            with model:
                 yield model
         finally:
             cgroup.kill_and_remove()

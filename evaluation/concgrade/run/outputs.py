@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-EndedBy = str  # "exit", "faulthandler", "wall_clock", "hung_after_session", "watchdog"
+EndedBy = str  # "exit", "faulthandler", "wall_clock", "deadlock", "hung_after_session", "watchdog"
 
 
 @dataclass
@@ -27,9 +27,13 @@ class AttemptOutput:
     stacks: str = ""
     forged_lines: list[str] = field(default_factory=list)
     dropped_records: int = 0
+    lost_records: int = 0  # genuine record numbers that never arrived (a line cut short)
+    json_report_problem: str = ""  # why the JSON report could not be used ("missing", "a FIFO", ...)
     limit_breaches: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
+    # Files of the implementation folders that child interpreters of the run read: (path, sha256).
+    child_loads: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def timed_out(self) -> bool:
@@ -49,9 +53,12 @@ class RunOutput:
     toggle_env: dict[str, str]
     expected_folder: str  # where the implementation should be imported from (inside the scratch copy)
     attempts: list[AttemptOutput]
-    expected_hashes: dict[str, str] = field(default_factory=dict)  # task-relative file -> sha256 of the source
+    expected_hashes: dict[str, str] = field(default_factory=dict)  # file in its folder -> sha256 of the source
+    other_folders: list[str] = field(default_factory=list)  # the other implementations' folders in the scratch copy
+    task_copy: str = ""  # the scratch copy of the task the run's processes started in
     hook_files: list[str] = field(default_factory=list)  # files a candidate added that would hook into pytest
     repeat: int = 0
+    stopped: str = ""  # why the run stopped before running every test (a limit breached again and again)
 
     @property
     def command(self) -> list[str]:

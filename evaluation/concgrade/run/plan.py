@@ -6,12 +6,13 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from concgrade.inside.protocol import PROCESS_PROBE_VARIABLE, ProbeConfig
 from concgrade.task.model import Implementation, Task
 from concgrade.task.selection import split_arguments, with_keyword
 
-# Variables of the caller's environment that would change what a graded process runs.
-SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONSTARTUP", "PYTHONHOME")
+# Variables of the caller's environment that would change what a graded process runs, or tell it that it is
+# graded (the harness's own, pytest's); the task's own variables come from its manifest (extra_env).
+SCRUBBED_VARIABLES = ("PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONINSPECT", "PYTHONBREAKPOINT")
+SCRUBBED_PREFIXES = ("CONCGRADE_", "PYTEST_")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class RunSpec:
     interpreter: str | None = None  # the Python that runs pytest (a per-task virtualenv), else the harness's
     extra_env: dict[str, str] = field(default_factory=dict)  # further variables of every run (e.g. services)
     probes: tuple[str, ...] = ()  # the plugin's --concgrade-probe values (KIND=TARGET)
+    # Task-relative folders of the other implementations in the scratch copy: reading them is recorded too.
+    other_folders: tuple[str, ...] = ()
+    cwd: str = ""  # task-relative folder pytest runs in (the cwd toggle: the implementation's own), else the root
     repeat: int = 0  # which repeat of this implementation (see repeats.py)
     stress_seed: int | None = None  # stress mode with this seed, or a plain run
     selection: tuple[str, ...] = ()  # node ids to run, in this order (empty: the test files, as collected)
@@ -61,13 +65,17 @@ def plan_runs(task: Task) -> list[RunSpec]:
         home = after if substitute else impl
         folder_in_task = home.folder.relative_to(task.root).as_posix()
         arguments = task.toggle.pytest_args(impl.name, impl.role)
-        files, options = split_arguments(arguments) if task.toggle.kind == "selection" else ([], arguments)
+        selects = task.toggle.kind in ("selection", "cwd")
+        files, options = split_arguments(arguments) if selects else ([], arguments)
+        default_files = task.role_test_files.get(impl.role, task.test_files)
+        if task.toggle.kind == "cwd":
+            default_files = ()  # pytest's own default, from the implementation's folder
         specs.append(
             RunSpec(
                 implementation=impl,
                 folder_in_task=folder_in_task,
                 toggle_env=task.toggle.environment(impl.name, impl.role, Path(folder_in_task)),
-                test_files=tuple(files) or task.test_files,
+                test_files=tuple(f for f in (tuple(files) or default_files) if f != "."),
                 modules=run_modules(task, folder_in_task),
                 test_timeout=task.limits.test_timeout,
                 run_timeout=task.limits.run_timeout,
@@ -77,9 +85,23 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 interpreter=task.interpreter,
                 extra_env=dict(task.environment),
                 probes=tuple(probe.option() for probe in task.probes),
+                other_folders=other_folders(task, folder_in_task),
+                cwd=folder_in_task if task.toggle.kind == "cwd" else "",
             )
         )
     return specs
+
+
+def other_folders(task: Task, folder_in_task: str) -> tuple[str, ...]:
+    """The implementation folders a run's scratch copy holds besides its own (a candidate's copy has no after)."""
+    folders = []
+    for impl in task.implementations:
+        if impl.name == "candidate" or not impl.folder.is_relative_to(task.root):
+            continue
+        relative = impl.folder.relative_to(task.root).as_posix()
+        if relative != folder_in_task and relative not in folders:
+            folders.append(relative)
+    return tuple(folders)
 
 
 def plan_variant(task: Task, name: str, folder: Path) -> RunSpec:
@@ -108,11 +130,9 @@ def pytest_arguments(
         "--rootdir",
         str(task_copy),
         # The entry-point copy of the plugin (if concgrade is installed) is blocked so that only
-        # the harness's own copy, loaded explicitly, runs.
+        # the harness's own copy, handed to pytest by the boot, runs.
         "-p",
         "no:concgrade",
-        "-p",
-        "concgrade.inside.plugin",
         "-p",
         "no:cacheprovider",
         "--json-report",
@@ -147,20 +167,23 @@ def run_environment(
     task_copy: Path,
     shim: Path,
     home: Path,
-    process_events: Path | None = None,
+    private_tmp: bool = False,
 ) -> dict[str, str]:
-    """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path."""
-    env = {key: value for key, value in base.items() if key not in SCRUBBED_VARIABLES}
+    """The environment of one run: the caller's, scrubbed, with the toggle and the plugin's path.
+
+    `private_tmp`: /tmp is the run's own (a mount namespace), so TMPDIR points there; else into its home.
+    """
+    env = {
+        key: value
+        for key, value in base.items()
+        if key not in SCRUBBED_VARIABLES and not key.startswith(SCRUBBED_PREFIXES)
+    }
     env.update(spec.extra_env)
     for key, value in spec.toggle_env.items():
         env[key] = str(task_copy / value) if key == "PYTHONPATH" or key in spec.path_variables else value
     # The shim holds only `concgrade`; it comes first so that the code under test cannot shadow it.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH", "")]))
     env["HOME"] = str(home)
-    env["TMPDIR"] = str(home / "tmp")
+    env["TMPDIR"] = "/tmp" if private_tmp else str(home / "tmp")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop(PROCESS_PROBE_VARIABLE, None)
-    if spec.process_targets and process_events is not None:
-        # Read by the shim's sitecustomize in every interpreter of the run (see process_probe.py).
-        env[PROCESS_PROBE_VARIABLE] = ProbeConfig(str(process_events), spec.process_targets).to_env()
     return env

@@ -131,3 +131,103 @@ def alive(processes: Iterable[ProcessInfo]) -> list[ProcessInfo]:
         if now is not None and now.state != "Z":
             living.append(now)
     return living
+
+
+# --- what a process's threads are waiting for (for the deadlock check) ---------------------------------------
+# Syscall numbers by machine: futex (the waits behind every Python lock, condition, queue, event and join),
+# and the sleeps. Other machines get no deadlock check (the slower idle check still applies).
+SYSCALLS = {
+    "x86_64": {"futex": 202, "futex_waitv": 449, "sleeps": (35, 230)},
+    "aarch64": {"futex": 98, "futex_waitv": 449, "sleeps": (101, 115)},
+}
+FUTEX_WAITS = (0, 9)  # FUTEX_WAIT and FUTEX_WAIT_BITSET, once the private and clock flags are masked off
+
+
+@dataclass(frozen=True)
+class ThreadWait:
+    """What one thread is doing: "running", "untimed" (a futex wait without a timeout), "timed", or "other"."""
+
+    tid: int
+    kind: str
+    ticks: int
+
+
+def wait_kind(state: str, syscall: str, table: dict[str, object] | None) -> str:
+    """Classify a thread from its state letter and the text of /proc/PID/task/TID/syscall."""
+    if state in ("R", "D"):
+        return "running"
+    if state in ("Z", "X"):
+        return "untimed"  # a dead thread waits for nothing that could ever come
+    if table is None:
+        return "other"
+    fields = syscall.split()
+    if not fields or not fields[0].lstrip("-").isdigit():
+        return "running" if fields[:1] == ["running"] else "other"
+    number = int(fields[0])
+    if number == table["futex"] and len(fields) > 4:
+        operation = int(fields[2], 16) & 0x7F
+        if operation in FUTEX_WAITS:
+            return "untimed" if int(fields[4], 16) == 0 else "timed"
+        return "other"
+    if number == table["futex_waitv"] and len(fields) > 4:
+        return "untimed" if int(fields[4], 16) == 0 else "timed"
+    if number in table["sleeps"]:  # type: ignore[operator]
+        return "timed"
+    return "other"
+
+
+def thread_waits(pid: int, machine: str) -> list[ThreadWait] | None:
+    """The threads of a process and what each waits for; None once the process is gone."""
+    table = SYSCALLS.get(machine)
+    base = PROC / str(pid) / "task"
+    try:
+        tids = os.listdir(base)
+    except OSError:
+        return None
+    found = []
+    for tid in tids:
+        try:
+            stat = (base / tid / "stat").read_bytes().decode("utf-8", "replace")
+            syscall = (base / tid / "syscall").read_bytes().decode("utf-8", "replace") if table else ""
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) < 13:
+            continue
+        found.append(ThreadWait(int(tid), wait_kind(fields[0], syscall, table), int(fields[11]) + int(fields[12])))
+    return found
+
+
+def innermost_tid(pid: int, tid: int) -> int | None:
+    """A thread's id in its innermost PID namespace (the last of its NSpid): what the run's own /proc calls it."""
+    try:
+        text = (PROC / str(pid) / "task" / str(tid) / "status").read_bytes().decode("ascii", "replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("NSpid:"):
+            fields = line.split()
+            return int(fields[-1]) if fields[-1].isdigit() else None
+    return tid  # a kernel without NSpid: no PID namespaces to tell apart
+
+
+def children_tree(pid: int) -> list[int]:
+    """Every descendant of a process, from the kernel's children lists (cheaper than reading all of /proc)."""
+    found: list[int] = []
+    queue = [pid]
+    while queue and len(found) < 10_000:
+        current = queue.pop()
+        try:
+            tids = os.listdir(PROC / str(current) / "task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                text = (PROC / str(current) / "task" / tid / "children").read_text()
+            except OSError:
+                continue
+            for child in text.split():
+                if child.isdigit() and int(child) not in found:
+                    found.append(int(child))
+                    queue.append(int(child))
+    return found

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 
 from concgrade.files import tree_digest
 from concgrade.inside import protocol
@@ -19,10 +16,13 @@ from concgrade.run.integrity import harness_hook_files
 from concgrade.run.outputs import AttemptOutput, RunOutput
 from concgrade.run.plan import RunSpec
 from concgrade.run.sandbox import RunLimits, Sandbox, prepare_sandbox
+from concgrade.run.scratch import new_scratch, remove_later
 from concgrade.task.model import Limits, Task
 
 # Reruns after crashes stop once the run has used this many times its per-process timeout.
 RERUN_BUDGET = 3
+# ... or once the same limit has ended this many processes in a row, each in the middle of a test.
+SAME_LIMIT_IN_A_ROW = 3
 
 
 def run_all(
@@ -31,11 +31,13 @@ def run_all(
     jobs: int,
     on_done: Callable[[RunOutput], None] | None = None,
     sandbox: Sandbox | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[RunOutput]:
-    """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`."""
+    """Run every spec, at most `jobs` at once; outputs come back in the order of `specs`. `on_start` is
+    called as each pytest process starts (from the thread that started it)."""
     sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, task, spec, sandbox) for spec in specs]
+        futures = [pool.submit(run_one, task, spec, sandbox, on_start) for spec in specs]
         # Report each run as it finishes (progress), but return them in the order of the specs.
         for future in as_completed(futures):
             if on_done and future.exception() is None:
@@ -50,6 +52,7 @@ def run_until_contradicted(
     contradicted: Callable[[RunOutput], bool],
     on_done: Callable[[RunOutput], None] | None = None,
     sandbox: Sandbox | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[RunOutput]:
     """Run every spec like run_all, but once a run of an implementation is `contradicted`, its repeats not
     yet started are skipped: they cannot change the verdict. Outputs come back in the order of `specs`."""
@@ -61,7 +64,7 @@ def run_until_contradicted(
         with lock:
             if spec.name in stopped:
                 return None
-        output = run_one(task, spec, sandbox)
+        output = run_one(task, spec, sandbox, on_start)
         if contradicted(output):
             with lock:
                 stopped.add(spec.name)
@@ -82,41 +85,78 @@ def run_limits(limits: Limits) -> RunLimits:
         cpu_seconds=max(1, math.ceil(cpu)),
         file_size_bytes=int(limits.file_size_mb * 2**20),
         output_bytes=int(limits.output_mb * 2**20),
+        disk_bytes=int(limits.disk_mb * 2**20),
     )
 
 
-def run_one(task: Task, spec: RunSpec, sandbox: Sandbox | None = None) -> RunOutput:
-    """Run the spec's tests to the end: a new process for the tests a dead one did not start, until all ran."""
+def run_one(
+    task: Task, spec: RunSpec, sandbox: Sandbox | None = None, on_start: Callable[[], None] | None = None
+) -> RunOutput:
+    """Run the spec's tests to the end: a new process for the tests a dead one did not start, until all ran.
+
+    `task` (and a candidate in it) is the grade's snapshot: every process starts from it, reruns included.
+    """
     sandbox = sandbox or prepare_sandbox(run_limits(task.limits))
-    scratch = Path(tempfile.mkdtemp(prefix=f"concgrade-{spec.name}-"))
+    paths = new_scratch()
     try:
         attempts: list[AttemptOutput] = []
         collected: list[str] = []
         started: set[str] = set()
         remaining: list[str] = list(spec.selection)
+        stopped = ""
         budget_ends = time.monotonic() + RERUN_BUDGET * spec.run_timeout
         while True:
-            attempt = run_attempt(task, spec, sandbox, scratch, len(attempts), remaining)
+            attempt = run_attempt(task.root, spec, sandbox, paths, len(attempts), remaining, on_start)
             attempts.append(attempt)
             collected = collected or collected_ids(attempt.records)
             newly_started = protocol.started_nodeids(attempt.records) - started
             started |= newly_started
             remaining = [nodeid for nodeid in collected if nodeid not in started]
+            stopped = repeated_limit(attempts)
             # With first_failure the process stopped at a failure (or died in a test, which is one): no rerun.
-            if spec.first_failure or not remaining or not newly_started or time.monotonic() > budget_ends:
+            if spec.first_failure or not remaining or not newly_started or time.monotonic() > budget_ends or stopped:
                 break
         return RunOutput(
             name=spec.name,
             role=spec.implementation.role,
             toggle_env=spec.toggle_env,
-            expected_folder=str((scratch / "task" / spec.folder_in_task).resolve()),
-            expected_hashes=tree_digest(spec.implementation.folder, ".py"),
+            expected_folder=str((paths.task_copy / spec.folder_in_task).resolve()),
+            expected_hashes=tree_digest(spec.implementation.folder),
+            other_folders=[str((paths.task_copy / folder).resolve()) for folder in spec.other_folders],
+            task_copy=str(paths.task_copy.resolve()),
             attempts=attempts,
             hook_files=added_hook_files(task, spec),
             repeat=spec.repeat,
+            stopped=stopped if remaining else "",
         )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_later(paths.scratch)
+
+
+def ending_limit(attempt: AttemptOutput) -> str:
+    """The limit that ended a process in the middle of a test ("" if it ended otherwise)."""
+    if protocol.first_of(attempt.records, "session_finish") is not None:
+        return ""
+    if attempt.ended_by != "exit":
+        return {
+            "deadlock": "a deadlock",
+            "faulthandler": "the per-test watchdog (twice the test timeout)",
+            "wall_clock": "the wall clock",
+            "watchdog": attempt.limit_breaches[0].split(":")[0] + " limit" if attempt.limit_breaches else "a limit",
+        }.get(attempt.ended_by, attempt.ended_by)
+    if attempt.limit_breaches:
+        return attempt.limit_breaches[0].split(":")[0] + " limit"
+    return ""
+
+
+def repeated_limit(attempts: list[AttemptOutput]) -> str:
+    """Why the run stops: the same limit ended the last SAME_LIMIT_IN_A_ROW processes, each during a test."""
+    if len(attempts) < SAME_LIMIT_IN_A_ROW:
+        return ""
+    limits = {ending_limit(attempt) for attempt in attempts[-SAME_LIMIT_IN_A_ROW:]}
+    if len(limits) != 1 or "" in limits:
+        return ""
+    return f"not run: limit breached repeatedly ({limits.pop()} ended {SAME_LIMIT_IN_A_ROW} processes in a row)"
 
 
 def added_hook_files(task: Task, spec: RunSpec) -> list[str]:

@@ -1,8 +1,11 @@
-"""Runs one pytest process to its end, whatever it does: wall clock, stacks, watchdog, leftovers, the whole tree killed."""
+"""Runs one graded process to its end, whatever it does: wall clock, deadlocks, stacks, watchdog, the whole tree killed."""
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
+import platform
 import signal
 import subprocess
 import threading
@@ -15,7 +18,7 @@ from typing import Any
 
 from concgrade.errors import RunError
 from concgrade.inside import protocol
-from concgrade.inside.protocol import BOOT_VARIABLE, MARKER_VARIABLE, BootConfig
+from concgrade.inside.protocol import MARKER_VARIABLE, BootConfig
 from concgrade.run import proctree
 from concgrade.run.cgroups import RunCgroup
 from concgrade.run.channel import OutputTail, RecordChannel
@@ -23,13 +26,19 @@ from concgrade.run.kill import NO_ROOT, end_everything, kill_all, leftover_proce
 from concgrade.run.outputs import AttemptOutput
 from concgrade.run.readers import read_json, read_text
 from concgrade.run.sandbox import Sandbox
+from concgrade.run.scratch import RunPaths
 
 OUTPUT_TAIL = 16 * 1024
 WATCH_INTERVAL = 0.1
-# Once its session has finished, a process that makes no progress (no CPU time, no thread runnable) for
-# IDLE_CHECKS looks this far apart, after EXIT_GRACE, is hung: deadlocked non-daemon threads keep it
-# alive forever. One that keeps working is given up to the longer grace (a loaded machine exits slowly).
-EXIT_GRACE = 2.0
+# A deadlock is every thread of every process of the run parked in a wait without a timeout (a lock, a
+# condition, a queue, a join: futex waits) and no CPU used, look after look, like Go's "all goroutines are
+# asleep": nothing could ever wake them. It is confirmed by a last look after a moment before the process ends.
+LOOK_INTERVAL = 0.25
+DEADLOCK_LOOKS = 6
+# Once its session has finished, a process still running is hung when it is deadlocked (as above) or when,
+# whatever it does, it outlives EXIT_GRACE_BUSY: threads in timed waits (an idle pool's workers, a lingering
+# reporter) are given that long to finish on their own.
+EXIT_GRACE = 2.0  # on machines where threads' waits cannot be read: no progress for this long after the session
 EXIT_GRACE_BUSY = 30.0
 IDLE_INTERVAL = 0.5
 IDLE_CHECKS = 2
@@ -47,6 +56,9 @@ class Watch:
     exited: bool = False
     session_finished_at: float | None = None
     watchdog_breach: str = ""
+    # The thread the plugin's per-test faulthandler watchdog waits in (its innermost-namespace id, from the signed
+    # channel): a timed wait of the harness's own, left out of the deadlock check.
+    watchdog_thread: int | None = None
 
 
 def describe_exit(code: int | None, wrapped: bool) -> str:
@@ -66,59 +78,82 @@ def signal_name(number: int) -> str:
         return "unknown signal"
 
 
+@dataclass(frozen=True)
+class Launch:
+    """One graded process to start: its interpreter, folders, environment and boot configuration."""
+
+    interpreter: str
+    paths: RunPaths
+    env: dict[str, str]
+    config: BootConfig  # the channel's descriptors, the marker and the namespace are filled in by `supervise`
+    node_ids: list[str]
+    json_report: Path | None = None
+    uid: int | None = None
+    cwd: Path | None = None  # the task copy, unless the task's command runs in an implementation's folder
+
+
 def supervise(
-    *,
     index: int,
-    command: list[str],
-    shim: Path,
-    pythonpath: list[str],
-    node_ids: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    scratch: Path,
+    launch: Launch,
     sandbox: Sandbox,
     run_timeout: float,
     exit_grace: float,
-    json_report: Path | None,
-    program: str = "",
+    on_start: Callable[[], None] | None = None,
 ) -> AttemptOutput:
-    """Start `command` (the boot) in the sandbox and hold it until it ends, or end it; then clear up everything.
-
-    `program` (protocol.PROGRAMS) makes the boot run a harness program in pytest's place, e.g. the history driver.
-    """
+    """Start the boot in the sandbox and hold it until it ends, or end it; then clear up everything.
+    `on_start` is called once the process runs (work meant to share the machine with it)."""
     watch = Watch()
     marker = uuid.uuid4().hex
     cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
 
-    def on_record(record: dict[str, Any]) -> None:
-        if record.get("type") == "session_finish":  # the one record the supervisor acts on as it arrives
+    def on_record(record: dict[str, Any]) -> None:  # the records the supervisor acts on as they arrive
+        if record.get("type") == "session_finish":
             watch.session_finished_at = time.monotonic()
             watch.wake.set()
+        elif record.get("type") == "watchdog_thread" and isinstance(record.get("tid"), int):
+            watch.watchdog_thread = record["tid"]
 
     channel = RecordChannel(on_record)
-    stacks_path = scratch / f"stacks-{index}.txt"
+    paths = launch.paths
+    stacks_path = paths.scratch / f"s{index}.txt"
     stacks_fd = os.open(stacks_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    boot = boot_config(shim, pythonpath, sandbox, channel, stacks_fd, cgroup, program)
-    env = {**env, BOOT_VARIABLE: boot.to_json(), MARKER_VARIABLE: marker}
-    full_command = [*sandbox.wrapper, *command]
+    env = dict(launch.env)
+    if not sandbox.namespaced:  # without a PID namespace, the run's processes are found by this variable
+        env[MARKER_VARIABLE] = marker
+    config = dataclasses.replace(
+        launch.config,
+        records_fd=channel.child.records_write,
+        stacks_fd=stacks_fd,
+        marker_variable=None if sandbox.namespaced else MARKER_VARIABLE,
+        private_proc=sandbox.mounts is not None,
+    )
+    boot_read = handover_pipe(protocol.handover(channel.key, config))
+    inner = [launch.interpreter, str(paths.boot_script), str(boot_read)]
+    cwd = launch.cwd or paths.task_copy
+    full_command = sandbox.command(inner, paths.scratch, paths.shim, cwd, cgroup.procs_files(), launch.uid)
     started = time.monotonic()
-    pass_fds = (channel.child.records_write, channel.child.key_read, stacks_fd)
+    pass_fds = (channel.child.records_write, boot_read, stacks_fd)
     try:
         process, stdout, stderr = start_process(full_command, cwd, env, pass_fds)
     finally:
         os.close(stacks_fd)
-        channel.start()  # closes the child's ends of the channel: from here on, only the child holds them
+        os.close(boot_read)
+        channel.start()  # closes the child's end of the channel: from here on, only the child holds it
     if process is None:
         channel.finish(READER_GRACE)
         cgroup.kill_and_remove()
         raise RunError(f"could not start {full_command[0]}: {stderr}")
     marker_bytes = f"{MARKER_VARIABLE}={marker}".encode()
+    if on_start is not None:
+        on_start()
 
     watch_process(process, marker_bytes, sandbox, watch)
-    ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, command))
-    if ended_by in ("wall_clock", "hung_after_session"):
-        request_stacks(process.pid, command, stacks_path)
-    leftovers = [] if ended_by != "exit" else leftover_processes(NO_ROOT, marker_bytes, cgroup.pids())
+    ended_by = wait_for_end(watch, started + run_timeout, exit_grace, lambda: pytest_process(process.pid, inner))
+    if ended_by in ("wall_clock", "hung_after_session", "deadlock"):
+        request_stacks(process.pid, inner, stacks_path)
+    leftovers = []
+    if ended_by == "exit" and not sandbox.namespaced:
+        leftovers = leftover_processes(NO_ROOT, marker_bytes, cgroup.pids())
     end_everything(process, marker_bytes, cgroup.pids(), reaped=watch.exited)
     duration = time.monotonic() - started
     records = channel.finish(READER_GRACE)
@@ -133,50 +168,42 @@ def supervise(
     if ended_by == "exit" and stacks.startswith("Timeout ("):
         ended_by = "faulthandler"  # the plugin's per-test watchdog ended a test that outlived twice its timeout
     breaches += exit_breaches(exit_code, sandbox)
+    report = read_json(launch.json_report) if launch.json_report is not None else None
     return AttemptOutput(
         index=index,
         command=full_command,
-        node_ids=list(node_ids),
+        node_ids=list(launch.node_ids),
         exit_code=exit_code,
-        exit_description=describe_exit(exit_code, bool(sandbox.wrapper)),
+        exit_description=describe_exit(exit_code, sandbox.namespaced),
         ended_by=ended_by,
         duration=duration,
         records=records.records,
-        json_report=read_json(json_report) if json_report is not None else None,
+        json_report=report.data if report is not None else None,
+        json_report_problem=report.problem if report is not None else "",
         stdout_tail=stdout.text(),
         stderr_tail=stderr.text(),
         output_bytes=stdout.total + stderr.total,
         stacks=stacks,
         forged_lines=records.forged,
         dropped_records=records.dropped,
+        lost_records=records.lost,
         limit_breaches=breaches,
         leftovers=[*leftovers, *exit_leftovers(records.records)],
     )
 
 
-def boot_config(
-    shim: Path,
-    pythonpath: list[str],
-    sandbox: Sandbox,
-    channel: RecordChannel | None,
-    stacks_fd: int | None,
-    cgroup: RunCgroup,
-    program: str = "",
-) -> BootConfig:
-    """Everything the boot needs, in one place: the trusted path, the limits, the channel's ends, the cgroups."""
-    return BootConfig(
-        shim=str(shim),
-        pythonpath=pythonpath,
-        preload=[] if program else list(sandbox.preload),  # a program imports what it needs before the path
-        program=program,
-        rlimits={name: list(pair) for name, pair in sandbox.rlimits.items()},
-        watchdog_factor=WATCHDOG_FACTOR,
-        records_fd=channel.child.records_write if channel else None,
-        key_fd=channel.child.key_read if channel else None,
-        stacks_fd=stacks_fd,
-        cgroup_procs=cgroup.procs_files(),
-        marker_variable=MARKER_VARIABLE,
-    )
+def handover_pipe(data: bytes) -> int:
+    """A pipe holding the boot's key and configuration, its write end closed; the read end to pass on."""
+    read_end, write_end = os.pipe()
+    try:
+        if len(data) > 60_000 and hasattr(fcntl, "F_SETPIPE_SZ"):
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write_end, view) :]
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 def watch_process(process: subprocess.Popen[bytes], marker: bytes, sandbox: Sandbox, watch: Watch) -> None:
@@ -228,7 +255,9 @@ def start_process(
 
 
 def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: Callable[[], int | None]) -> str:
-    """Block until the process exits, its wall clock runs out, it hangs after its session, or the watchdog fires."""
+    """Block until the process exits, its wall clock runs out, it deadlocks (during its session or after it),
+    it outlives its session by too long, or the watchdog fires."""
+    looks = WaitLooks(find_pytest, watchdog=lambda: watch.watchdog_thread)
     idle = IdleTracker(find_pytest)
     while True:
         watch.wake.clear()
@@ -237,15 +266,78 @@ def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: 
         if watch.watchdog_breach:
             return "watchdog"
         now = time.monotonic()
-        wake_at = deadline
-        if watch.session_finished_at is not None:
-            since = now - watch.session_finished_at
-            if since >= EXIT_GRACE_BUSY or (since >= exit_grace and idle.stuck()):
-                return "hung_after_session"
-            wake_at = min(deadline, now + IDLE_INTERVAL)
         if now >= deadline:
             return "wall_clock"
-        watch.wake.wait(wake_at - now)
+        deadlocked = looks.deadlocked()
+        if watch.session_finished_at is not None:
+            since = now - watch.session_finished_at
+            if since >= EXIT_GRACE_BUSY or deadlocked:
+                return "hung_after_session"
+            if looks.unknown and since >= exit_grace and idle.stuck():
+                return "hung_after_session"  # threads' waits cannot be read here: no progress is all there is
+        elif deadlocked and looks.confirm():
+            return "deadlock"
+        watch.wake.wait(max(0.0, min(deadline, now + LOOK_INTERVAL) - now))
+
+
+class WaitLooks:
+    """Looks at what every thread of the run waits for, LOOK_INTERVAL apart: is it deadlocked?
+
+    `watchdog` names the thread of the plugin's faulthandler watchdog (its innermost-namespace id): it always
+    waits with a timeout, and would otherwise hide every deadlock during a test. Only that one thread of the
+    test process, and only while it is in a timed wait, is left out."""
+
+    def __init__(
+        self,
+        find_pytest: Callable[[], int | None],
+        machine: str | None = None,
+        watchdog: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        self.find_pytest = find_pytest
+        self.watchdog = watchdog
+        self.machine = machine or platform.machine()
+        self.unknown = self.machine not in proctree.SYSCALLS
+        self.pid: int | None = None
+        self.last_ticks: int | None = None
+        self.asleep = 0
+
+    def look(self) -> tuple[bool, int] | None:
+        """(every thread of the run in an untimed wait, CPU ticks so far), or None if there is nothing to see."""
+        self.pid = self.pid or self.find_pytest()
+        if self.pid is None or self.unknown:
+            return None
+        waits: list[proctree.ThreadWait] = []
+        for pid in [self.pid, *proctree.children_tree(self.pid)]:
+            found = proctree.thread_waits(pid, self.machine)
+            if found is None and pid == self.pid:
+                return None  # the process is exiting right now
+            waits += self.without_watchdog(found) if pid == self.pid and found else found or []
+        return bool(waits) and all(w.kind == "untimed" for w in waits), sum(w.ticks for w in waits)
+
+    def without_watchdog(self, waits: list[proctree.ThreadWait]) -> list[proctree.ThreadWait]:
+        watchdog = self.watchdog()
+        if watchdog is None or self.pid is None:
+            return waits
+        for wait in waits:
+            if wait.kind == "timed" and proctree.innermost_tid(self.pid, wait.tid) == watchdog:
+                return [other for other in waits if other is not wait]
+        return waits
+
+    def deadlocked(self) -> bool:
+        seen = self.look()
+        if seen is None:
+            self.asleep = 0
+            return False
+        asleep, ticks = seen
+        self.asleep = (self.asleep + 1 if ticks == self.last_ticks else 1) if asleep else 0
+        self.last_ticks = ticks
+        return self.asleep >= DEADLOCK_LOOKS
+
+    def confirm(self) -> bool:
+        """Still asleep a moment later."""
+        time.sleep(LOOK_INTERVAL)
+        seen = self.look()
+        return seen is not None and seen[0]
 
 
 class IdleTracker:

@@ -11,8 +11,6 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import lizard
-
 from concgrade.static.pysource import (
     FUNCTION_NODES,
     ParsedSource,
@@ -287,6 +285,8 @@ def _functions(parsed: ParsedSource) -> list[FunctionMetrics]:
 
 def _lizard_complexity(path: str, text: str) -> dict[int, int]:
     """Cyclomatic complexity by start line; empty if lizard fails, so the AST count is used instead."""
+    import lizard  # on first use: a grade measures beside its runs, off the start-up path (lizard takes ~80 ms)
+
     try:
         result = lizard.analyze_file.analyze_source_code(path, text)
     except Exception:  # lizard is a heuristic parser; a crash there must not lose the metrics.

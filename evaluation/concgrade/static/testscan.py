@@ -25,7 +25,7 @@ _WRITE_FUNCTIONS = {
     "shutil.move",
 }
 _SOURCE_READERS = {"inspect.getsource", "inspect.getsourcelines", "inspect.getsourcefile"}
-_TAMPERED_ATTRIBUTES = {"exitstatus", "outcome", "wasxfail"}
+_TAMPERED_ATTRIBUTES = {"outcome", "wasxfail"}  # a report's: rewriting them changes what a test did
 _SIDES = ("repository_before", "repository_after")
 
 
@@ -80,29 +80,47 @@ def defines(ids: set[str], suffix: str) -> bool:
 
 
 def report_tampering(parsed: ParsedSource) -> Iterator[Hit]:
-    """Conftest code that forces the exit status or rewrites test outcomes."""
+    """Conftest code that rewrites test outcomes (what each test did, which the grade reads)."""
     for node in parsed.nodes:
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
+            for target in _targets(node):
                 if isinstance(target, ast.Attribute) and target.attr in _TAMPERED_ATTRIBUTES:
                     yield Hit(node.lineno, f"assigns `{ast.unparse(target)}`")
         elif isinstance(node, ast.Call):
-            yield from _tampering_call(parsed, node)
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "force_result":
+                yield Hit(node.lineno, "replaces a hook's result with force_result")
+            elif _setattr_of(node) in _TAMPERED_ATTRIBUTES:
+                yield Hit(node.lineno, f"sets `{_setattr_of(node)}` with setattr")
 
 
-def _tampering_call(parsed: ParsedSource, call: ast.Call) -> Iterator[Hit]:
-    name = parsed.resolve(call.func)
-    if name == "os._exit":
-        yield Hit(call.lineno, "calls os._exit, which ends pytest without a report")
-    elif name == "pytest.exit" and any(kw.arg == "returncode" for kw in call.keywords):
-        yield Hit(call.lineno, "calls pytest.exit with a chosen returncode")
-    elif isinstance(call.func, ast.Attribute) and call.func.attr == "force_result":
-        yield Hit(call.lineno, "replaces a hook's result with force_result")
-    elif isinstance(call.func, ast.Name) and call.func.id == "setattr" and len(call.args) >= 2:
+def exit_status_forcing(parsed: ParsedSource) -> Iterator[Hit]:
+    """Conftest code that chooses pytest's exit status (the task's CI then says nothing; the grade is unaffected)."""
+    for node in parsed.nodes:
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            for target in _targets(node):
+                if isinstance(target, ast.Attribute) and target.attr == "exitstatus":
+                    yield Hit(node.lineno, f"assigns `{ast.unparse(target)}`")
+        elif isinstance(node, ast.Call):
+            name = parsed.resolve(node.func)
+            if name == "os._exit":
+                yield Hit(node.lineno, "calls os._exit, which ends pytest without a report")
+            elif name == "pytest.exit" and any(kw.arg == "returncode" for kw in node.keywords):
+                yield Hit(node.lineno, "calls pytest.exit with a chosen returncode")
+            elif _setattr_of(node) == "exitstatus":
+                yield Hit(node.lineno, "sets `exitstatus` with setattr")
+
+
+def _targets(node: ast.Assign | ast.AugAssign | ast.AnnAssign) -> list[ast.expr]:
+    return list(node.targets) if isinstance(node, ast.Assign) else [node.target]
+
+
+def _setattr_of(call: ast.Call) -> str | None:
+    """The attribute name a `setattr(obj, "name", value)` call sets, when it is written out."""
+    if isinstance(call.func, ast.Name) and call.func.id == "setattr" and len(call.args) >= 2:
         attr = call.args[1]
-        if isinstance(attr, ast.Constant) and attr.value in _TAMPERED_ATTRIBUTES:
-            yield Hit(call.lineno, f"sets `{attr.value}` with setattr")
+        if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+            return attr.value
+    return None
 
 
 def string_constants(tree: ast.Module) -> Iterator[tuple[int, str]]:
@@ -268,3 +286,24 @@ def _write_mode(call: ast.Call, index: int) -> bool:
     if mode is None and len(call.args) > index:
         mode = call.args[index]
     return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and bool(_WRITE_MODES & set(mode.value))
+
+
+_CLOCKS = {
+    "time.time",
+    "time.perf_counter",
+    "time.perf_counter_ns",
+    "time.monotonic",
+    "time.monotonic_ns",
+    "time.process_time",
+    "timeit.timeit",
+    "timeit.repeat",
+    "timeit.default_timer",
+}
+
+
+def timing_assertions(parsed: ParsedSource) -> Iterator[Hit]:
+    """Tests that read a clock and assert: their verdict depends on how loaded the machine is."""
+    for test in _test_functions(parsed.tree):
+        reads_clock = any(isinstance(n, ast.Call) and parsed.resolve(n.func) in _CLOCKS for n in ast.walk(test))
+        if reads_clock and any(isinstance(n, ast.Assert) for n in ast.walk(test)):
+            yield Hit(test.lineno, test.name)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from concgrade.task.model import SUITES, InstanceFile
+from concgrade.task.model import SUITES, InstanceFile, is_class_qualified
 
 
 def read_instances(root: Path) -> InstanceFile:
@@ -63,6 +63,8 @@ def normalize_instance_id(entry: str) -> str:
     while entry.startswith("./"):
         entry = entry[2:]
     path, sep, rest = entry.partition("::")
+    if is_class_qualified(entry):
+        return entry  # `TestFoo::test_bar`: matched as the tail of the collected node ids
     if sep or path.endswith(".py"):
         if not path.startswith("tests/"):
             path = "tests/" + path

@@ -8,7 +8,7 @@ from typing import Any
 
 from concgrade.errors import TaskError
 from concgrade.files import walk_files
-from concgrade.task.conventions import infer_conventions
+from concgrade.task.conventions import ROOT, infer_conventions
 from concgrade.task.histories import read_histories
 from concgrade.task.instances import read_instances
 from concgrade.task.manifest import (
@@ -42,7 +42,9 @@ def load_task(root: Path) -> Task:
         raise TaskError(f"{tests_dir}: the task has no tests/ folder")
     _check_symlinks(root)
     instances = None
-    guessed_modules = _guess_modules(implementations[-1].folder)
+    environment: dict[str, str] = {}
+    role_test_files: dict[str, tuple[str, ...]] = {}
+    guessed_modules = _guess_modules(implementations[-1].folder, root)
     if manifest:
         toggle = toggle_table(manifest.get("toggle", {}), manifest_path)
         toggle_source: dict[str, Any] = {"origin": "manifest", "evidence": [f"evaluation/{MANIFEST_NAME}"]}
@@ -54,17 +56,20 @@ def load_task(root: Path) -> Task:
         # instances/*.json leniently (a broken file means suites inferred from the runs, and a finding).
         inferred = infer_conventions(root, implementations, guessed_modules)
         toggle, toggle_source, modules = inferred.toggle, inferred.source, inferred.modules
+        environment = dict(inferred.environment)
         instances = read_instances(root)
         source, suites = ("instances", instances.suites) if instances.usable else ("inferred", _emptysuites_table())
-        test_files = ("tests",)  # instance entries are matched against what the runs collect
+        # What the documented commands run (instance entries are matched against what the runs collect).
+        test_files, role_test_files = _documented_test_files(inferred.test_files)
     if toggle.kind == "selection":
         # Each implementation runs its own files or -k: suites name tests by their paired form.
         suites = {name: canonical_entries(entries, toggle) for name, entries in suites.items()}
         if instances is not None and instances.usable:
             instances = replace(instances, suites=suites)
         _check_files_exist(root, selected_files(toggle))
-    _check_has_tests(root, test_files)
-    _check_test_sources(root, (*test_files, *selected_files(toggle)))
+    named = tuple(path.split("::")[0] for path in test_files if path != ROOT) or ("tests",)
+    _check_has_tests(root, named)
+    _check_test_sources(root, (*named, *selected_files(toggle)))
     task_section = manifest.get("task", {})
     return Task(
         root=root,
@@ -77,6 +82,8 @@ def load_task(root: Path) -> Task:
         modules=modules,
         limits=limits_table(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
+        role_test_files=role_test_files,
+        environment=environment,
         toggle_source=toggle_source,
         instances=instances,
         probes=read_probes(manifest.get("probes", []), manifest_path),
@@ -85,6 +92,17 @@ def load_task(root: Path) -> Task:
         histories=read_histories(root, manifest, manifest_path if manifest else None),
         mutants=table(manifest["mutants"], manifest_path, "mutants") if "mutants" in manifest else None,
     )
+
+
+def _documented_test_files(
+    documented: dict[str, tuple[str, ...]],
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """(the test files every run executes, or per role where the documented commands differ): `tests` by default."""
+    if not documented:
+        return ("tests",), {}
+    if len(set(documented.values())) == 1:
+        return next(iter(documented.values())), {}
+    return ("tests",), dict(documented)
 
 
 def _emptysuites_table() -> dict[str, list[str]]:
@@ -166,12 +184,21 @@ def _check_test_sources(root: Path, test_files: tuple[str, ...]) -> None:
                 raise TaskError(f"{source}:{exc.lineno}: syntax error: {exc.msg}") from None
 
 
-def _guess_modules(folder: Path) -> list[str]:
-    """Top-level modules and packages of an implementation folder."""
+def _guess_modules(folder: Path, root: Path) -> list[str]:
+    """Top-level modules and packages of an implementation folder that a toggle can select.
+
+    A package name the task root itself has (its `tests` folder, beside an implementation that is a test
+    suite in `repository_after/tests/`) always resolves to the root's folder, so it cannot be the toggled one.
+    A root-level `name.py` is kept: that is a shadowing copy, which the proof must catch.
+    """
     names = []
     for entry in sorted(folder.iterdir()):
         if entry.suffix == ".py" and entry.stem != "__init__" and entry.stem != "conftest":
-            names.append(entry.stem)
+            name = entry.stem
         elif entry.is_dir() and (entry / "__init__.py").is_file():
-            names.append(entry.name)
+            name = entry.name
+        else:
+            continue
+        if not (root / name).is_dir():
+            names.append(name)
     return names

@@ -28,6 +28,7 @@ LIMIT_UNITS = {
     "cpu_seconds": "number of seconds",
     "file_size_mb": "number of MiB",
     "output_mb": "number of MiB",
+    "disk_mb": "number of MiB",
 }
 TOGGLE_KEYS = ("kind", "variable", "values", "pythonpath", "option", "selection", "path_value")
 # The one list of what a manifest may hold (docs/manifest.md documents each): table → its keys, or None where
@@ -97,7 +98,9 @@ def implementations_table(root: Path, section: Any, manifest_path: Path) -> tupl
     for name in ("before", "after"):
         relative = section.get(name, f"repository_{name}")
         folder = (root / str(relative)).resolve()
-        if not folder.is_dir():
+        # A task written from scratch may have no before folder at all (greenfield): before has nothing to import.
+        absent_allowed = name == "before" and name not in section and not folder.exists()
+        if not folder.is_dir() and not absent_allowed:
             raise TaskError(f"{folder}: missing {name} implementation folder (expected {root.name}/{relative}/)")
         if not folder.is_relative_to(root):
             raise TaskError(f"{manifest_path}: implementations.{name} points outside the task: {relative}")

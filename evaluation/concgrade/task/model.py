@@ -21,6 +21,7 @@ DEFAULT_MEMORY_MB = 4096
 DEFAULT_MAX_TASKS = 1024  # processes plus threads
 DEFAULT_FILE_SIZE_MB = 1024
 DEFAULT_OUTPUT_MB = 16
+DEFAULT_DISK_MB = 512
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class Limits:
     cpu_seconds: float | None = None  # None: the run timeout times the number of cores
     file_size_mb: float = DEFAULT_FILE_SIZE_MB
     output_mb: float = DEFAULT_OUTPUT_MB
+    disk_mb: float = DEFAULT_DISK_MB  # the run's private temporary folder, and what it adds to its scratch copy
+
+
+# Files that a folder holding no implementation still often has (a placeholder, an empty package marker).
+PLACEHOLDERS = frozenset({".gitkeep", ".keep", ".gitignore", "__init__.py", "README.md", "README"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,18 @@ class Implementation:
     name: str
     role: str  # "before" or "after": what the suites expect of it
     folder: Path
+
+    @property
+    def has_code(self) -> bool:
+        """Whether the folder holds anything but placeholders (absent, empty, `.gitkeep`, `__init__.py`: no)."""
+        if not self.folder.is_dir():
+            return False
+        for path in self.folder.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.name not in PLACEHOLDERS:
+                return True
+            if path.name == "__init__.py" and path.stat().st_size and path.read_bytes().strip():
+                return True  # a package whose code lives in __init__.py
+        return False
 
 
 @dataclass(frozen=True)
@@ -68,15 +86,19 @@ class Task:
     suites: dict[str, list[str]]
     modules: tuple[str, ...]
     limits: Limits
-    test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute
+    test_files: tuple[str, ...]  # task-relative paths of the test files the runs execute ("." : pytest's default)
     # Where the toggle came from: {"origin": "manifest" | "inferred" | "default", "evidence": [...]}.
     toggle_source: dict[str, Any] = field(default_factory=lambda: {"origin": "default", "evidence": []})
     instances: InstanceFile | None = None  # the instances/*.json file as read (tasks without a manifest)
     interpreter: str | None = None  # the Python that runs the tests (a per-task virtualenv), else the harness's
+    # The interpreter's version, the one the task asked for (its Dockerfile) and a note when they differ.
+    python: dict[str, Any] | None = None
     environment: dict[str, str] = field(default_factory=dict)  # extra variables for every run (e.g. services)
     probes: tuple[DeclaredProbe, ...] = ()  # the manifest's [[probes]], applied around every test
     constraints: dict[str, Any] = field(default_factory=dict)  # [constraints]: gate checks on the after's source
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
+    # Where the documented commands of before and after run different tests: each role's (test_files otherwise).
+    role_test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     histories: tuple[HistorySpec, ...] = ()  # the manifest's [[histories]], recorded and checked after the tests
     keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
     # The manifest's [mutants] table as written (None: absent); the mutation phase validates it against the
@@ -85,6 +107,11 @@ class Task:
 
     def implementation(self, name: str) -> Implementation:
         return next(impl for impl in self.implementations if impl.name == name)
+
+    @property
+    def greenfield(self) -> bool:
+        """Written from scratch: the before folder is absent, empty or holds only placeholders (no code)."""
+        return not self.implementation("before").has_code
 
     def with_candidate(self, folder: Path) -> Task:
         """The same task with a third implementation graded like after (e.g. a model's refactor)."""
@@ -98,9 +125,16 @@ class Task:
         """The same task with only the tests a pytest `-k` expression selects (None: all of them)."""
         return replace(self, keyword=expression)
 
-    def with_environment(self, interpreter: str | None, environment: dict[str, str]) -> Task:
+    def with_environment(
+        self, interpreter: str | None, environment: dict[str, str], python: dict[str, Any] | None = None
+    ) -> Task:
         """The same task run by another interpreter and/or with extra variables (services it needs)."""
-        return replace(self, interpreter=interpreter, environment={**self.environment, **environment})
+        return replace(
+            self,
+            interpreter=interpreter,
+            environment={**self.environment, **environment},
+            python=python if python is not None else self.python,
+        )
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
@@ -110,10 +144,18 @@ class Task:
 
 
 def entry_matches(entry: str, nodeid: str) -> bool:
-    """A suite entry (file, class, node id, or bare test name) matches a collected node id."""
+    """A suite entry (file, class, node id, bare test name, or `Class::test` without its file) matches a node id."""
     if nodeid == entry or nodeid.startswith(entry + "::") or nodeid.startswith(entry + "["):
         return True
     if "/" not in entry and "::" not in entry:  # a bare test name, as some instance files carry
         name = nodeid.rsplit("::", 1)[-1]
         return name == entry or name.split("[", 1)[0] == entry
+    if is_class_qualified(entry):  # `TestFoo::test_bar`: the tail of a node id, whatever file holds it
+        return nodeid.endswith("::" + entry) or ("::" + entry + "[") in nodeid
     return False
+
+
+def is_class_qualified(entry: str) -> bool:
+    """`TestFoo::test_bar` (or `TestFoo`'s nested classes): names inside a file, without the file."""
+    head = entry.split("::", 1)[0]
+    return "::" in entry and "/" not in head and not head.endswith(".py")

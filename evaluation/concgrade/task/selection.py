@@ -13,7 +13,31 @@ from concgrade.task.toggle import Toggle
 
 PLACEHOLDER = "{impl}"
 # pytest options whose value is the next argument (so that value is not taken for a test file).
-VALUE_OPTIONS = frozenset({"-k", "-m", "-p", "-o", "-c", "--deselect", "--ignore", "--ignore-glob", "--rootdir"})
+VALUE_OPTIONS = frozenset(
+    {
+        "-k",
+        "-m",
+        "-p",
+        "-o",
+        "-c",
+        "-r",
+        "-W",
+        "-n",
+        "--tb",
+        "--maxfail",
+        "--durations",
+        "--deselect",
+        "--ignore",
+        "--ignore-glob",
+        "--rootdir",
+        "--basetemp",
+        "--confcutdir",
+        "--junitxml",
+        "--log-level",
+        "--cov",
+        "--cov-report",
+    }
+)
 ROLES = ("before", "after")
 
 
@@ -32,6 +56,19 @@ def split_arguments(args: list[str]) -> tuple[list[str], list[str]]:
         else:
             files.append(arg)
     return files, options
+
+
+def selecting_arguments(args: list[str]) -> list[str]:
+    """Of a documented command's arguments, those that choose tests (paths, `-k`, `-m`); its output options
+    (`-q`, `-v`, `--tb=no`, `-r no`) are the harness's business."""
+    files, options = split_arguments(args)
+    chosen = []
+    for index, option in enumerate(options):
+        if option in ("-k", "-m") and index + 1 < len(options):
+            chosen += [option, options[index + 1]]
+        elif option.startswith(("-k", "-m")) and len(option) > 2 and not option.startswith("--"):
+            chosen.append(option)
+    return [*files, *chosen]
 
 
 def with_keyword(args: list[str], expression: str | None) -> list[str]:

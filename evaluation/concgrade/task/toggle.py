@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # How a task's tests select the implementation (see docs/manifest.md, [toggle]).
-TOGGLE_KINDS = ("pythonpath", "env", "option", "selection", "package")
+TOGGLE_KINDS = ("pythonpath", "env", "option", "selection", "package", "cwd")
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,9 @@ class Toggle:
     pythonpath: PYTHONPATH=<folder>; env: a named variable (its value a word or the folder's path);
     option: a pytest option the task's conftest adds (`--repo before`); selection: different test files
     or `-k` per implementation; package: the tests import `repository_after.x` from the task root, and
-    each implementation is put in that folder of its scratch copy.
+    each implementation is put in that folder of its scratch copy; cwd: pytest runs from the
+    implementation's folder (`cd repository_before && pytest`), with `selection` the arguments of each,
+    relative to that folder.
     """
 
     kind: str = "pythonpath"
@@ -39,13 +41,24 @@ class Toggle:
         if self.kind == "package":
             env["PYTHONPATH"] = "."  # the task root, where `import repository_after.x` resolves
         if self.kind == "env" and self.variable:
-            env[self.variable] = str(folder) if self.path_value else self.value(name, role)
+            env[self.variable] = self.path_in(folder, name, role) if self.path_value else self.value(name, role)
         return env
+
+    def path_in(self, folder: Path, name: str, role: str) -> str:
+        """A path value (`/app/repository_before/parser.py`) moved into `folder`: what follows the folder's
+        name is kept (`<folder>/parser.py`)."""
+        value = self.values.get(name, self.values.get(role, ""))
+        parts = value.rstrip("/").split("/")
+        own = next((index for index, part in enumerate(parts) if part == folder.name), None)
+        if own is None:
+            return str(folder)
+        rest = parts[own + 1 :]
+        return str(folder.joinpath(*rest)) if rest else str(folder)
 
     def pytest_args(self, name: str, role: str) -> list[str]:
         """Extra pytest arguments that select implementation `name`: an option, or its files and `-k`."""
         if self.kind == "option" and self.option:
             return [self.option, self.value(name, role)]
-        if self.kind == "selection":
+        if self.kind in ("selection", "cwd"):
             return list(self.selection.get(name, self.selection.get(role, [])))
         return []

@@ -73,23 +73,78 @@ def test_services_from_compose_and_the_variables_that_reach_them(tmp_path):
     assert env == {"DATABASE_URL": "postgresql://app:pw@127.0.0.1:5433/app", "REDIS_HOST": "10.0.0.9"}
 
 
-def _results(f2p: dict[str, bool], p2p: dict[str, bool], proved: bool = True) -> dict:
-    tests = [{"nodeid": n, "passed": ok} for n, ok in {**f2p, **p2p}.items()]
+def _results(f2p, p2p, failing=(), probes=None, verdict=None) -> dict:
+    """A single grade's results.json as far as the resolution reads it: tests, suites, checks, verdict."""
+    probes = probes or {}
+    tests = [{"nodeid": n, "passed": ok, "probes": probes.get(n, [])} for n, ok in {**f2p, **p2p}.items()]
+    checks = [{"id": "runs.started", "status": "pass", "message": "3 pytest processes ran"}]
+    for suite, short in ((f2p, "f2p"), (p2p, "p2p")):
+        ok = all(suite.values())
+        check = {
+            "id": f"{short}.passes_on_candidate",
+            "status": "pass" if ok else "fail",
+            "implementation": "candidate",
+        }
+        checks.append({**check, "message": "some tests do not pass on candidate"})
+    for check_id, implementation in failing:
+        checks.append({"id": check_id, "status": "fail", "implementation": implementation, "message": check_id})
+    failed = any(c["status"] != "pass" for c in checks)
     return {
         "implementations": {"candidate": {"tests": tests}},
         "suites": {"FAIL_TO_PASS": list(f2p), "PASS_TO_PASS": list(p2p)},
-        "checks": [
-            {"id": "implementation.proved.candidate", "status": "pass" if proved else "fail", "message": "wrong file"}
-        ],
+        "checks": checks,
+        "verdict": verdict or ("rejected" if failed else "accepted"),
     }
 
 
-def test_candidate_resolution_follows_swe_bench():
-    assert candidate_resolution(_results({"a": True, "b": True}, {"c": True}))["status"] == "resolved"
-    assert candidate_resolution(_results({"a": True, "b": False}, {"c": True}))["status"] == "partial"
-    assert candidate_resolution(_results({"a": True, "b": False}, {"c": False}))["status"] == "unresolved"
-    assert candidate_resolution(_results({"a": True}, {"c": True}, proved=False))["status"] == "unresolved"
-    assert candidate_resolution(_results({}, {"c": True}))["status"] == "error"
+CONCURRENT = [{"max_active": 2}]
+SEQUENTIAL = [{"max_active": 1}]
+
+
+def status(results: dict) -> str:
+    return candidate_resolution(results)["status"]
+
+
+def test_resolved_is_what_the_single_grade_accepts():
+    assert status(_results({"a": True, "b": True}, {"c": True})) == "resolved"
+
+
+def test_partial_needs_every_p2p_and_a_passing_f2p_test_that_shows_concurrent_calls():
+    shown = {"a": CONCURRENT, "b": CONCURRENT}
+    assert status(_results({"a": True, "b": False}, {"c": True}, probes=shown)) == "partial"
+    assert status(_results({"a": True, "b": False}, {"c": False}, probes=shown)) == "unresolved"
+
+
+def test_a_sequential_candidate_passing_only_a_constant_test_is_unresolved_not_partial():
+    probes = {"constant": [], "runs_at_once": SEQUENTIAL}
+    results = _results({"constant": True, "runs_at_once": False}, {"c": True}, probes=probes)
+    resolution = candidate_resolution(results)
+    assert (
+        resolution["status"] == "unresolved"
+        and "none of the FAIL_TO_PASS tests it passes shows" in resolution["reason"]
+    )
+
+
+def test_without_any_probe_in_the_task_partial_is_swe_benchs():
+    assert status(_results({"a": True, "b": False}, {"c": True})) == "partial"
+
+
+def test_every_other_failing_check_of_the_candidate_makes_it_unresolved_whatever_its_tests_say():
+    for check_id in (
+        "runs.processes_ended.candidate",
+        "integrity.sandbox_respected.candidate",
+        "candidate.test_aware",
+        "implementation.proved.candidate",
+        "limits.respected.candidate",
+    ):
+        resolution = candidate_resolution(_results({"a": True}, {"c": True}, failing=[(check_id, "candidate")]))
+        assert resolution["status"] == "unresolved" and resolution["reason"] == check_id
+
+
+def test_an_error_or_a_task_that_does_not_grade_is_an_error_of_the_prediction():
+    assert status(_results({"a": True}, {"c": True}, verdict="error")) == "error"
+    assert status(_results({"a": True}, {"c": True}, failing=[("f2p.fails_on_before", "before")])) == "error"
+    assert candidate_resolution({"checks": [], "verdict": "error", "error": "no run"})["status"] == "error"
 
 
 def test_the_worst_verdict_ignores_skipped_tasks():

@@ -126,14 +126,17 @@ def test_a_candidate_that_skips_the_work_when_timed_is_rejected(cli, tmp_path):
     sneaky = tmp_path / "candidate"
     cheat = (
         "\nimport sys\n_real = run_all\n\ndef run_all(items):\n"
-        "    if 'bench_child' in sys.argv[0]:\n        return []\n    return _real(items)\n"
+        "    if 'bench_child' in sys.argv[0] or 'bench_child' in open('/proc/self/cmdline').read():\n"
+        "        return []\n    return _real(items)\n"
     )
     write_files(sneaky, {"counter.py": WIDE + cheat})
     result, data = grade(cli, task, tmp_path / "out", "--candidate", str(sneaky), "--bench")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert failing(data) == ["bench.speedup.candidate"]  # its tests pass: only the benchmark sees it
+    # Its tests pass; looking for the benchmark is test-aware code, and the benchmark's process is started under
+    # a neutral command line: the cheat never sees its cue, and is timed doing the work.
+    assert failing(data) == ["candidate.test_aware"]
     comparison = next(c for c in data["bench"]["workloads"][0]["comparisons"] if c["implementation"] == "candidate")
-    assert comparison["same_result"] is False and "returned something else than before" in comparison["message"]
+    assert comparison["same_result"] is True, comparison
     after = next(c for c in data["bench"]["workloads"][0]["comparisons"] if c["implementation"] == "after")
     assert after["same_result"] is True and after["passed"] is True
 

@@ -55,8 +55,8 @@ def test_each_task_gets_its_verdict_and_the_source_of_its_toggle(graded):
             assert row["task"]["toggle_source"]["evidence"], label
     assert document["summary"] == {
         "tasks": 9,
-        "accepted": 4,
-        "rejected": 3,
+        "accepted": 6,
+        "rejected": 1,
         "error": 1,
         "skipped": 1,
         "cached": 0,
@@ -84,26 +84,25 @@ def test_inference_names_the_file_and_line_it_read(graded):
 
 def test_instances_files_are_read_leniently_and_audited(graded):
     found = rows(graded[3])
+    # The plain grade takes its suites from what the runs show, and audits the file against them.
     valid = found["pythonpath_task"]
-    assert valid["task"]["suites_source"] == "instances"
+    assert valid["task"]["suites_source"] == "inferred" and valid["instances"]["graded_with"] == "inferred"
     assert valid["instances"]["status"] == "valid" and valid["instances"]["findings"] == []
     # Paths relative to tests/ and bare names are accepted too.
     assert found["package_task"]["instances"]["status"] == "valid"
-    # Not JSON: graded with suites inferred from the runs, and said so; the linter's error is the only failure.
+    # Not JSON: graded by the runs, and said so in a warning (an error under --gate).
     invalid = found["option_task"]
-    assert invalid["task"]["suites_source"] == "inferred"
-    assert [(c["id"], "CL020" in c["message"]) for c in invalid["failing_checks"]] == [("task.lint", True)]
-    assert [f["id"] for f in invalid["instances"]["findings"]] == ["instances.invalid"]
+    assert invalid["task"]["suites_source"] == "inferred" and invalid["failing_checks"] == []
+    assert [(f["id"], f["severity"]) for f in invalid["instances"]["findings"]] == [("instances.invalid", "warning")]
     assert invalid["instances"]["corrected"]["FAIL_TO_PASS"] == [
         "tests/test_counter.py::test_work_leaves_the_main_thread"
     ]
     assert found["env_task"]["instances"]["status"] == "missing"
-    # Contradicted by the runs: the grade fails on the declared lists; the corrected lists are reported.
+    # Contradicted by the runs: graded by what the runs show; the findings give the corrected lists.
     contradicted = found["selection_task"]
-    assert contradicted["instances"]["status"] == "contradicted"
+    assert contradicted["instances"]["status"] == "contradicted" and contradicted["failing_checks"] == []
     assert [f["id"] for f in contradicted["instances"]["findings"]] == ["instances.f2p_passes_on_before"]
     assert contradicted["instances"]["corrected"]["PASS_TO_PASS"] == ["tests/test_{impl}.py::test_doubles_in_order"]
-    assert [c["id"] for c in contradicted["failing_checks"]] == ["f2p.fails_on_before"]
     per_task = json.loads((graded[0].parent / "first-reports" / "selection_task" / "results.json").read_text())
     assert "instances.f2p_passes_on_before" in [finding["id"] for finding in per_task["lint"]]
 
@@ -212,8 +211,8 @@ def test_the_index_renders_and_filters_in_headless_chromium(graded):
         page.select_option("#verdict-filter", "rejected")
         assert visible(page) == rejected and page.locator("#shown").inner_text() == f"{len(rejected)} shown"
         page.select_option("#verdict-filter", "")
-        page.fill("#q", "cl020")  # in a failing check's message (the linter's finding on the instances file)
-        assert visible(page) == ["option_task"]
+        page.fill("#q", "does-not-exist")  # in a row's error (the requirement that could not be installed)
+        assert visible(page) == ["install_fails"]
         page.goto(index.as_uri() + "#verdict=skipped")  # a filtered view is a link
         page.reload()
         assert visible(page) == ["needs_redis"]

@@ -2,8 +2,8 @@
 
 Each fixture is a small task whose after implementation (or a candidate) misbehaves in one way. Every grade
 must reject it with the reason named, return well before its subprocess timeout, leave no process of the
-fixture running (each hostile process registers its pid in a folder outside the task), and leave the
-fixture folder byte-identical.
+fixture running (each process of the grade carries the test's folder in its environment, and the hostile
+children that clear theirs carry it in their command line), and leave the fixture folder byte-identical.
 """
 
 from __future__ import annotations
@@ -13,40 +13,31 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import RUN_PY
+from leftovers import processes_with
 from taskfactory import CONCURRENT, SEQUENTIAL, make_task, write_files
 
 from concgrade.run.integrity import tree_digest
 
 GRADE_TIMEOUT = 120  # seconds: a grade that is still running then has failed its time bound
 
-# Registers the running process (host pid and command line) in the folder PIDS, to look for it afterwards.
-REGISTER = """
-import os as _os
-def _register(folder=PIDS):
-    pid = _os.readlink("/proc/self")
-    with open(_os.path.join(folder, pid), "w") as handle:
-        handle.write(open("/proc/self/cmdline", "rb").read().decode("utf-8", "replace"))
-_register()
-"""
+TOKEN_VARIABLE = "HOSTILE_TOKEN"
 
 
 def hostile_task(
     tmp_path: Path, after: str, *, limits: str = "", test_timeout: float = 2, run_timeout: float = 30, **files: str
 ) -> Path:
-    """A task whose after implementation is `after`; the task's conftest registers every pytest process."""
-    pids = tmp_path / "pids"
-    pids.mkdir(exist_ok=True)
-    register = f"PIDS = {str(pids)!r}\n" + REGISTER
+    """A task whose after implementation is `after`."""
     task = make_task(
         tmp_path / "task",
-        after=register + after,
+        after=after,
         test_timeout=test_timeout,
         run_timeout=run_timeout,
-        extra={"tests/conftest.py": register, **files},
+        extra={"tests/conftest.py": "# the task's own conftest\n", **files},
     )
     manifest = task / "evaluation" / "concgrade.toml"
     manifest.write_text(manifest.read_text() + limits)
@@ -62,24 +53,24 @@ def grade(tmp_path: Path, task: Path, *extra: str, env: dict[str, str] | None = 
         capture_output=True,
         text=True,
         timeout=GRADE_TIMEOUT,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, TOKEN_VARIABLE: str(tmp_path), **(env or {})},
     )
     assert "Traceback" not in result.stderr, result.stderr
     assert tree_digest(task) == digest, "the fixture folder changed"
-    assert_no_process_left(tmp_path / "pids")
+    assert_no_process_left(str(tmp_path))
     data = json.loads((out / "results.json").read_text())
     return result, data
 
 
-def assert_no_process_left(pids: Path) -> None:
-    registered = list(pids.iterdir())
-    assert registered, "no hostile process registered itself: the fixture did not run"
-    for entry in registered:
-        try:
-            now = Path(f"/proc/{entry.name}/cmdline").read_bytes().decode("utf-8", "replace")
-        except OSError:
-            continue  # gone
-        assert now != entry.read_text(), f"process {entry.name} is still running: {now!r}"
+def assert_no_process_left(token: str) -> None:
+    """No process of the grade is alive: none carries the test's folder in its environment or command line."""
+    living = processes_with(token)
+    for _ in range(20):  # one being killed right now gets a moment
+        if not living:
+            break
+        time.sleep(0.1)
+        living = processes_with(token)
+    assert not living, f"processes outlived the grade: {living}"
 
 
 def failing(data) -> dict[str, str]:
@@ -111,6 +102,26 @@ def test_a_deadlock_in_the_main_thread_is_a_timeout_with_stacks(tmp_path):
     assert test["outcome"] == "timeout"
     assert "deadlock suspected" in test["message"] and "run_all" in test["message"]
     assert "f2p.passes_on_after" in failing(data)
+
+
+def test_a_deadlock_that_kills_test_after_test_stops_the_run_with_the_rest_not_run(tmp_path):
+    after = CONCURRENT + "\nimport threading\n_lock = threading.Lock()\n\ndef run_all(items):\n"
+    after += "    with _lock:\n        with _lock:\n            return []\n"
+    p2p = "import counter\n" + "".join(f"\ndef test_{n}():\n    assert counter.run_all([1]) == [2]\n" for n in range(6))
+    task = hostile_task(tmp_path, after, test_timeout=30, run_timeout=120, **{"tests/test_p2p.py": p2p})
+    result, data = grade(tmp_path, task)
+    assert result.returncode == 1
+    run = data["implementations"]["after"]
+    # Each process was ended by the deadlock check in the middle of a test, long before pytest-timeout's 30 s.
+    assert [a["ended_by"] for a in run["attempts"]] == ["deadlock"] * 3
+    killed = [t for t in run["tests"] if t["outcome"] == "timeout"]
+    assert len(killed) == 3 and all(
+        "every thread of the process waited without a timeout" in t["message"] for t in killed
+    )
+    assert "run_all" in killed[0]["message"]  # the stacks show where
+    not_run = [t for t in run["tests"] if t["outcome"] == "missing"]
+    assert not_run and all(t["message"].startswith("not run: limit breached repeatedly (a deadlock") for t in not_run)
+    assert run["stopped"].startswith("not run: limit breached repeatedly")
 
 
 def test_deadlocked_non_daemon_threads_end_the_run_and_are_named(tmp_path):
@@ -162,7 +173,7 @@ def test_a_hang_that_defeats_faulthandler_meets_the_outer_wall_clock(tmp_path):
     ("crash", "expected"),
     [
         ("import os; os._exit(0)", "exited with status 0"),
-        ("import ctypes; ctypes.string_at(0)", "SIGSEGV"),
+        ("import faulthandler; faulthandler._sigsegv()", "SIGSEGV"),
     ],
     ids=["os._exit", "segfault"],
 )
@@ -234,7 +245,7 @@ def test_a_thread_explosion_breaks_the_task_limit(tmp_path, env):
 @pytest.mark.parametrize("env", [None, FALLBACK, BWRAP], ids=["all-layers", "fallbacks", "bwrap"])
 def test_leftover_children_are_killed_and_named(tmp_path, env):
     clear_env = env != FALLBACK
-    child = f"PIDS = {str(tmp_path / 'pids')!r}\n{REGISTER}\nimport os, time\n"
+    child = f"# {tmp_path}\nimport os, time\n"
     after = (
         CONCURRENT
         + f"""
@@ -259,7 +270,6 @@ def run_all(items):
     if env is not None and "unshare" in env.get("CONCGRADE_ISOLATION_DISABLE", "") and shutil.which("bwrap"):
         layers = {layer["name"]: layer for layer in data["environment"]["isolation"]["layers"]}
         assert layers["pid_namespace"]["mechanism"] == "bwrap"
-    assert len(list((tmp_path / "pids").iterdir())) >= 4  # two pytest processes, two hostile children at least
 
 
 def test_a_cpu_hog_breaks_the_cpu_limit(tmp_path):
@@ -303,8 +313,7 @@ def test_a_flood_of_output_breaks_the_output_limit(tmp_path):
 
 def candidate(tmp_path: Path, source: str) -> Path:
     folder = tmp_path / "candidate"
-    register = f"PIDS = {str(tmp_path / 'pids')!r}\n" + REGISTER
-    write_files(folder, {"counter.py": register + source})
+    write_files(folder, {"counter.py": source})
     return folder
 
 
@@ -351,16 +360,25 @@ _pytest.reports.TestReport.from_item_and_call = classmethod(_always_passed)
 
 
 @pytest.mark.parametrize(
-    ("tamper", "named"),
-    [(FORCE_PASS, "pytest_runtest_makereport hook"), (PATCH_REPORTS, "TestReport.from_item_and_call was replaced")],
+    ("tamper", "check", "named"),
+    [
+        # The garbage collector is how it finds pytest's configuration: the audit hook refuses it that.
+        (FORCE_PASS, "integrity.sandbox_respected.candidate", "gc.get_objects"),
+        (PATCH_REPORTS, "integrity.runner_untampered.candidate", "TestReport.from_item_and_call was replaced"),
+    ],
     ids=["registers-a-hook", "patches-pytest"],
 )
-def test_a_candidate_that_tampers_with_pytest_is_rejected(tmp_path, tamper, named):
+def test_a_candidate_that_tampers_with_pytest_is_rejected(tmp_path, tamper, check, named):
     task = hostile_task(tmp_path, CONCURRENT)
     result, data = grade(tmp_path, task, "--candidate", str(candidate(tmp_path, SEQUENTIAL + tamper)))
     assert result.returncode == 1
-    message = failing(data)["integrity.runner_untampered.candidate"]
-    assert named in message and "says passed" in message
+    message = failing(data)[check]
+    assert named in message
+    if check.startswith("integrity.runner_untampered"):
+        assert "says passed" in message  # the report turned into a pass on its way is caught
+    else:  # refused the garbage collector, the candidate did not import: its tests did not pass
+        tests = {t["name"]: t for t in data["implementations"]["candidate"]["tests"]}
+        assert "test_runs_concurrently" not in tests or not tests["test_runs_concurrently"]["passed"]
 
 
 CONFTEST_FORCE_PASS = """
@@ -415,9 +433,10 @@ def test_a_candidate_that_forges_results_is_rejected(tmp_path):
     assert result.returncode == 1
     problems = failing(data)
     assert "forged line(s) on the records channel" in problems["integrity.runner_untampered.candidate"]
-    # Not a pass: the signed records say it failed (the candidate is sequential), the forged JSON report disagrees.
-    assert outcome(data, "candidate", "test_runs_concurrently")["outcome"] in ("failed", "timeout", "inconsistent")
-    assert "JSON report says 'passed'" in problems["runs.consistent"]
+    # Not a pass: the signed records say it failed (the candidate is sequential). The JSON report's path is in
+    # none of the test process's arguments: the forged report never replaced the real one.
+    assert outcome(data, "candidate", "test_runs_concurrently")["outcome"] in ("failed", "timeout")
+    assert "JSON report says 'passed'" not in problems.get("runs.consistent", "")
     assert "f2p.passes_on_candidate" in problems
 
 

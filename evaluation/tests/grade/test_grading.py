@@ -148,3 +148,100 @@ def test_a_test_in_both_suites_counts_as_f2p():
         P2P: ["tests/t.py::test_b"],
         F2P: ["tests/t.py::test_a"],
     }
+
+
+# --- before modes, inference from what before shows, the import proof from what each run read -------------
+
+from concgrade.grade.outcomes import FileLoad  # noqa: E402
+
+
+def reading(observation, *loads):
+    """The run, having read these (folder, file) pairs and proved no toggled module by name."""
+    observation.imports = []
+    observation.loads = [FileLoad(file, folder, "test", "h", folder == "own") for folder, file in loads]
+    return observation
+
+
+def proof(grade, name):
+    return next(check for check in grade.checks if check.id == f"implementation.proved.{name}")
+
+
+def test_a_greenfield_before_that_collects_nothing_is_every_test_failing_and_nothing_to_import():
+    before = reading(run("before", {}))
+    before.collected, before.collect_errors = (
+        [],
+        [{"nodeid": "tests/test_f2p.py", "message": "E   ModuleNotFoundError"}],
+    )
+    after = reading(run("after", outcomes(f2p="passed")), ("own", "m.py"))
+    grade = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True, greenfield=True)
+    assert grade.verdict == "accepted" and grade.before == "nothing to import"
+    assert grade.suites[F2P] == [*P2P_IDS, *F2P_IDS] and grade.suites[P2P] == []
+    assert "before has no code" in proof(grade, "before").message
+    assert "collection error" in next(c for c in grade.checks if c.id == "f2p.fails_on_before").message
+
+
+def test_nothing_selecting_before_and_tests_reading_only_after_count_before_as_failing():
+    before = reading(run("before", outcomes(f2p="passed")), ("other", "m.py"))
+    after = reading(run("after", outcomes(f2p="passed")), ("own", "m.py"))
+    grade = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True, toggle_default=True)
+    assert grade.verdict == "accepted" and grade.before == "not selectable"
+    assert len(grade.suites[F2P]) == 3
+    # The same runs when the task does document how to select before: the before run is real, and wrong.
+    documented = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True)
+    assert documented.verdict == "rejected" and proof(documented, "before").status == "fail"
+
+
+def test_reading_the_other_implementation_as_well_is_recorded_not_held_against_a_run():
+    before = reading(run("before", outcomes()), ("own", "m.py"), ("other", "m.py"))
+    after = reading(run("after", outcomes(f2p="passed")), ("own", "m.py"), ("other", "m.py"))
+    grade = grade_runs(ENTRIES, [before, after])
+    assert grade.verdict == "accepted"
+    assert "also read another implementation on purpose" in proof(grade, "before").message
+
+
+def test_a_toggled_module_from_the_other_folder_fails_the_proof_even_beside_own_files():
+    before = reading(run("before", outcomes()), ("own", "m.py"))
+    before.imports = [ImportProof("m", "/x/after/m.py", "h", False, False)]
+    grade = grade_runs(ENTRIES, [before, run("after", outcomes(f2p="passed"))])
+    assert "imported the wrong implementation" in proof(grade, "before").message
+
+
+def test_after_that_read_nothing_of_its_own_fails_and_before_that_passed_nothing_is_not_judged():
+    before = reading(run("before", {n: "failed" for n in [*P2P_IDS, *F2P_IDS]}), ("other", "m.py"))
+    after = reading(run("after", outcomes(f2p="passed")))
+    grade = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True)
+    assert proof(grade, "before").status == "pass" and "no test passed there" in proof(grade, "before").message
+    assert proof(grade, "after").status == "fail"
+
+
+def test_skipped_xfailed_and_xpassed_on_before_are_never_inferred_as_fail_to_pass():
+    before = run("before", {P2P_IDS[0]: "passed", P2P_IDS[1]: "xfailed", F2P_IDS[0]: "skipped"})
+    after = run("after", {P2P_IDS[0]: "passed", P2P_IDS[1]: "passed", F2P_IDS[0]: "passed"})
+    grade = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True)
+    assert grade.suites[F2P] == [] and grade.verdict == "rejected"
+    assert "suites.f2p_nonempty" in failing_ids(grade)
+    failing_after = run("after", {P2P_IDS[0]: "passed", P2P_IDS[1]: "passed", F2P_IDS[0]: "failed"})
+    assert grade_runs({P2P: [], F2P: []}, [before, failing_after], inferred=True).suites[F2P] == F2P_IDS
+
+
+def test_an_xfail_on_before_meets_a_declared_fail_to_pass_and_an_xpass_does_not():
+    xfail = grade_runs(ENTRIES, [run("before", outcomes(f2p="xfailed")), run("after", outcomes(f2p="passed"))])
+    assert xfail.verdict == "accepted"
+    xpass = grade_runs(ENTRIES, [run("before", outcomes(f2p="xpassed")), run("after", outcomes(f2p="passed"))])
+    assert failing_ids(xpass) == ["f2p.fails_on_before"]
+
+
+def test_a_task_whose_own_files_stop_pytest_rejects_on_after_and_fails_before():
+    def stopped(name):
+        observation = run(name, {}, started=False)
+        observation.exit_code, observation.booted, observation.task_copy = 1, True, "/s/task"
+        observation.stderr_tail = "pluggy.PluginValidationError: Plugin '/s/task/conftest.py': startdir not in hookspec"
+        return observation
+
+    both_stopped = grade_runs({P2P: [], F2P: []}, [stopped("before"), stopped("after")], inferred=True)
+    started = next(c for c in both_stopped.checks if c.id == "runs.started")
+    assert both_stopped.verdict == "rejected" and started.status == "fail" and "startdir" in started.message
+    assert "/s/task" not in started.message  # the task's own path, without the scratch folder
+    harness = stopped("after")
+    harness.stderr_tail = "error: unrecognized arguments: --json-report --json-report-file"
+    assert grade_runs(ENTRIES, [run("before", outcomes()), harness]).verdict == "error"

@@ -10,8 +10,15 @@ def phase(nodeid, when, outcome, **extra):
     return {"type": "phase", "nodeid": nodeid, "when": when, "outcome": outcome, "duration": 0.01, **extra}
 
 
+NO_REPORT = object()
+
+
 def attempt(index, records, ended_by="exit", exit_code=0, stacks="", json_report=None, **extra):
-    """One pytest process's output as the supervisor returns it."""
+    """One pytest process's output as the supervisor returns it (with an empty JSON report unless given)."""
+    if json_report is None:
+        json_report = {"tests": []}
+    elif json_report is NO_REPORT:
+        json_report = None
     return AttemptOutput(
         index=index,
         command=["pytest"],
@@ -140,7 +147,7 @@ def test_channels_that_disagree_make_the_test_inconsistent():
 def test_exit_status_zero_with_failures_is_a_problem():
     records = [START, collected("t::a"), *full("t::a", "failed"), {"type": "session_finish", "exitstatus": 0}]
     run = observe_run(output(records, exit_code=0))
-    assert any("exited 0" in problem for problem in run.problems)
+    assert any("status 0 although tests failed" in problem for problem in run.problems)
 
 
 def test_import_proof_checks_folder_and_content():
@@ -149,3 +156,103 @@ def test_import_proof_checks_folder_and_content():
     elsewhere = {**good, "file": "/scratch/task/repository_before/m.py"}
     proofs = observe_run(output([START, good, changed, elsewhere, FINISH])).imports
     assert [(p.expected, p.content_matches) for p in proofs] == [(True, True), (True, False), (False, False)]
+
+
+def test_a_finished_session_without_its_json_report_is_a_disagreement_not_a_skipped_check():
+    records = [START, collected("t::a"), *full("t::a"), FINISH]
+    missing = observe_run(run_output(attempt(0, records, json_report=NO_REPORT)))
+    assert missing.problems == ["the session finished but its JSON report is unusable: missing"]
+    fifo = observe_run(
+        run_output(attempt(0, records, json_report=NO_REPORT, json_report_problem="not a regular file (a FIFO)"))
+    )
+    assert "a FIFO" in fifo.problems[0]
+
+
+def test_exit_1_with_every_streamed_test_passed_is_a_disagreement():
+    run = observe_run(output([START, collected("t::a"), *full("t::a"), finish(1)], exit_code=1))
+    assert run.problems == ["pytest exited 1 (tests failed) although every streamed test passed"]
+
+
+def test_a_phase_reported_twice_is_a_disagreement():
+    records = [START, collected("t::a"), *full("t::a", "failed"), phase("t::a", "call", "passed"), finish(1)]
+    run = observe_run(output(records, exit_code=1))
+    assert "t::a: its call phase was reported more than once" in run.problems
+
+
+def test_a_deadlock_ended_by_the_supervisor_is_a_timeout_that_says_so():
+    records = [START, collected("t::a", "t::b"), phase("t::a", "setup", "passed")]
+    run = observe_run(
+        run_output(
+            attempt(
+                0,
+                records,
+                ended_by="deadlock",
+                exit_code=None,
+                stacks="Thread 0x1 (most recent call first):\n  File x, line 3 in run_all",
+            )
+        )
+    )
+    test = run.tests["t::a"]
+    assert test.outcome == "timeout" and "every thread of the process waited without a timeout" in test.message
+    assert "run_all" in test.message and run.tests["t::b"].outcome == "missing"
+
+
+def test_tests_a_stopped_run_never_ran_say_why():
+    records = [START, collected("t::a", "t::b"), phase("t::a", "setup", "passed")]
+    out = run_output(attempt(0, records, ended_by="deadlock", exit_code=None))
+    out.stopped = "not run: limit breached repeatedly (a deadlock ended 3 processes in a row)"
+    run = observe_run(out)
+    assert run.tests["t::b"].outcome == "missing" and run.tests["t::b"].message.startswith("not run: limit breached")
+    assert run.stopped
+
+
+def test_audit_findings_become_the_runs_containment_findings():
+    finding = {
+        "type": "audit",
+        "nodeid": "t::a",
+        "event": "gc.get_objects",
+        "what": "gc.get_objects",
+        "where": "/scratch/m.py:3",
+        "denied": True,
+    }
+    run = observe_run(output([START, collected("t::a"), *full("t::a"), finding, FINISH]))
+    assert run.contained == ["gc.get_objects at /scratch/m.py:3 (denied during t::a)"]
+
+
+def test_a_conftest_that_changes_the_exit_status_is_a_note_not_a_channel_problem():
+    records = [START, collected("t::a"), *full("t::a", "failed"), finish(1), {"type": "session_exit", "exitstatus": 0}]
+    run = observe_run(output(records, exit_code=0))
+    assert run.problems == [] and run.tests["t::a"].outcome == "failed"
+    assert run.notes == [
+        "the task's hooks changed pytest's exit status from 1 to 0: the grade uses the per-test outcomes"
+    ]
+
+
+def test_a_process_exit_that_is_not_what_pytest_returned_is_still_a_problem():
+    records = [START, collected("t::a"), *full("t::a", "failed"), finish(1), {"type": "session_exit", "exitstatus": 1}]
+    run = observe_run(output(records, exit_code=0))
+    assert run.problems == ["pytest returned status 1 but the process exited 0"]
+
+
+def test_a_failing_subtest_fails_its_test_and_the_json_reports_subtest_words_are_not_a_disagreement():
+    subtest = phase("t::a", "call", "failed", subtest="(i=1)", longrepr="AssertionError: 1")
+    records = [START, collected("t::a"), phase("t::a", "setup", "passed"), subtest, *full("t::a")[1:], finish(1)]
+    report = {"tests": [{"nodeid": "t::a", "outcome": "subtests passed"}]}
+    run = observe_run(output(records, json_report=report, exit_code=1))
+    assert run.tests["t::a"].outcome == "failed" and "subtest (i=1) failed" in run.tests["t::a"].message
+    assert run.problems == []
+
+
+def test_the_files_a_run_read_are_told_apart_by_folder_with_their_content_checked():
+    own = {"type": "loaded", "file": "/scratch/task/repository_after/m.py", "sha256": "abc"}
+    other = {"type": "loaded", "file": "/scratch/task/repository_before/m.py", "sha256": "zzz"}
+    elsewhere = {"type": "loaded", "file": "/scratch/task/tests/helper.py", "sha256": "x"}
+    out = output([START, own, other, elsewhere, FINISH])
+    out.other_folders = ["/scratch/task/repository_before"]
+    out.attempts[0].child_loads = [("/scratch/task/repository_after/data.json", "d")]
+    loads = [(load.file, load.folder, load.process, load.content_matches) for load in observe_run(out).loads]
+    assert loads == [
+        ("m.py", "own", "test", True),
+        ("m.py", "other", "test", False),
+        ("data.json", "own", "child", False),
+    ]

@@ -135,6 +135,113 @@ def test_the_reference_task_report(page, cli, tmp_path):
     assert page.problems == [], page.problems
 
 
+THREE_CALLERS = """\
+import threading
+
+import counter
+
+
+def test_three_callers_at_once(concurrency_probe, monkeypatch):
+    # Three callers of its own: even the sequential before has three calls running at once, one per caller.
+    barrier = threading.Barrier(3, timeout=5)
+
+    def meet(x):
+        barrier.wait()
+        return x * 2
+
+    monkeypatch.setattr(counter, "work", meet)
+    probe = concurrency_probe(counter, "work")
+    callers = [threading.Thread(target=counter.run_all, args=([1],)) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert probe.max_active == 3
+"""
+TRAJECTORY = "# Trajectory\n\n## 1. Audit\n\nThe original is sequential.\n\n### Findings\n\nOne call at a time.\n"
+LONG_AFTER_NOTE = "".join(f"# step {n}: keep the pool bounded and the results in order\n" for n in range(80))
+
+
+def test_report_details_a_reviewer_needs(page, cli, tmp_path):
+    """Issue 16's report details, in Chromium: whole diffs, every process counted under --gate, before's peak
+    explained, one name for the benchmark, trajectory headings below the report's, probe figures explained,
+    and a failing candidate's failures first."""
+    from taskfactory import CONCURRENT, MANIFEST, SEQUENTIAL, make_task, write_files
+
+    manifest = MANIFEST.format(name="details", test_timeout=10, run_timeout=60).replace(
+        'PASS_TO_PASS = ["tests/test_p2p.py"]', 'PASS_TO_PASS = ["tests/test_p2p.py", "tests/test_callers.py"]'
+    )
+    task = make_task(
+        tmp_path / "task",
+        after=LONG_AFTER_NOTE + CONCURRENT,
+        extra={
+            "tests/test_callers.py": THREE_CALLERS,
+            "trajectory/001_refactor.md": TRAJECTORY,
+            "evaluation/concgrade.toml": manifest,
+        },
+    )
+    candidate = tmp_path / "lazy"
+    write_files(candidate, {"counter.py": SEQUENTIAL})
+    out = tmp_path / "out"
+    result = cli("--task", str(task), "--candidate", str(candidate), "--gate", "--output", str(out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    processes = sum(len(impl["attempts"]) for impl in data["implementations"].values())
+    assert processes >= 11  # before and after five repeats each, the candidate until its first contradiction
+    page.goto((out / "report.html").as_uri())
+    page.set_viewport_size({"width": 1280, "height": page.evaluate("document.documentElement.scrollHeight")})
+
+    # runs.started counts every process, not one per implementation.
+    started = page.locator("#checks tr", has_text="runs.started").inner_text()
+    assert f"{processes} pytest processes ran (before 5, after 5, candidate" in started, started
+
+    # before's peak of 3 comes with its explanation, naming the test that starts three callers.
+    peaks = {impl["name"]: impl for impl in data["implementations"].values()}
+    assert peaks["before"]["role"] == "before"
+    assert page.locator("#implementations tbody tr").first.locator("td.peak").inner_text() == "3"
+    note = page.locator("#peak-note").inner_text()
+    assert "before reaches 3 in tests/test_callers.py::test_three_callers_at_once" in note
+    assert "callers of its own" in note
+
+    # One name for the benchmark section: the nav link says what the section's heading says.
+    assert page.locator("nav.sections a[href='#bench']").inner_text() == page.locator("#bench h2").inner_text()
+
+    # The trajectory's headings sit below the report's: one h1 on the page, none of the trajectory's above h3.
+    assert page.locator("h1").count() == 1
+    levels = page.locator("#trajectory article :is(h1, h2, h3, h4, h5, h6)").evaluate_all(
+        "nodes => nodes.map(n => n.tagName)"
+    )
+    assert levels == ["H3", "H4", "H5"], levels
+
+    # Probe figures say what they count ("errors": calls that raised).
+    figures = page.locator("#profiles table.probe-figures").first
+    assert "what it counts" in figures.inner_text()
+    assert "raised an exception" in figures.locator("tr", has_text="errors").inner_text()
+
+    # Diffs show the whole change: no box of their own that scrolls (the after file is 80 lines longer).
+    diff = page.locator("#diffs pre.diff").first
+    assert diff.evaluate("e => getComputedStyle(e).maxHeight") == "none"
+    assert diff.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    assert diff.evaluate("e => e.getBoundingClientRect().height") > 900  # 80 added lines, all on the page
+
+    # A failing candidate's failures come first: the first row is its unmet test, its excerpt before before's.
+    first = page.locator("#matrix .test").first
+    assert first.get_attribute("data-unmet") == "1"
+    assert first.get_attribute("data-nodeid") == "tests/test_f2p.py::test_runs_concurrently"
+    headings = first.locator(".cell-detail h4").all_inner_texts()
+    assert headings[0].startswith("candidate"), headings
+    assert any(h.startswith("before") for h in headings[1:]), headings
+
+    screenshot = tmp_path / "report-details.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
+    parts = {"summary": "#summary", "first-row": "#matrix .test >> nth=0", "probe": "#profiles details >> nth=0"}
+    parts |= {"trajectory": "#trajectory", "diff": "#diffs details >> nth=0"}
+    for name, selector in parts.items():  # each part on its own, for a reviewer's eye
+        page.locator(selector).screenshot(path=str(tmp_path / f"details-{name}.png"))
+    assert page.problems == [], page.problems
+
+
 def test_a_counterexample_is_drawn_with_its_impossible_response_and_seed(page, cli, tmp_path):
     """A racy hit counter graded for real: its history's counterexample as bars, one line per thread."""
     from history_shapes import SHAPES, make_history_task

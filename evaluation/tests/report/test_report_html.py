@@ -97,7 +97,8 @@ def test_every_section_renders_what_the_results_hold():
     assert "No benchmark in these results" in html  # the benchmark's own view is tested with a real --bench grade
     assert "pid_namespace" in html and "bwrap" in html  # isolation layers
     assert "2/3" in html and "flaky" in html  # pass count over repeats, flaky mark
-    assert '<span class="add">+new</span>' in html and "<h1>Notes</h1>" in html
+    assert '<span class="add">+new</span>' in html and "<h3>Notes</h3>" in html  # trajectory headings below the section
+    assert html.count("<h1") == 1  # the page title only
     assert "cd / &amp;&amp; concgrade --task t" in html
 
 
@@ -142,3 +143,33 @@ def test_the_rich_grade_report_shows_its_failures_and_the_candidate_diffs(rich_g
     assert "&lt;b&gt;printed &amp; &#34;quoted&#34;&lt;/b&gt;" in html  # captured stdout, escaped
     assert "&lt;script&gt;window.__pwned = true&lt;/script&gt;" in html  # hostile trajectory, escaped
     assert '<span class="pill timeout">timeout</span>' in html
+
+
+def test_rows_whose_expectation_is_not_met_come_first_and_their_failures_lead_the_excerpts():
+    from reportfixtures import synthetic_results
+
+    from concgrade.report.view import matrix_rows
+
+    # failing_every=3: the P2P tests 3 and 9 fail on after; F2P tests fail on before as they should.
+    rows, _ = matrix_rows(synthetic_results(10, failing_every=3))
+    unmet = [row.nodeid for row in rows if row.unmet]
+    assert [row.nodeid for row in rows[: len(unmet)]] == unmet  # every unmet row before any met one
+    assert "tests/test_p2p.py::test_3" in unmet and rows[0].unmet
+    met_f2p = next(row for row in rows if not row.unmet and row.suite == "FAIL_TO_PASS")
+    assert rows.index(met_f2p) >= len(unmet)  # before's expected failures come after
+    both = next(row for row in rows if row.nodeid == "tests/test_f2p.py::test_0")  # fails on before and after
+    assert [cell.implementation for cell in both.detail_cells] == ["after", "before"]
+
+
+def test_runs_started_counts_every_process_of_every_repeat():
+    from concgrade.grade.checks import check_runs_started
+    from concgrade.grade.outcomes import RunObservation
+
+    def run(name: str, processes: int) -> RunObservation:
+        return RunObservation(
+            name, name, 0, False, 1.0, True, True, [], [], {}, [], [], [], {}, "", "",
+            attempts=[{"index": i} for i in range(processes)],
+        )  # fmt: skip
+
+    check = check_runs_started([run("before", 5), run("after", 5), run("candidate", 1)])
+    assert check.message == "11 pytest processes ran (before 5, after 5, candidate 1)"

@@ -98,11 +98,12 @@ def test_a_reader_written_only_against_the_template_gets_the_right_counts(rich_g
     }
 
 
-def test_a_grade_that_cannot_be_made_fills_the_template_error(cli, tmp_path):
-    """pytest refusing to start (a bad option in the task's pytest.ini) is an error verdict, explained in `error`."""
+def test_a_task_whose_own_ini_stops_pytest_is_rejected_with_the_reason(cli, tmp_path):
+    """pytest refusing to start because of the task's own pytest.ini is the task's answer: rejected, reason named."""
     task = make_task(tmp_path / "task", extra={"pytest.ini": "[pytest]\naddopts = --no-such-option\n"})
     result = cli("--task", str(task), "--output", str(tmp_path / "out"))
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     data = json.loads((tmp_path / "out" / "results.json").read_text())  # validated against the schema by `cli`
-    assert data["verdict"] == "error" and data["success"] is False
-    assert data["error"].startswith("runs.started: pytest did not start")
+    assert data["verdict"] == "rejected" and data["success"] is False and data["error"] is None
+    started = next(check for check in data["checks"] if check["id"] == "runs.started")
+    assert started["status"] == "fail" and "--no-such-option" in started["message"], started

@@ -26,12 +26,15 @@ def test_a_marked_process_outside_the_tree_is_found_and_killed():
     name, value = marker.split("=")
     # A session of its own, like a grandchild that called setsid(): not a descendant of this process's group.
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        [sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         env={**os.environ, name: value},
         start_new_session=True,
     )
     try:
+        # Until the child has exec'd, /proc shows the parent's environment: wait for it to say it runs.
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
         # A root with no descendants: only the marker can find the child.
         found = proctree.run_processes(2**22 + 12345, marker.encode())
         assert [p.pid for p in found] == [child.pid]

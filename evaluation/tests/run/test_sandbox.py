@@ -51,4 +51,33 @@ def test_the_detected_sandbox_preloads_pytest_before_the_plugin():
     assert sandbox.preload[0] == "pytest" and sandbox.preload[-1] == "concgrade.inside.plugin"
     assert "_pytest.skipping" in sandbox.preload and "pytest_timeout" in sandbox.preload
     layer = next(layer for layer in sandbox.report.layers if layer.name == "pid_namespace")
-    assert layer.active == bool(sandbox.wrapper)  # whatever this machine offers, it is recorded truthfully
+    assert layer.active == sandbox.namespaced  # whatever this machine offers, it is recorded truthfully
+    mounts = next(layer for layer in sandbox.report.layers if layer.name == "mount_namespace")
+    assert mounts.active == (sandbox.mounts is not None) and sandbox.private_tmp == mounts.active
+
+
+def test_without_a_mount_namespace_the_layers_say_what_is_missing():
+    sandbox = prepare_sandbox(LIMITS, {DISABLE_VARIABLE: "mount_namespace,audit_hook"})
+    report = sandbox.report.to_dict()
+    assert sandbox.mounts is None and not sandbox.private_tmp and not sandbox.audit_hook
+    assert DISABLE_VARIABLE in report["unavailable"]["mount_namespace"]
+    assert "machine's" in report["unavailable"]["private_tmp"] and "audit_hook" in report["unavailable"]
+
+
+def test_a_fresh_user_per_process_only_when_the_grader_is_root():
+    sandbox = prepare_sandbox(LIMITS, {})
+    uids = {sandbox.run_uid() for _ in range(5)}
+    if sandbox.run_as_user:
+        assert None not in uids and len(uids) == 5 and min(uids) > 1_000_000
+    else:
+        assert uids == {None}
+
+
+def test_pytest_builtin_plugins_read_from_source_are_pytests_own():
+    """The list is read without importing pytest (off the grade's critical path): it must be pytest's."""
+    from _pytest.config import default_plugins
+
+    from concgrade.run.sandbox import _default_plugins_from_source, pytest_builtin_plugins
+
+    assert _default_plugins_from_source() == tuple(default_plugins)
+    assert pytest_builtin_plugins() == tuple(f"_pytest.{name}" for name in default_plugins)

@@ -46,7 +46,7 @@ def manifest(suites: str, extra: str = "") -> str:
 FLAGGED = {
     "CL001": ({}, ("Dockerfile",), "Dockerfile"),
     "CL002": ({"trajectory/notes.txt": "x"}, ("trajectory/001_refactor.md",), "trajectory"),
-    "CL003": ({"repository_before/README.md": "x"}, ("repository_before/counter.py",), "repository_before"),
+    "CL003": ({"repository_after/payload.json": "{}"}, ("repository_after/counter.py",), "repository_after"),
     "CL010": ({}, (MANIFEST,), None),
     "CL011": ({"instances/demo.json": json.dumps(INSTANCE)}, (MANIFEST,), MANIFEST),
     "CL012": ({MANIFEST: "[suites\nPASS_TO_PASS = []\n"}, (), MANIFEST),
@@ -60,6 +60,14 @@ FLAGGED = {
     "CL030": ({"tests/test_broken.py": "def test_x(:\n    pass\n"}, (), "tests/test_broken.py"),
     "CL040": ({"counter.py": "def run_all(items):\n    return items\n"}, (), "counter.py"),
     "CL050": (
+        {
+            "conftest.py": "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
+            "def pytest_runtest_makereport(item, call):\n    outcome = yield\n    outcome.get_result().outcome = 'passed'\n"
+        },
+        (),
+        "conftest.py",
+    ),
+    "CL051": (
         {"conftest.py": "def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n"},
         (),
         "conftest.py",
@@ -84,6 +92,14 @@ FLAGGED = {
         },
         (),
         "tests/test_source.py",
+    ),
+    "CL071": (
+        {
+            "tests/test_speed.py": "import time\n\ndef test_fast():\n    start = time.perf_counter()\n"
+            "    sum(range(1000))\n    assert time.perf_counter() - start < 1.0\n"
+        },
+        (),
+        "tests/test_speed.py",
     ),
     "CL080": ({"requirements.txt": "pytest>=8\nrequests\n"}, (), "requirements.txt"),
     "CL090": (
@@ -146,6 +162,10 @@ CLEAN = {
         },
         (),
     ),
+    "CL051": (
+        {"conftest.py": "def pytest_sessionfinish(session, exitstatus):\n    print(session.exitstatus)\n"},
+        (),
+    ),
     "CL060": (
         {
             "tests/conftest.py": (
@@ -169,6 +189,13 @@ CLEAN = {
         },
         (),
     ),
+    "CL071": (
+        {
+            "tests/test_speed.py": "import time\n\ndef test_sleeps():\n    time.sleep(0)\n    assert True\n\n"
+            "def helper():\n    return time.perf_counter()\n"
+        },
+        (),
+    ),
     "CL080": (
         {
             "requirements.txt": "# test deps\npytest==9.0.3  # pinned\n-r base.txt\nattrs==23.2.0 ; python_version < '3.12'\n"
@@ -183,8 +210,12 @@ CLEAN = {
 }
 
 
+# Raised only against a grade's results (what its runs showed): tested with them below.
+NEEDS_A_GRADE = {"CL022"}
+
+
 def test_every_check_has_fixtures_both_ways():
-    assert set(FLAGGED) == set(CHECKS) == set(CLEAN)
+    assert set(FLAGGED) == set(CHECKS) - NEEDS_A_GRADE == set(CLEAN)
 
 
 def test_fixture_task_is_clean(tmp_path):
@@ -236,12 +267,71 @@ def test_missing_node_id_points_at_its_manifest_line(tmp_path):
     assert "test_gone" in finding.message
 
 
-def test_instance_ids_that_do_not_exist_are_errors(tmp_path):
+def test_instance_ids_that_do_not_exist_are_warnings_and_errors_under_the_gate(tmp_path):
     instance = {**INSTANCE, "PASS_TO_PASS": ["test_nowhere", "test_p2p.py::test_empty"]}
     root = task(tmp_path, {"instances/demo.json": json.dumps(instance)}, (MANIFEST,))
-    assert [f.message for f in found(root, "CL015")] == [
-        "PASS_TO_PASS entry 'test_nowhere' names no existing test file or test"
-    ]
+    (finding,) = found(root, "CL015")
+    assert finding.message == "PASS_TO_PASS entry no existing test file or test: 'test_nowhere'"
+    assert finding.severity == "warning"
+    assert [f.severity for f in lint_task(root, gate=True) if f.id == "CL015"] == ["error"]
+
+
+def test_many_missing_entries_are_one_finding_with_a_count(tmp_path):
+    instance = {**INSTANCE, "FAIL_TO_PASS": [f"tests/test_gone.py::test_{n}" for n in range(7)]}
+    root = task(tmp_path, {"instances/demo.json": json.dumps(instance)}, (MANIFEST,))
+    (finding,) = found(root, "CL015")
+    assert finding.message.startswith("7 FAIL_TO_PASS entries name no existing test file or test: ")
+    assert finding.message.endswith("and 4 more")
+
+
+def test_a_manifest_suite_entry_that_names_nothing_is_an_error_in_every_mode(tmp_path):
+    text = manifest('PASS_TO_PASS = ["tests/test_p2p.py"]\nFAIL_TO_PASS = ["tests/test_f2p.py::test_gone"]')
+    root = task(tmp_path, {MANIFEST: text})
+    assert [f.severity for f in found(root, "CL015")] == ["error"]
+
+
+# Each check's level, by the rule: does it make this grade untrustworthy (error in every mode), or is it
+# metadata and layout a submission must get right but the runs do not depend on (an error only under --gate)?
+LEVELS = {
+    "trust": {"CL012", "CL013", "CL014", "CL019", "CL030", "CL040", "CL050"},
+    "hygiene": {"CL001", "CL002", "CL015", "CL016", "CL020", "CL021", "CL022", "CL051", "CL060"},
+    "advice": {"CL003", "CL010", "CL061", "CL070", "CL071", "CL080", "CL090"},
+    "note": {"CL011", "CL095"},
+}
+
+
+def test_every_check_has_the_level_its_effect_on_a_grade_gives_it():
+    assert {level: {c.id for c in CHECKS.values() if c.level == level} for level in LEVELS} == LEVELS
+
+
+# CL015 and CL016 take the level of where the suites come from: a manifest's are what a grade runs (trust).
+@pytest.mark.parametrize("check_id", sorted(set(FLAGGED) - {"CL015", "CL016"}))
+def test_a_finding_is_an_error_in_the_plain_grade_only_when_it_makes_the_grade_untrustworthy(tmp_path, check_id):
+    files, remove, _ = FLAGGED[check_id]
+    root = task(tmp_path, files, remove)
+    plain = {f.severity for f in found(root, check_id)}
+    gated = {f.severity for f in lint_task(root, gate=True) if f.id == check_id}
+    level = CHECKS[check_id].level
+    assert plain == {"error" if level == "trust" else "info" if level == "note" else "warning"}, plain
+    assert gated == {"error" if level in ("trust", "hygiene") else "info" if level == "note" else "warning"}
+
+
+def test_an_empty_fail_to_pass_is_an_error_in_a_manifest_and_hygiene_in_an_instances_file(tmp_path):
+    in_manifest = task(tmp_path / "a", {MANIFEST: manifest('PASS_TO_PASS = ["tests/test_p2p.py"]\nFAIL_TO_PASS = []')})
+    assert [f.severity for f in found(in_manifest, "CL016")] == ["error"]
+    empty = {"FAIL_TO_PASS": [], "PASS_TO_PASS": []}
+    in_instances = task(tmp_path / "b", {"instances/instance.json": json.dumps(empty)}, (MANIFEST,))
+    assert [f.severity for f in found(in_instances, "CL016")] == ["warning"]
+    assert [f.severity for f in lint_task(in_instances, gate=True) if f.id == "CL016"] == ["error"]
+
+
+def test_a_greenfield_before_is_a_note_not_a_problem(tmp_path):
+    root = task(tmp_path, {"repository_before/.gitkeep": ""}, ("repository_before/counter.py",))
+    (finding,) = found(root, "CL003")
+    assert finding.severity == "info" and "greenfield" in finding.message
+    shutil.rmtree(root / "repository_before")
+    (finding,) = [f for f in lint_task(root, gate=True) if f.id == "CL001"]
+    assert finding.severity == "info" and "greenfield" in finding.message
 
 
 def test_shadow_in_tests_is_an_error_elsewhere_a_warning(tmp_path):
@@ -257,13 +347,25 @@ def test_shadow_in_tests_is_an_error_elsewhere_a_warning(tmp_path):
     [
         "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
         "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n",
-        "import os\ndef pytest_sessionfinish(session):\n    os._exit(0)\n",
         "def pytest_runtest_makereport(item, call):\n    pass\ndef pytest_report_teststatus(report):\n"
         "    setattr(report, 'outcome', 'passed')\n",
     ],
 )
 def test_conftest_tampering_variants(tmp_path, conftest):
     assert found(task(tmp_path, {"tests/conftest.py": conftest}), "CL050")
+
+
+@pytest.mark.parametrize(
+    "conftest",
+    [
+        "import os\ndef pytest_sessionfinish(session):\n    os._exit(0)\n",
+        "def pytest_sessionfinish(session, exitstatus):\n    setattr(session, 'exitstatus', 0)\n",
+        "import pytest\ndef pytest_sessionfinish(session):\n    pytest.exit('done', returncode=0)\n",
+    ],
+)
+def test_exit_status_forcing_variants_are_cl051_not_report_tampering(tmp_path, conftest):
+    root = task(tmp_path, {"tests/conftest.py": conftest})
+    assert found(root, "CL051") and not found(root, "CL050")
 
 
 def test_source_read_from_a_file_at_module_level_is_flagged(tmp_path):
@@ -334,7 +436,7 @@ def test_fix_ignores_reports_and_never_touches_existing_files(tmp_path):
 
 def test_render_findings_lists_errors_first_with_location_and_summary(tmp_path):
     root = task(tmp_path, {"requirements.txt": "requests\n"}, ("Dockerfile",))
-    text = render_findings(lint_task(root))
+    text = render_findings(lint_task(root, gate=True))
     lines = text.splitlines()
     assert lines[0].startswith("error   CL001  Dockerfile: missing file Dockerfile")
     assert lines[1].startswith("warning CL080  requirements.txt:1: 'requests' is not pinned")
@@ -346,7 +448,8 @@ def test_main_exit_codes(tmp_path, capsys):
     clean = task(tmp_path / "a")
     broken = task(tmp_path / "b", remove=("Dockerfile",))
     assert main([str(clean)]) == 0
-    assert main([str(broken)]) == 1
+    assert main([str(broken)]) == 0  # a missing Dockerfile is hygiene: an error under --gate only
+    assert main(["--gate", str(broken)]) == 1
     assert main([str(tmp_path / "missing")]) == 2
     assert main(["--bogus", str(clean)]) == 2
     assert main([]) == 2
@@ -356,7 +459,7 @@ def test_main_exit_codes(tmp_path, capsys):
 
 def test_main_json_output(tmp_path, capsys):
     root = task(tmp_path, remove=("Dockerfile",))
-    assert main(["--json", str(root)]) == 1
+    assert main(["--json", "--gate", str(root)]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["findings"][0] == {
         "id": "CL001",
@@ -377,7 +480,7 @@ def test_main_fix_returns_zero_once_everything_is_fixed(tmp_path, capsys):
 
 def test_check_subcommand_through_the_cli(tmp_path, cli):
     root = task(tmp_path, remove=("Dockerfile",))
-    result = cli("check", str(root))
+    result = cli("check", "--gate", str(root))
     assert result.returncode == 1, result.stderr
     assert "CL001" in result.stdout
 
@@ -391,3 +494,49 @@ def test_hash_continuation_lines_are_not_misread(tmp_path):
 def test_reports_ignored_by_any_usual_gitignore_pattern(tmp_path, pattern):
     root = task(tmp_path, {"reports/results.json": "{}", ".gitignore": f"*.pyc\n{pattern}\n"})
     assert found(root, "CL095") == []
+
+
+def observed_section(file: str, corrected: dict[str, list[str]]) -> dict:
+    """The `instances` section of a results.json whose runs contradict the file."""
+    finding = {
+        "id": "instances.f2p_passes_on_before",
+        "severity": "warning",
+        "message": "1 FAIL_TO_PASS tests already pass",
+    }
+    return {"file": file, "status": "contradicted", "corrected": corrected, "findings": [finding]}
+
+
+def test_fix_writes_the_lists_the_last_grade_showed_and_keeps_the_file_as_it_was(tmp_path):
+    original = json.dumps({"instance_id": "x", "FAIL_TO_PASS": json.dumps(["test_empty"]), "PASS_TO_PASS": "[]"})
+    root = task(tmp_path, {"instances/instance.json": original}, (MANIFEST,))
+    corrected = {
+        "PASS_TO_PASS": ["tests/test_p2p.py::test_empty"],
+        "FAIL_TO_PASS": ["tests/test_f2p.py::test_runs_concurrently"],
+    }
+    observed = observed_section("instances/instance.json", corrected)
+    (finding,) = [f for f in lint_task(root, observed=observed) if f.id == "CL022"]
+    assert finding.fixable and finding.severity == "warning" and "1 FAIL_TO_PASS" in finding.message
+    assert [f.severity for f in lint_task(root, observed=observed, gate=True) if f.id == "CL022"] == ["error"]
+    fixed = lint_task(root, fix=True, observed=observed)
+    assert ("CL022", True) in [(f.id, f.fixed) for f in fixed]
+    written = json.loads((root / "instances" / "instance.json").read_text())
+    assert written["instance_id"] == "x"  # other keys kept; lists kept as JSON text, as the file wrote them
+    assert json.loads(written["FAIL_TO_PASS"]) == corrected["FAIL_TO_PASS"]
+    assert json.loads(written["PASS_TO_PASS"]) == corrected["PASS_TO_PASS"]
+    assert (root / "instances" / "instance.json.orig").read_text() == original
+
+
+def test_fix_rewrites_an_instances_file_that_is_not_json_keeping_its_id(tmp_path):
+    broken = '{"instance_id": "demo-1", "FAIL_TO_PASS": ["a",],}'
+    root = task(tmp_path, {"instances/instance.json": broken}, (MANIFEST,))
+    corrected = {"PASS_TO_PASS": [], "FAIL_TO_PASS": ["tests/test_f2p.py::test_runs_concurrently"]}
+    lint_task(root, fix=True, observed=observed_section("instances/instance.json", corrected))
+    written = json.loads((root / "instances" / "instance.json").read_text())
+    assert written == {"instance_id": "demo-1", **corrected}
+    assert found(root, "CL020") == []
+
+
+def test_a_grade_that_agrees_with_the_file_raises_nothing(tmp_path):
+    root = task(tmp_path, {"instances/instance.json": json.dumps(INSTANCE)}, (MANIFEST,))
+    agreeing = {**observed_section("instances/instance.json", {"PASS_TO_PASS": [], "FAIL_TO_PASS": []}), "findings": []}
+    assert [f for f in lint_task(root, observed=agreeing) if f.id == "CL022"] == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from concgrade.task.compose import read_compose
@@ -9,8 +11,10 @@ from concgrade.task.conventions import (
     ConventionSources,
     add_compose_clues,
     add_text_clues,
+    documented_tests,
     implementation_modules,
     infer_toggle,
+    shared_variables,
 )
 from concgrade.task.toggle import Toggle
 
@@ -141,3 +145,118 @@ def test_tests_importing_the_after_package_are_a_package_toggle():
 def test_pythonpath_is_the_default(readme, kind, has_evidence):
     toggle, evidence = infer_toggle(sources(readme=readme))
     assert toggle.kind == kind and bool(evidence) == has_evidence
+
+
+# --- the conventions of the practice corpus's tasks, each on the smallest clues that show it ---------------
+
+
+def test_an_option_only_its_help_text_names_does_not_outrank_files_the_commands_select():
+    conftest = (
+        "def pytest_addoption(parser):\n    parser.addoption('--target', default='after', help='before or after')\n"
+    )
+    readme = "```\npython -m pytest tests/test_before.py -v\n```\n```\npython -m pytest tests/test_after.py -v\n```\n"
+    existing = {"tests", "tests/test_before.py", "tests/test_after.py"}
+    toggle, _ = infer_toggle(sources(readme=readme, python={"tests/conftest.py": conftest}, existing=existing))
+    assert toggle.kind == "selection"
+    assert toggle.selection == {"before": ["tests/test_before.py"], "after": ["tests/test_after.py"]}
+
+
+def test_an_option_one_command_passes_takes_the_other_value_from_its_help():
+    conftest = (
+        "def pytest_addoption(parser):\n    parser.addoption('--repo', default='after', help=\"'before' or 'after'\")\n"
+    )
+    toggle, evidence = infer_toggle(
+        sources(readme="`pytest tests --repo after`\n", python={"tests/conftest.py": conftest})
+    )
+    assert (toggle.kind, toggle.option, toggle.values) == ("option", "--repo", {"before": "before", "after": "after"})
+    assert any("--repo after" in line for line in evidence)
+
+
+def test_a_relative_value_is_kept_as_written_and_an_absolute_one_moves_into_the_scratch_copy():
+    relative, _ = infer_toggle(
+        sources(readme="REPO_PATH=repository_before pytest\nREPO_PATH=repository_after pytest\n")
+    )
+    assert relative.path_value is False
+    assert relative.environment("before", "before", Path("repository_before")) == {"REPO_PATH": "repository_before"}
+    readme = "PARSER=/app/repository_before/parser.py pytest\nPARSER=/app/repository_after/parser.py pytest\n"
+    absolute, _ = infer_toggle(sources(readme=readme))
+    assert absolute.path_value is True
+    assert absolute.environment("after", "after", Path("repository_after")) == {"PARSER": "repository_after/parser.py"}
+
+
+def test_pythonpath_naming_the_task_root_for_both_does_not_select_anything():
+    compose = (
+        "services:\n  app-before:\n    environment:\n      - REPO=repository_before\n      - PYTHONPATH=/app\n"
+        "  app-after:\n    environment:\n      - REPO=repository_after\n      - PYTHONPATH=/app\n"
+    )
+    toggle, _ = infer_toggle(sources(compose=compose))
+    assert (toggle.kind, toggle.variable, toggle.pythonpath) == ("env", "REPO", False)
+
+
+def test_a_folder_named_as_the_default_of_the_variable_gives_its_values():
+    conftest = "import os\nREPO_PATH = os.environ.get('REPO_PATH', 'repository_after')\n"
+    toggle, _ = infer_toggle(sources(python={"tests/test_base.py": conftest}))
+    assert (toggle.variable, toggle.values) == (
+        "REPO_PATH",
+        {"before": "repository_before", "after": "repository_after"},
+    )
+
+
+def test_cd_into_each_folder_is_the_working_folder_toggle():
+    readme = (
+        "```\nbash -c 'cd repository_before && python -m pytest || true'\n```\n"
+        "```\nbash -c 'cd repository_after && python -m pytest ../tests/test_feed.py -q --tb=no -r no'\n```\n"
+    )
+    toggle, evidence = infer_toggle(sources(readme=readme))
+    assert toggle.kind == "cwd"
+    assert toggle.selection == {"before": [], "after": ["../tests/test_feed.py"]}  # output options are the harness's
+    assert evidence[0].endswith("cd repository_before && pytest")
+
+
+def test_variables_both_services_set_alike_are_passed_and_the_toggle_is_not():
+    compose = (
+        "services:\n  test-before:\n    environment:\n      - TARGET=repository_before\n      - SECRET=s3\n"
+        "      - PYTHONPATH=/app\n  test-after:\n    environment:\n      - TARGET=repository_after\n      - SECRET=s3\n"
+        "      - PYTHONPATH=/app\n"
+    )
+    found = sources(compose=compose)
+    toggle, _ = infer_toggle(found)
+    environment, evidence = shared_variables(found, toggle)
+    assert environment == {"SECRET": "s3"} and evidence[0].endswith("SECRET=s3")
+
+
+def test_a_service_named_for_neither_side_is_told_apart_by_its_variables():
+    compose = (
+        "services:\n  tests:\n    environment:\n      - TEST_REPO_DIR=repository_after\n    command: pytest tests/test_meta.py\n"
+        "  test-before:\n    environment:\n      - TEST_REPO_DIR=repository_before\n    command: pytest tests/test_meta.py\n"
+    )
+    found = sources(compose=compose, existing={"tests", "tests/test_meta.py"})
+    toggle, _ = infer_toggle(found)
+    assert toggle.values == {"before": "repository_before", "after": "repository_after"}
+    files, _ = documented_tests(found, toggle)
+    assert files == {"before": ("tests/test_meta.py",), "after": ("tests/test_meta.py",)}
+
+
+def test_the_documented_runner_and_paths_are_what_runs():
+    readme = "REPO_PATH=repository_before python -m unittest discover -s tests\nREPO_PATH=repository_after python -m unittest discover -s tests\n"
+    found = sources(readme=readme, existing={"tests"})
+    toggle, _ = infer_toggle(found)
+    files, notes = documented_tests(found, toggle)
+    assert files == {"before": ("tests",), "after": ("tests",)}
+    assert "is run under pytest (it runs unittest tests)" in notes[0]
+    no_path = sources(readme="PYTHONPATH=repository_after pytest -q\n")
+    assert documented_tests(no_path, infer_toggle(no_path)[0])[0] == {"before": (".",), "after": (".",)}
+
+
+def test_a_command_running_the_implementations_own_suite_is_not_the_tasks_test_command():
+    readme = "```\npython3 -m pytest repository_after/src/test_engine.py\n```\n```\npython3 -m pytest tests/meta_test.py\n```\n"
+    found = sources(readme=readme, existing={"tests", "tests/meta_test.py", "repository_after/src/test_engine.py"})
+    files, _ = documented_tests(found, infer_toggle(found)[0])
+    assert files == {"before": ("tests/meta_test.py",), "after": ("tests/meta_test.py",)}
+
+
+def test_modules_are_proved_by_name_only_where_the_toggle_puts_the_folder_on_the_path():
+    found = sources()
+    assert implementation_modules(Toggle(kind="pythonpath"), found, ["m"]) == ("m",)
+    assert implementation_modules(Toggle(kind="cwd"), found, ["m"]) == ("m",)
+    assert implementation_modules(Toggle(kind="env", variable="REPO", values={}), found, ["m"]) == ()

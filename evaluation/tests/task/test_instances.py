@@ -55,4 +55,17 @@ def test_the_audit_reports_contradictions_and_the_corrected_lists():
 def test_an_unusable_file_is_one_finding_and_inferred_suites():
     section = audit_instances(InstanceFile("instances/i.json", "invalid", problem="invalid JSON"), {}, {})
     assert section["graded_with"] == "inferred"
-    assert [(f["id"], f["severity"]) for f in section["findings"]] == [("instances.invalid", "error")]
+    assert [(f["id"], f["severity"]) for f in section["findings"]] == [("instances.invalid", "warning")]
+    gated = audit_instances(InstanceFile("instances/i.json", "invalid", problem="invalid JSON"), {}, {}, gate=True)
+    assert [(f["id"], f["severity"]) for f in gated["findings"]] == [("instances.invalid", "error")]
+
+
+def test_class_qualified_entries_without_their_file_match_the_tail_of_node_ids():
+    from concgrade.task.instances import normalize_instance_id
+    from concgrade.task.model import entry_matches
+
+    assert normalize_instance_id("TestReverse::test_single_word") == "TestReverse::test_single_word"
+    assert entry_matches("TestReverse::test_single_word", "tests/test_words.py::TestReverse::test_single_word")
+    assert entry_matches("TestReverse::test_case", "tests/test_words.py::TestReverse::test_case[1-a]")
+    assert not entry_matches("TestReverse::test_single", "tests/test_words.py::TestReverse::test_single_word")
+    assert normalize_instance_id("test_words.py::TestReverse::test_x") == "tests/test_words.py::TestReverse::test_x"

@@ -9,23 +9,26 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Literal
 
 from concgrade.errors import TaskError
 from concgrade.files import IGNORED_DIRS
 from concgrade.findings import Finding, Severity
-from concgrade.static.lint.fixes import append_suites, ignore_reports, write_new_manifest
+from concgrade.static.lint.fixes import append_suites, ignore_reports, write_instance_lists, write_new_manifest
 from concgrade.static.pysource import ParsedSource
 from concgrade.static.testscan import (
     defines,
+    exit_status_forcing,
     hard_coded_paths,
     report_tampering,
     source_only_tests,
     test_ids,
+    timing_assertions,
     tree_writes,
 )
 from concgrade.task.load import load_task
 from concgrade.task.manifest import MANIFEST_NAME, unknown_names
-from concgrade.task.model import SUITES
+from concgrade.task.model import SUITES, is_class_qualified
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,45 +40,71 @@ _SKIP_DIRS = IGNORED_DIRS | {"node_modules", "site-packages", ".tox", ".eggs", "
 _PINNED = re.compile(r"^[A-Za-z0-9._\[\],-]+\s*===?\s*[^*\s,;]+\s*(;.*)?$")
 
 
+# What a finding means for a grade: `trust` makes the grade itself untrustworthy (a copy of the implementation
+# that can be imported instead of the toggled one, a conftest that rewrites test reports, a task that cannot be
+# loaded): an error in every mode. `hygiene` is metadata or layout a dataset submission must get right but that
+# the runs do not depend on: a warning in the plain grade, an error under `--gate`. `advice` is a warning and
+# `note` is information, in every mode.
+Level = Literal["trust", "hygiene", "advice", "note"]
+
+
 @dataclass(frozen=True)
 class LintCheck:
     id: str
-    severity: Severity
+    level: Level
     title: str
     fixable: bool = False
+
+    def severity(self, gate: bool, level: Level | None = None) -> Severity:
+        return severity_of(level or self.level, gate)
+
+
+def severity_of(level: Level, gate: bool) -> Severity:
+    if level == "trust" or (level == "hygiene" and gate):
+        return "error"
+    return "info" if level == "note" else "warning"
 
 
 CHECKS: dict[str, LintCheck] = {
     c.id: c
     for c in (
-        LintCheck("CL001", "error", "a required folder or file is missing"),
-        LintCheck("CL002", "error", "trajectory/ has no Markdown file"),
-        LintCheck("CL003", "error", "an implementation folder has no Python file"),
-        LintCheck("CL010", "warning", "no manifest and no instances/*.json: suites will only be inferred"),
-        LintCheck("CL011", "info", "no manifest: suites come from instances/*.json", fixable=True),
-        LintCheck("CL012", "error", "the manifest is not valid TOML"),
-        LintCheck("CL013", "error", "the manifest's structure is invalid (e.g. no [suites])", fixable=True),
-        LintCheck("CL014", "error", "the manifest has an unknown table or key (a typo would switch nothing on)"),
-        LintCheck("CL015", "error", "a suite entry names a test file or node id that does not exist"),
-        LintCheck("CL016", "error", "FAIL_TO_PASS is empty: nothing grades the task"),
-        LintCheck("CL019", "error", "the task loader rejects the task"),
-        LintCheck("CL020", "error", "an instances file is not valid JSON"),
-        LintCheck("CL021", "error", "an instances file has no FAIL_TO_PASS / PASS_TO_PASS lists"),
-        LintCheck("CL030", "error", "a test file does not parse"),
-        LintCheck("CL040", "error", "a copy of an implementation module outside the implementation folders"),
-        LintCheck("CL050", "error", "a conftest forces the exit status or rewrites test reports"),
-        LintCheck("CL060", "error", "a test hard-codes one implementation folder, bypassing the toggle"),
-        LintCheck("CL061", "warning", "a test hard-codes an /app path"),
-        LintCheck("CL070", "warning", "a test only reads the implementation's source text"),
-        LintCheck("CL080", "warning", "an unpinned dependency in a requirements file"),
-        LintCheck("CL090", "warning", "a test writes into the task tree"),
-        LintCheck("CL095", "info", "reports/ is not ignored by git", fixable=True),
+        LintCheck("CL001", "hygiene", "a required folder or file is missing"),
+        LintCheck("CL002", "hygiene", "trajectory/ has no Markdown file"),
+        LintCheck("CL003", "advice", "an implementation folder has no Python file (before: a greenfield task)"),
+        LintCheck("CL010", "advice", "no manifest and no instances/*.json: suites will only be inferred"),
+        LintCheck("CL011", "note", "no manifest: suites come from instances/*.json", fixable=True),
+        LintCheck("CL012", "trust", "the manifest is not valid TOML"),
+        LintCheck("CL013", "trust", "the manifest's structure is invalid (e.g. no [suites])", fixable=True),
+        LintCheck("CL014", "trust", "the manifest has an unknown table or key (a typo would switch nothing on)"),
+        LintCheck("CL015", "hygiene", "a suite entry names a test file or node id that does not exist"),
+        LintCheck("CL016", "hygiene", "FAIL_TO_PASS is empty: nothing grades the task"),
+        LintCheck("CL019", "trust", "the task loader rejects the task"),
+        LintCheck("CL020", "hygiene", "an instances file is not valid JSON"),
+        LintCheck("CL021", "hygiene", "an instances file has no FAIL_TO_PASS / PASS_TO_PASS lists"),
+        LintCheck("CL022", "hygiene", "the last grade's runs contradict the instances file", fixable=True),
+        LintCheck("CL030", "trust", "a test file does not parse"),
+        LintCheck("CL040", "trust", "a copy of an implementation module outside the implementation folders"),
+        LintCheck("CL050", "trust", "a conftest rewrites test reports"),
+        LintCheck("CL051", "hygiene", "a conftest forces pytest's exit status (the grade reads per-test outcomes)"),
+        LintCheck("CL060", "hygiene", "a test hard-codes one implementation folder, bypassing the toggle"),
+        LintCheck("CL061", "advice", "a test hard-codes an /app path"),
+        LintCheck("CL070", "advice", "a test only reads the implementation's source text"),
+        LintCheck("CL071", "advice", "a test asserts on measured time (it may flip on a loaded machine)"),
+        LintCheck("CL080", "advice", "an unpinned dependency in a requirements file"),
+        LintCheck("CL090", "advice", "a test writes into the task tree"),
+        LintCheck("CL095", "note", "reports/ is not ignored by git", fixable=True),
     )
 }
 
 
 def lint_task(
-    root: Path, *, fix: bool = False, check_loader: bool = True, reports_ignored: bool | None = None
+    root: Path,
+    *,
+    fix: bool = False,
+    check_loader: bool = True,
+    reports_ignored: bool | None = None,
+    gate: bool = False,
+    observed: dict[str, Any] | None = None,
 ) -> list[Finding]:
     """Every finding for the task at `root`; with `fix`, apply safe derived fixes, then check again.
 
@@ -83,16 +112,19 @@ def lint_task(
     `check_loader=False` when the caller has loaded the task already (a grade): it is not loaded again.
     `reports_ignored` is git's answer for reports/ (`git check-ignore`, asked by the caller: linting starts
     no process); None where git cannot say, and then the task's own .gitignore files decide.
+    `gate`: the levels of `--gate`, where hygiene findings are errors (see Level). `observed` is the
+    `instances` section of the task's last results.json: where its runs contradict the instances file,
+    CL022 says so and `fix` writes the lists the runs showed.
     """
     root = Path(root)
     if not root.is_dir():
         return [Finding("CL001", "error", f"{root}: not a folder", None)]
-    linter = _Linter(root, check_loader, reports_ignored)
+    linter = _Linter(root, check_loader, reports_ignored, gate, observed)
     findings = linter.run()
     if not fix or not linter.fixes:
         return findings
     fixed = [replace(finding, fixed=True) for finding, apply in linter.fixes if apply()]
-    return fixed + _Linter(root, reports_ignored=reports_ignored).run() if fixed else findings
+    return fixed + _Linter(root, reports_ignored=reports_ignored, gate=gate).run() if fixed else findings
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -101,10 +133,19 @@ def lint_task(
 class _Linter:
     """One pass over a task folder; collects findings and the fixes it could apply."""
 
-    def __init__(self, root: Path, check_loader: bool = True, reports_ignored: bool | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        check_loader: bool = True,
+        reports_ignored: bool | None = None,
+        gate: bool = False,
+        observed: dict[str, Any] | None = None,
+    ) -> None:
         self.root = root
         self.check_loader = check_loader
         self.reports_ignored = reports_ignored
+        self.gate = gate
+        self.observed = observed
         self.findings: list[Finding] = []
         self.fixes: list[tuple[Finding, Callable[[], bool]]] = []
         self._ids: dict[str, set[str] | None] = {}
@@ -120,10 +161,11 @@ class _Linter:
         line: int | None = None,
         *,
         fix: Callable[[], bool] | None = None,
-        severity: Severity | None = None,
+        level: Level | None = None,
     ) -> Finding:
         check = CHECKS[check_id]
-        finding = Finding(check_id, severity or check.severity, message, path, line, fixable=fix is not None)
+        severity = check.severity(self.gate, level)
+        finding = Finding(check_id, severity, message, path, line, fixable=fix is not None)
         self.findings.append(finding)
         if fix is not None:
             self.fixes.append((finding, fix))
@@ -135,6 +177,7 @@ class _Linter:
         implementations = self._layout(manifest)
         self._test_files()
         self._suites(manifest, instances)
+        self._observed_instances()
         modules = self._modules(implementations, manifest)
         self._shadows(modules, implementations)
         self._conftests()
@@ -154,15 +197,23 @@ class _Linter:
         for role in ("before", "after"):
             relative = str(declared.get(role, f"repository_{role}"))
             folder = self.root / relative
+            greenfield = role == "before" and role not in declared  # a task written from scratch
             if not folder.is_dir():
-                self.add("CL001", f"missing {role} implementation folder {relative}/", relative)
+                message = f"missing {role} implementation folder {relative}/"
+                if greenfield:
+                    message += ": a greenfield task (before has nothing to import)"
+                self.add("CL001", message, relative, level="note" if greenfield else "trust")
                 continue
             implementations.append(folder)
             if not any(_python_files(folder)):
-                self.add("CL003", f"{relative}/ has no Python file", relative)
+                if greenfield:
+                    message = f"{relative}/ has no Python file: a greenfield task (before has nothing to import)"
+                    self.add("CL003", message, relative, level="note")
+                else:
+                    self.add("CL003", f"{relative}/ has no Python file", relative)
         for name in ("tests", "trajectory"):
             if not (self.root / name).is_dir():
-                self.add("CL001", f"missing folder {name}/", name)
+                self.add("CL001", f"missing folder {name}/", name, level="trust" if name == "tests" else None)
         if (self.root / "trajectory").is_dir() and not any((self.root / "trajectory").rglob("*.md")):
             self.add("CL002", "trajectory/ has no .md file describing how the refactor was made", "trajectory")
         for name in ("README.md", "Dockerfile"):
@@ -253,6 +304,18 @@ class _Linter:
         elif not list((self.root / "instances").glob("*.json")):
             self.add("CL010", f"no {MANIFEST} and no instances/*.json: the suites will be inferred from runs", None)
 
+    def _observed_instances(self) -> None:
+        """What the last grade's runs showed against the instances file: the corrected lists, fixable."""
+        observed = self.observed or {}
+        relative, corrected = observed.get("file"), observed.get("corrected")
+        problems = [f for f in observed.get("findings", []) if f.get("id") != "instances.missing"]
+        if not relative or not isinstance(corrected, dict) or not problems or not (self.root / relative).exists():
+            return
+        lists = {name: [str(n) for n in corrected.get(name, [])] for name in SUITES}
+        counts = ", ".join(f"{len(lists[name])} {name}" for name in SUITES)
+        message = f"the last grade's runs contradict it ({problems[0].get('message', '')}); they show {counts}"
+        self.add("CL022", message, relative, fix=lambda: write_instance_lists(self.root, relative, lists))
+
     def _manifest_suites(self, manifest: dict, derived: tuple[dict[str, list[str]], str] | None) -> None:
         suites = manifest.get("suites")
         if suites is None:
@@ -278,17 +341,25 @@ class _Linter:
             self.add("CL013", "task.modules must be a list of module names", MANIFEST, self._line("modules"))
 
     def _check_entries(self, suites: dict[str, list[str]], source: str, *, from_instances: bool) -> None:
+        """Entries that name nothing (one finding per suite, with a count), and an empty FAIL_TO_PASS.
+
+        A manifest's suites are what a grade runs: wrong entries there are errors. An instances file is
+        metadata the plain grade only audits (it grades what the runs show): hygiene.
+        """
+        level: Level = "hygiene" if from_instances else "trust"
         for name in SUITES:
-            for entry in suites.get(name, []):
-                if not self._resolve(entry, from_instances=from_instances):
-                    self.add(
-                        "CL015",
-                        f"{name} entry {entry!r} names no existing test file or test",
-                        source,
-                        self._line(entry, source),
-                    )
+            missing = [
+                entry for entry in suites.get(name, []) if not self._resolve(entry, from_instances=from_instances)
+            ]
+            if missing:
+                shown = ", ".join(repr(entry) for entry in missing[:3])
+                more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+                count = f"{len(missing)} {name} entries name" if len(missing) > 1 else f"{name} entry"
+                message = f"{count} no existing test file or test: {shown}{more}"
+                self.add("CL015", message, source, self._line(missing[0], source), level=level)
         if not suites.get("FAIL_TO_PASS"):
-            self.add("CL016", "FAIL_TO_PASS is empty: no test shows that the refactor fixed anything", source)
+            message = "FAIL_TO_PASS is empty: no test shows that the refactor fixed anything"
+            self.add("CL016", message, source, level=level)
 
     def _derived_suites(self, instances: list) -> tuple[dict[str, list[str]], str] | None:
         """Suites of the one instance as full node ids, when every entry resolves to exactly one test."""
@@ -353,6 +424,8 @@ class _Linter:
                     return [f"{candidate}::{rest}"]  # an unparsable file is reported once, as CL030
         if from_instances and not sep and "/" not in path and not path.endswith(".py"):
             return self._bare(path)
+        if from_instances and is_class_qualified(entry):  # `TestFoo::test_bar`, without its file
+            return self._bare(entry)
         return []
 
     def _bare(self, name: str) -> list[str]:
@@ -397,6 +470,8 @@ class _Linter:
 
     def _shadow(self, path: Path, module: str) -> None:
         relative = path.relative_to(self.root)
+        if relative.as_posix() == "tests":
+            return  # the task's own test package, beside an implementation that holds a `tests` package of its own
         # The task root (the working directory) and test folders (pytest's rootdir insertion) precede PYTHONPATH.
         on_path = len(relative.parts) == 1 or relative.parts[0] == "tests"
         self.add(
@@ -404,7 +479,7 @@ class _Linter:
             f"a copy of implementation module {module!r} outside the implementation folders"
             + (": it can be imported instead of the toggled one" if on_path else ""),
             relative.as_posix(),
-            severity="error" if on_path else "warning",
+            level="trust" if on_path else "advice",
         )
 
     # what the tests do
@@ -418,6 +493,9 @@ class _Linter:
             parsed = self._parse(relative)
             for hit in report_tampering(parsed) if parsed else ():
                 self.add("CL050", f"{hit.message}: the grade would not reflect the tests", relative, hit.line)
+            for hit in exit_status_forcing(parsed) if parsed else ():
+                message = f"{hit.message}: the task's own CI cannot fail; concgrade grades by per-test outcomes"
+                self.add("CL051", message, relative, hit.line)
 
     def _test_behaviour(self, modules: set[str]) -> None:
         for path in _python_files(self.root / "tests"):
@@ -437,6 +515,9 @@ class _Linter:
                     relative,
                     hit.line,
                 )
+            for hit in timing_assertions(parsed):
+                message = f"{hit.message} asserts on a clock reading: a loaded machine may flip it (graded alone)"
+                self.add("CL071", message, relative, hit.line)
             for hit in tree_writes(parsed):
                 self.add("CL090", f"writes into the task tree: {hit.message}; use tmp_path", relative, hit.line)
 

@@ -1,0 +1,145 @@
+"""Test-aware code: an implementation that looks for signs of being tested or graded (pure, from source text).
+
+A refactor that behaves only when it sees the test runner, the harness, its variables, its probes or a
+replaced function is bounded in the grade and unbounded in production. Each rule names a way of looking:
+
+TA001  sys.modules (or importlib's finders) searched for pytest, the harness or test modules
+TA002  PYTEST_* or CONCGRADE* environment variables read
+TA003  frame or stack inspection (sys._getframe, inspect.stack, traceback.walk_stack, f_back, tb_frame, ...)
+TA004  `__wrapped__` read: how a wrapping probe shows
+TA005  an identity check of a function the module defines or calls (`send is not _original_send`)
+TA006  the name of the runner or the harness in a string (`"concgrade" in __file__`, `b"pytest" in cmdline`)
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+
+from concgrade.findings import Finding
+
+RUNNER_NAMES = ("pytest", "_pytest", "pluggy", "concgrade", "pytest_timeout", "pytest_jsonreport", "bench_child")
+VARIABLE_PREFIXES = ("PYTEST_", "CONCGRADE")
+FRAME_CALLS = {
+    ("sys", "_getframe"),
+    ("sys", "_current_frames"),
+    ("inspect", "stack"),
+    ("inspect", "currentframe"),
+    ("inspect", "getouterframes"),
+    ("inspect", "getinnerframes"),
+    ("inspect", "trace"),
+    ("inspect", "getframeinfo"),
+    ("traceback", "extract_stack"),
+    ("traceback", "walk_stack"),
+}
+FRAME_ATTRIBUTES = {"f_back", "f_locals", "f_globals", "tb_frame", "gi_frame", "cr_frame"}
+MODULE_FINDERS = {("importlib.util", "find_spec"), ("importlib", "find_loader"), ("pkgutil", "find_loader")}
+
+
+def find_test_aware(sources: Mapping[str, str]) -> list[Finding]:
+    """Every place in the sources (path -> text) where the code looks for signs of a test or a grade."""
+    found: list[Finding] = []
+    for path, text in sorted(sources.items()):
+        try:
+            tree = ast.parse(text, filename=path)
+        except SyntaxError:
+            continue  # the runs and the lint report a file that does not parse
+        found += [Finding(rule, "error", message, path, line) for rule, message, line in _look(tree)]
+    return found
+
+
+def _look(tree: ast.Module) -> Iterator[tuple[str, str, int]]:
+    docstrings = _docstrings(tree)
+    functions = _module_functions(tree)
+    own_module = _own_module_lookups(tree)
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and id(node) not in docstrings:
+            text = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
+            if text.startswith(VARIABLE_PREFIXES):
+                yield "TA002", f"names the variable {text[:40]!r}: a grade's environment", line
+            elif any(_names(text, name) for name in RUNNER_NAMES):
+                yield "TA006", f"looks for {text[:40]!r}: the name of the test runner or the harness", line
+        elif isinstance(node, ast.Attribute):
+            if node.attr == "__wrapped__":
+                yield "TA004", "reads __wrapped__: what a probe wrapping the function shows", line
+            elif node.attr in FRAME_ATTRIBUTES:
+                yield "TA003", f"reads {node.attr}: frame inspection", line
+            elif node.attr == "modules" and _dotted(node.value) == "sys" and id(node) not in own_module:
+                yield "TA001", "reads sys.modules: looks at what else is loaded (the test runner, the tests)", line
+        elif isinstance(node, ast.Call):
+            call = _call_name(node.func)
+            if call in FRAME_CALLS:
+                yield "TA003", f"calls {'.'.join(call)}: frame or stack inspection", line
+            elif call in MODULE_FINDERS:
+                yield "TA001", f"calls {'.'.join(call)}: looks for a module being loaded", line
+            elif call in (("", "getattr"), ("", "hasattr")) and len(node.args) > 1:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and name.value == "__wrapped__":
+                    yield "TA004", "asks for __wrapped__: what a probe wrapping the function shows", line
+        elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):
+            sides = [node.left, *node.comparators]
+            names = [side.id for side in sides if isinstance(side, ast.Name) and side.id in functions]
+            if names:
+                yield "TA005", f"checks the identity of {names[0]}: tells a replaced (probed, faked) function", line
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether a string mentions `name` as a word of a module path or command line."""
+    lowered = text.lower()
+    start = lowered.find(name)
+    while start >= 0:
+        before = lowered[start - 1] if start else " "
+        after = lowered[start + len(name)] if start + len(name) < len(lowered) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum()):
+            return True
+        start = lowered.find(name, start + 1)
+    return False
+
+
+def _own_module_lookups(tree: ast.Module) -> set[int]:
+    """`sys.modules[__name__]`: a module reaching itself, which says nothing about a test."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Name) and node.slice.id == "__name__"
+    }
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _module_functions(tree: ast.Module) -> set[str]:
+    """Names of the module's functions, its imports, and module-level names bound to one of them."""
+    names = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in names:
+            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return names
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
+
+
+def _call_name(func: ast.AST) -> tuple[str, str]:
+    if isinstance(func, ast.Attribute):
+        return _dotted(func.value), func.attr
+    if isinstance(func, ast.Name):
+        return "", func.id
+    return "", ""

@@ -1,0 +1,55 @@
+"""Test-aware code: each way an implementation can look for a test or a grade is found, with its line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from concgrade.static.testaware import find_test_aware
+
+CASES = {
+    "TA001": "import sys\ngraded = 'x' in sys.modules\n",
+    "TA002": "import os\ngraded = os.environ.get('PYTEST_CURRENT_TEST')\n",
+    "TA003": "import inspect\nframes = inspect.stack()\n",
+    "TA004": "def f():\n    pass\nwrapped = hasattr(f, '__wrapped__')\n",
+    "TA005": "def send():\n    pass\n_own = send\ndef probed():\n    return send is not _own\n",
+    "TA006": "graded = 'concgrade' in __file__\n",
+}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_each_way_of_looking_is_found_with_its_line(rule):
+    findings = find_test_aware({"m.py": CASES[rule]})
+    assert rule in {f.id for f in findings}
+    finding = next(f for f in findings if f.id == rule)
+    assert finding.path == "m.py" and finding.line >= 1 and finding.severity == "error"
+
+
+def test_ordinary_concurrent_code_is_not_test_aware():
+    source = textwrap.dedent(
+        '''
+        """Docstrings may mention pytest, PYTEST_CURRENT_TEST or concgrade: they are not code."""
+        import logging, sys, threading, traceback
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = None
+        log = logging.getLogger(__name__)
+
+        def run(items):
+            global _pool
+            if _pool is None:
+                _pool = ThreadPoolExecutor(4)
+            try:
+                return list(_pool.map(str, items))
+            except Exception:
+                log.error(traceback.format_exc())
+                raise
+
+        module = sys.modules[__name__]
+        '''
+    )
+    assert find_test_aware({"m.py": source}) == []
+
+
+def test_a_file_that_does_not_parse_is_left_to_the_other_checks():
+    assert find_test_aware({"broken.py": "def (:\n"}) == []
