@@ -89,6 +89,19 @@ def tree_digest(root: Path, suffix: str = "") -> dict[str, str]:
     return {path.relative_to(root).as_posix(): entry_digest(path) for path in walk_files(root, suffix)}
 
 
+def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Files added, removed or modified between two digests, each named with what happened."""
+    found = []
+    for name in sorted(set(before) | set(after)):
+        if name not in after:
+            found.append(f"{name} (removed)")
+        elif name not in before:
+            found.append(f"{name} (added)")
+        elif before[name] != after[name]:
+            found.append(f"{name} (modified)")
+    return found
+
+
 def hash_tree(root: Path, ignored: Iterable[str] = IGNORED_DIRS) -> str:
     """One sha256 over every file below `root` (relative path and digest): the cache keys' "unchanged"."""
     digest = hashlib.sha256()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import concgrade
 from concgrade.errors import ConcgradeError
+from concgrade.files import changes
 
 # Installed packages a graded process loads besides concgrade; watched by size and modification time.
 DEPENDENCIES = ("pytest", "_pytest", "pluggy", "pytest_timeout", "pytest_jsonreport", "py", "iniconfig", "packaging")
@@ -90,19 +91,6 @@ def fingerprint() -> dict[str, str]:
     if stdlib and os.path.isdir(stdlib):
         for path in _files(Path(stdlib), skip=("site-packages", "dist-packages", "test", "idlelib")):
             found[str(path)] = _stat(path)
-    return found
-
-
-def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """Watched files added, removed or modified, each named."""
-    found = []
-    for name in sorted(set(before) | set(after)):
-        if name not in after:
-            found.append(f"{name} (removed)")
-        elif name not in before:
-            found.append(f"{name} (added)")
-        elif before[name] != after[name]:
-            found.append(f"{name} (modified)")
     return found
 
 

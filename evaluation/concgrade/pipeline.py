@@ -22,7 +22,7 @@ from typing import Any, Literal
 from concgrade import harness
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, requested_by, run_bench
-from concgrade.files import read_sources, tree_digest
+from concgrade.files import changes, read_sources, tree_digest
 from concgrade.grade.checks import Check, check_constraints_met, check_task_lint, check_test_aware
 from concgrade.grade.grading import grade_runs, with_checks
 from concgrade.grade.instances import audit_instances, check_instances, runtime_lint_findings
@@ -36,7 +36,6 @@ from concgrade.mutation.phase import mutants_policy, run_mutation
 from concgrade.mutation.phase import requested_by as mutation_requested_by
 from concgrade.results.model import Results, build_results, environment_info
 from concgrade.run.git import ignored_by_git
-from concgrade.run.integrity import changes
 from concgrade.run.outputs import RunOutput
 from concgrade.run.plan import plan_runs
 from concgrade.run.runner import run_all, run_limits, run_until_contradicted

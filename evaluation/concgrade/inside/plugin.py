@@ -272,11 +272,15 @@ class DiskWatch:
 
 class TestWatchdog:
     """A faulthandler exit at `factor` times a test's timeout: ends C loops holding the GIL, ignored alarms,
-    and code that swallows pytest-timeout's exception, with every thread's stack in the stacks file."""
+    and code that swallows pytest-timeout's exception, with every thread's stack in the stacks file.
+
+    faulthandler waits in a thread of its own, with a timeout: the harness's deadlock check, which asks whether
+    every thread waits without one, is told that thread's id so that it leaves it out."""
 
     __test__ = False
 
-    def __init__(self, stacks_fd: int, factor: float, default_timeout: float) -> None:
+    def __init__(self, write: Write, stacks_fd: int, factor: float, default_timeout: float) -> None:
+        self.write = write
         self.stacks_fd = stacks_fd
         self.factor = factor
         self.default_timeout = default_timeout
@@ -295,11 +299,43 @@ class TestWatchdog:
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[Any]:
         timeout = self.timeout_of(item)
         if timeout > 0:
-            faulthandler.dump_traceback_later(self.factor * timeout, file=self.stacks_fd, exit=True)
+            thread = dump_later_in_thread(self.factor * timeout, self.stacks_fd)
+            if thread is not None:
+                self.write(protocol.watchdog_thread(thread))
         try:
             return (yield)
         finally:
             faulthandler.cancel_dump_traceback_later()
+
+
+def dump_later_in_thread(seconds: float, fd: int) -> int | None:
+    """faulthandler.dump_traceback_later (exit=True), and the id of the thread it started (a new one each time);
+    None when that thread cannot be told apart (another one started at the same moment, or no /proc)."""
+    before = thread_ids()
+    faulthandler.dump_traceback_later(seconds, file=fd, exit=True)
+    after = thread_ids()
+    started = after - before if before is not None and after is not None else set()
+    return innermost_id(started.pop()) if len(started) == 1 else None
+
+
+def thread_ids() -> set[str] | None:
+    try:
+        return set(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def innermost_id(tid: str) -> int | None:
+    """A thread's id in its innermost PID namespace (the last of its NSpid), as the harness can match it from
+    outside whichever /proc this process sees; None when the thread is gone or unreadable."""
+    try:
+        with open(f"/proc/self/task/{tid}/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        return None
+    return int(tid)  # a kernel without NSpid: no PID namespaces to tell apart
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -365,7 +401,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(guard, "concgrade-runner-guard")
     if armed is not None and armed.stacks_fd is not None:
         timeout = float(getattr(config.option, "timeout", None) or 0)
-        watchdog = TestWatchdog(armed.stacks_fd, armed.watchdog_factor, timeout)
+        watchdog = TestWatchdog(write, armed.stacks_fd, armed.watchdog_factor, timeout)
         config.pluginmanager.register(watchdog, "concgrade-test-watchdog")
     # A KeyboardInterrupt (or any exception) dying in a worker thread only warns by default; in a
     # graded run it must fail the test that caused it.

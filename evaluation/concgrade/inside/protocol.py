@@ -59,6 +59,7 @@ RecordType = Literal[
     "booted",
     "history",
     "history_calls",
+    "watchdog_thread",
 ]
 
 
@@ -143,6 +144,13 @@ class SessionExit(Record):
     """pytest's exit status as it leaves pytest, after every sessionfinish hook (a conftest may have set it)."""
 
     exitstatus: int
+
+
+class WatchdogThread(Record):
+    """The thread faulthandler started for this test's watchdog: a timed wait of the harness's own, which the
+    deadlock check leaves out. `tid` is its id in the innermost PID namespace (the last of its NSpid)."""
+
+    tid: int
 
 
 class ExitLeftovers(Record):
@@ -241,6 +249,10 @@ def booted(pytest_version: str, python: str) -> Booted:
 
 def session_exit(exitstatus: int) -> SessionExit:
     return SessionExit(type="session_exit", exitstatus=exitstatus)
+
+
+def watchdog_thread(tid: int) -> WatchdogThread:
+    return WatchdogThread(type="watchdog_thread", tid=tid)
 
 
 def exit_leftovers(processes: list[str]) -> ExitLeftovers:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from concgrade.files import sha256_file
+from concgrade.files import changes, sha256_file
 from concgrade.inside import protocol
 from concgrade.inside.protocol import BootConfig, ProbeConfig
-from concgrade.run.integrity import changes, protected_digest
+from concgrade.run.integrity import protected_digest
 from concgrade.run.outputs import AttemptOutput
 from concgrade.run.plan import RunSpec, pytest_arguments, run_environment
 from concgrade.run.readers import read_line_files

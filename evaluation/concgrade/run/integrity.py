@@ -66,19 +66,6 @@ def protected_digest(task_root: Path) -> dict[str, str]:
     return protected
 
 
-def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """Files added, removed or modified between two digests, each named with what happened."""
-    found = []
-    for name in sorted(set(before) | set(after)):
-        if name not in after:
-            found.append(f"{name} (removed)")
-        elif name not in before:
-            found.append(f"{name} (added)")
-        elif before[name] != after[name]:
-            found.append(f"{name} (modified)")
-    return found
-
-
 def harness_hook_files(folder: Path) -> list[str]:
     """Files in an implementation folder that would hook into Python or pytest rather than be the code under test."""
     found = []

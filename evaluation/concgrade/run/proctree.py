@@ -198,6 +198,19 @@ def thread_waits(pid: int, machine: str) -> list[ThreadWait] | None:
     return found
 
 
+def innermost_tid(pid: int, tid: int) -> int | None:
+    """A thread's id in its innermost PID namespace (the last of its NSpid): what the run's own /proc calls it."""
+    try:
+        text = (PROC / str(pid) / "task" / str(tid) / "status").read_bytes().decode("ascii", "replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("NSpid:"):
+            fields = line.split()
+            return int(fields[-1]) if fields[-1].isdigit() else None
+    return tid  # a kernel without NSpid: no PID namespaces to tell apart
+
+
 def children_tree(pid: int) -> list[int]:
     """Every descendant of a process, from the kernel's children lists (cheaper than reading all of /proc)."""
     found: list[int] = []

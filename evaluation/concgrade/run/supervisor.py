@@ -56,6 +56,9 @@ class Watch:
     exited: bool = False
     session_finished_at: float | None = None
     watchdog_breach: str = ""
+    # The thread the plugin's per-test faulthandler watchdog waits in (its innermost-namespace id, from the signed
+    # channel): a timed wait of the harness's own, left out of the deadlock check.
+    watchdog_thread: int | None = None
 
 
 def describe_exit(code: int | None, wrapped: bool) -> str:
@@ -103,10 +106,12 @@ def supervise(
     marker = uuid.uuid4().hex
     cgroup = RunCgroup.create(sandbox.cgroups, sandbox.limits.memory_bytes, sandbox.limits.max_tasks)
 
-    def on_record(record: dict[str, Any]) -> None:
-        if record.get("type") == "session_finish":  # the one record the supervisor acts on as it arrives
+    def on_record(record: dict[str, Any]) -> None:  # the records the supervisor acts on as they arrive
+        if record.get("type") == "session_finish":
             watch.session_finished_at = time.monotonic()
             watch.wake.set()
+        elif record.get("type") == "watchdog_thread" and isinstance(record.get("tid"), int):
+            watch.watchdog_thread = record["tid"]
 
     channel = RecordChannel(on_record)
     paths = launch.paths
@@ -252,7 +257,7 @@ def start_process(
 def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: Callable[[], int | None]) -> str:
     """Block until the process exits, its wall clock runs out, it deadlocks (during its session or after it),
     it outlives its session by too long, or the watchdog fires."""
-    looks = WaitLooks(find_pytest)
+    looks = WaitLooks(find_pytest, watchdog=lambda: watch.watchdog_thread)
     idle = IdleTracker(find_pytest)
     while True:
         watch.wake.clear()
@@ -276,10 +281,20 @@ def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: 
 
 
 class WaitLooks:
-    """Looks at what every thread of the run waits for, LOOK_INTERVAL apart: is it deadlocked?"""
+    """Looks at what every thread of the run waits for, LOOK_INTERVAL apart: is it deadlocked?
 
-    def __init__(self, find_pytest: Callable[[], int | None], machine: str | None = None) -> None:
+    `watchdog` names the thread of the plugin's faulthandler watchdog (its innermost-namespace id): it always
+    waits with a timeout, and would otherwise hide every deadlock during a test. Only that one thread of the
+    test process, and only while it is in a timed wait, is left out."""
+
+    def __init__(
+        self,
+        find_pytest: Callable[[], int | None],
+        machine: str | None = None,
+        watchdog: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self.find_pytest = find_pytest
+        self.watchdog = watchdog
         self.machine = machine or platform.machine()
         self.unknown = self.machine not in proctree.SYSCALLS
         self.pid: int | None = None
@@ -296,8 +311,17 @@ class WaitLooks:
             found = proctree.thread_waits(pid, self.machine)
             if found is None and pid == self.pid:
                 return None  # the process is exiting right now
-            waits += found or []
+            waits += self.without_watchdog(found) if pid == self.pid and found else found or []
         return bool(waits) and all(w.kind == "untimed" for w in waits), sum(w.ticks for w in waits)
+
+    def without_watchdog(self, waits: list[proctree.ThreadWait]) -> list[proctree.ThreadWait]:
+        watchdog = self.watchdog()
+        if watchdog is None or self.pid is None:
+            return waits
+        for wait in waits:
+            if wait.kind == "timed" and proctree.innermost_tid(self.pid, wait.tid) == watchdog:
+                return [other for other in waits if other is not wait]
+        return waits
 
     def deadlocked(self) -> bool:
         seen = self.look()

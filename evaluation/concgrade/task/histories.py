@@ -10,6 +10,7 @@ from typing import Any
 
 from concgrade.errors import TaskError
 from concgrade.inside.history_spec import SpecError, parse_argument
+from concgrade.task.entries import entry_name
 
 KEYS = {
     "name",
@@ -31,7 +32,6 @@ KEYS = {
 OPERATION_KEYS = {"method", "args", "weight"}
 COMPARISONS = ("equal", "unique")
 HOOK_FOLDERS = ("tests", "evaluation")  # where a task's hooks may live (as for workloads)
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # A hook: "tests/hist_hooks.py:operations" (a file of the task) or "hist_hooks:operations" (a module in tests/ or
 # evaluation/).
@@ -175,12 +175,7 @@ def hook_file(root: Path, hook: HookRef) -> Path | None:
 
 def parse_history(entry: dict[str, Any], where: str, index: int) -> HistorySpec:
     label = f"histories[{index}]"
-    unknown = sorted(set(entry) - KEYS)
-    if unknown:
-        raise TaskError(f"{where}: {label} has unknown key(s) {unknown}; known: {sorted(KEYS)}")
-    name = entry.get("name")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise TaskError(f"{where}: {label}.name must be a short name (letters, digits, '-', '_', '.')")
+    name = entry_name(entry, where, label, KEYS)
     read = _Reader(entry, f"{where}: {label} ({name})")
     target = entry.get("target")
     if not isinstance(target, str) or not TARGET_PATTERN.match(target):

@@ -14,6 +14,7 @@ from typing import Any
 
 from concgrade.errors import TaskError
 from concgrade.files import walk_files
+from concgrade.task.entries import entry_name
 
 # Task folders where a workload's hooks (setup, args_factory) may live, searched in this order.
 HOOK_FOLDERS = ("tests", "evaluation")
@@ -43,7 +44,6 @@ KEYS = {
     "description",
     "same_result",
 }
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A dotted module name, a colon, and an attribute (dotted for a method of a class: `module:Class.method`).
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -104,12 +104,7 @@ def parse_workloads(manifest: dict[str, Any], path: Path | None) -> tuple[Worklo
 
 def parse_workload(entry: dict[str, Any], where: str, index: int) -> Workload:
     label = f"workloads[{index}]"
-    unknown = sorted(set(entry) - KEYS)
-    if unknown:
-        raise TaskError(f"{where}: {label} has unknown key(s) {unknown}; known: {sorted(KEYS)}")
-    name = entry.get("name")
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise TaskError(f"{where}: {label}.name must be a short name (letters, digits, '-', '_', '.')")
+    name = entry_name(entry, where, label, KEYS)
     label = f"workloads[{index}] ({name})"
 
     def reference(key: str, required: bool = False) -> str | None:

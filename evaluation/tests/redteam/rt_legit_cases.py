@@ -210,69 +210,70 @@ os.register_at_fork(after_in_child=_new_semaphore_in_child)
 
 
 class _Call:
-    """One call's state: its results, its fatal error, and the works that began (and so may still send)."""
+    """One call's state: its window of users in flight, their futures, its results and its fatal error."""
 
     def __init__(self) -> None:
         self.state = threading.Condition()
-        self.cancelled = False
-        self.begun = 0
+        self.window = threading.BoundedSemaphore(MAX_WORKERS)  # this call's users in flight
+        self.live: set[Any] = set()
+        self.results: list[Any] = []
         self.fatal: list[BaseException] = []
+        self.cancelled = False
 
     def run(self, user_id: Any, payload: Any) -> Any:
         with _sends:
-            with self.state:
-                if self.cancelled:
-                    return None
-                self.begun += 1
-            try:
-                return _notify_one(user_id, payload)
-            finally:
-                with self.state:
-                    self.begun -= 1
-                    self.state.notify_all()
+            if self.cancelled:  # this call raised while the user waited for a send slot: it never begins
+                return None
+            return _notify_one(user_id, payload)
 
-    def cancel(self) -> None:
-        """Nothing more of this call starts; the works that began finish before the call returns."""
+    def finished(self, index: int, future: Any) -> None:
+        with self.state:
+            self.live.discard(future)
+            if not future.cancelled():
+                error = future.exception()
+                if error is not None:
+                    self.fatal.append(error)  # before the window opens: the feeding loop takes no more users
+                else:
+                    self.results[index] = future.result()
+            self.state.notify_all()
+        self.window.release()
+
+    def feed(self, pool: ThreadPoolExecutor, user_ids: Any, payload: Any) -> list[Any]:
+        for index, user_id in enumerate(user_ids):
+            self.window.acquire()
+            if self.fatal:
+                self.window.release()
+                break
+            self.results.append(None)
+            future = pool.submit(self.run, user_id, payload)
+            with self.state:
+                self.live.add(future)
+            future.add_done_callback(lambda done, index=index: self.finished(index, done))
+        with self.state:
+            self.state.wait_for(lambda: self.fatal or not self.live)
+        if self.fatal:
+            raise self.fatal[0]
+        return self.results
+
+    def stop(self, pool: ThreadPoolExecutor) -> None:
+        """Nothing more of this call begins; sends already running finish alone. Its workers still waiting for a
+        send slot (held by other callers) find the call cancelled and leave on their own."""
         with self.state:
             self.cancelled = True
-            self.state.wait_for(lambda: self.begun == 0)
+            for future in list(self.live):
+                future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def notify_users(user_ids, payload):
-    results: list[Any] = []
-    window = threading.BoundedSemaphore(MAX_WORKERS)  # this call's users in flight
     call = _Call()
-
-    def finished(index: int, future: Any) -> None:
-        window.release()
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is not None:
-            with call.state:
-                call.fatal.append(error)
-        else:
-            results[index] = future.result()
-
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="call") as pool:
-        futures = []
-        try:
-            for index, user_id in enumerate(user_ids):
-                window.acquire()
-                if call.fatal:
-                    window.release()
-                    break
-                results.append(None)
-                future = pool.submit(call.run, user_id, payload)
-                future.add_done_callback(lambda done, index=index: finished(index, done))
-                futures.append(future)
-        finally:
-            if call.fatal:
-                for future in futures:
-                    future.cancel()
-                call.cancel()
-    if call.fatal:
-        raise call.fatal[0]
+    pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="call")
+    try:
+        results = call.feed(pool, user_ids, payload)
+    except BaseException:  # a fatal error of a send, or Ctrl-C in the caller's thread
+        call.stop(pool)
+        raise
+    pool.shutdown(wait=True)  # every send of the call is done: its workers are idle
     return results
 '''
 )
@@ -371,7 +372,9 @@ def notify_users(user_ids, payload):
 )
 
 # The reference, with the blocking part of each user's lookup done in a small process pool (started with spawn):
-# worker processes that exist until the interpreter ends, and are shut down by it, not left behind.
+# worker processes that exist until the interpreter ends, and are shut down by it, not left behind. A process
+# that leaves by os._exit (a forked child does) shuts no pool down, so each worker also leaves once the process
+# that started it is gone (its code in a module of its own, so that spawn children can import it by name).
 PROCESS_POOL_LOOKUPS = REFERENCE.replace(
     '''def lookup_user(user_id: Any) -> dict[str, Any]:
     """Fetch the user's record before sending (simulated: a short blocking read)."""
@@ -388,7 +391,14 @@ def _lookup_pool() -> Any:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            _lookups = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+            import lookup_worker
+
+            _lookups = ProcessPoolExecutor(
+                max_workers=2,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=lookup_worker.leave_with_parent,
+                initargs=(os.getpid(),),
+            )
         return _lookups
 
 
@@ -403,11 +413,30 @@ def lookup_user(user_id: Any) -> dict[str, Any]:
     _executor, _lookups, _lookups_lock = None, None, threading.Lock()""",
 )
 
+LOOKUP_WORKER = '''
+"""What runs in each lookup process besides the reads: it leaves when the process that started it is gone."""
+
+import os
+import threading
+import time
+
+
+def leave_with_parent(parent: int) -> None:
+    """`parent` is named by the process that made the pool: it may be gone before this worker has started."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+'''
+
 CASES = [
     Case("idle-exit-pool", 9, candidate(IDLE_POOL), "accepted", today="rejected: hung ~3 s after the session ended"),
     Case("lingering-reporter", 9, candidate(LINGERING_REPORTER), "accepted", today="rejected: hung after the session"),
     Case("lazy-threads", 0, candidate(LAZY_THREADS), "accepted"),
     Case("per-call-semaphore", 0, candidate(PER_CALL_SEMAPHORE), "accepted"),
     Case("asyncio-to-thread", 0, candidate(ASYNCIO_TO_THREAD), "accepted"),
-    Case("process-pool-lookups", 0, candidate(PROCESS_POOL_LOOKUPS), "accepted"),
+    Case("process-pool-lookups", 0, candidate(PROCESS_POOL_LOOKUPS, **{"lookup_worker.py": LOOKUP_WORKER}), "accepted"),
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from taskfactory import make_task, write_files
 
-from concgrade.run.integrity import changes, harness_hook_files, protected_digest, tree_digest
+from concgrade.files import changes
+from concgrade.run.integrity import harness_hook_files, protected_digest, tree_digest
 
 
 def test_protected_files_are_tests_conftests_pytest_config_and_the_manifest(tmp_path):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+import concgrade
 from concgrade.errors import RunError
 from concgrade.inside.protocol import BootConfig
 from concgrade.run import proctree
@@ -86,3 +89,67 @@ def test_a_thread_is_classified_from_its_state_and_syscall():
     assert proctree.wait_kind("S", "230 0x1 0x1 0x7fa7 0x0", table) == "timed"  # time.sleep
     assert proctree.wait_kind("S", "0 0x3 0x55cc 0x2000", table) == "other"  # a read: waiting on something else
     assert proctree.wait_kind("Z", "", table) == "untimed"
+
+
+WATCHDOG_CHILD = """
+import sys, threading
+from concgrade.inside.plugin import dump_later_in_thread
+lock = threading.Lock(); lock.acquire()
+threading.Thread(target=lock.acquire).start()
+if "--timed" in sys.argv:
+    threading.Thread(target=threading.Event().wait, args=(120,)).start()
+print(dump_later_in_thread(120, sys.stderr.fileno()), flush=True)
+lock.acquire()
+"""
+
+
+def watched_child(prefix: tuple[str, ...], *args: str) -> tuple[subprocess.Popen[bytes], int, int]:
+    """A deadlocked process with faulthandler's watchdog armed: (the process, its Python's host pid, the
+    watchdog thread's id as the process itself reported it)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(concgrade.__file__).parents[1])}  # this checkout's harness
+    command = [*prefix, sys.executable, "-c", WATCHDOG_CHILD, *args]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+    assert child.stdout is not None
+    reported = child.stdout.readline().strip()
+    assert reported.isdigit(), f"the child found no watchdog thread: {reported!r}"
+    python = next((pid for pid in [child.pid, *proctree.children_tree(child.pid)] if thread_count(pid) >= 3), None)
+    assert python is not None
+    for _ in range(200):  # a moment for every thread to reach its wait
+        kinds = [w.kind for w in proctree.thread_waits(python, platform.machine()) or []]
+        if kinds.count("untimed") == len(kinds) - (2 if args else 1):
+            break
+        time.sleep(0.01)
+    return child, python, int(reported)
+
+
+def thread_count(pid: int) -> int:
+    return len(proctree.thread_waits(pid, platform.machine()) or [])
+
+
+def pid_namespace_prefix() -> tuple[str, ...]:
+    prefix = ("unshare", "--pid", "--fork", "--mount-proc")
+    if os.geteuid() != 0 or subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip("no PID namespace with its own /proc for this user here")
+    return prefix
+
+
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "aarch64"), reason="the deadlock check reads x86_64/aarch64 syscalls"
+)
+@pytest.mark.parametrize("namespaced", [False, True], ids=["host", "pid-namespace"])
+def test_the_per_test_watchdog_thread_does_not_hide_a_deadlock_and_hides_nothing_else(namespaced):
+    """faulthandler's per-test watchdog always waits with a timeout: left in, no deadlock could ever be seen
+    during a test. The plugin names its thread (in its own PID namespace's numbers) and only that one is left out:
+    another thread in a timed wait still means no deadlock."""
+    prefix = pid_namespace_prefix() if namespaced else ()
+    deadlocked, pid, watchdog = watched_child(prefix)
+    timed, timed_pid, timed_watchdog = watched_child(prefix, "--timed")
+    try:
+        assert not looks_until(WaitLooks(lambda: pid), 50)  # what the check saw before the plugin named the thread
+        assert looks_until(WaitLooks(lambda: pid, watchdog=lambda: watchdog), 50)
+        assert not looks_until(WaitLooks(lambda: timed_pid, watchdog=lambda: timed_watchdog), 50)
+        assert not looks_until(WaitLooks(lambda: pid, watchdog=lambda: watchdog + 100_000), 50)  # another id
+    finally:
+        for child in (deadlocked, timed):
+            child.kill()
+            child.wait()

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from concgrade.static.mutants.model import Edit, Mutation, operator
 from concgrade.static.mutants.targets import (
+    awaited_gathers,
     enclosing_functions,
     facts,
+    gathered,
     is_multiprocessing_pool,
     pool_of,
     short,
@@ -196,18 +198,8 @@ def _reads_result(owner: ast.AST, name: str) -> bool:
 
 
 def _gather_as_completed(parsed: ParsedSource) -> Iterator[Mutation]:
-    for node in parsed.nodes:
-        if not (isinstance(node, ast.Await) and isinstance(node.value, ast.Call)):
-            continue
-        call = node.value
-        kind = parsed.call_kind(call)
-        if kind is None or kind[0] != "async_gather" or call.keywords:
-            continue
-        if len(call.args) == 1 and isinstance(call.args[0], ast.Starred):
-            awaitables = call.args[0].value
-        else:
-            awaitables = ast.List(call.args, ast.Load())
-        completed = ast.Call(stdlib_ref(parsed, "asyncio.as_completed"), [awaitables], [])
+    for node, call in awaited_gathers(parsed):
+        completed = ast.Call(stdlib_ref(parsed, "asyncio.as_completed"), [gathered(call, ast.List)], [])
         loop = ast.ListComp(
             ast.Await(ast.Name("_aw", ast.Load())),
             [ast.comprehension(ast.Name("_aw", ast.Store()), completed, [], 0)],

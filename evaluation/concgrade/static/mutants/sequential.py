@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from concgrade.static.mutants.model import Edit, Insert, Mutation, operator
 from concgrade.static.mutants.targets import (
     after_imports,
+    awaited_gathers,
     facts,
+    gathered,
     is_multiprocessing_pool,
     pool_of,
     short,
@@ -75,17 +77,8 @@ def sequentialize_executor(parsed: ParsedSource) -> Iterator[Mutation]:
     "the coroutines must run concurrently, not one after another",
 )
 def sequentialize_gather(parsed: ParsedSource) -> Iterator[Mutation]:
-    for node in parsed.nodes:
-        if not (isinstance(node, ast.Await) and isinstance(node.value, ast.Call)):
-            continue
-        call = node.value
-        kind = parsed.call_kind(call)
-        if kind is None or kind[0] != "async_gather" or call.keywords:
-            continue
-        if len(call.args) == 1 and isinstance(call.args[0], ast.Starred):
-            awaitables = call.args[0].value
-        else:
-            awaitables = ast.Tuple(call.args, ast.Load())
+    for node, call in awaited_gathers(parsed):
+        awaitables = gathered(call, ast.Tuple)
         loop = ast.ListComp(
             ast.Await(ast.Name("_aw", ast.Load())),
             [ast.comprehension(ast.Name("_aw", ast.Store()), awaitables, [], 0)],

@@ -420,3 +420,20 @@ def pool_factories(parsed: ParsedSource) -> Iterator[tuple[Function, ast.Call]]:
         returns = [n for n in walk_scope(func) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)]
         if any(r.value.id == init.name for r in returns if isinstance(r.value, ast.Name)):
             yield func, init.call
+
+
+def awaited_gathers(parsed: ParsedSource) -> Iterator[tuple[ast.Await, ast.Call]]:
+    """Each `await asyncio.gather(...)` without keywords (return_exceptions changes what a rewrite means)."""
+    for node in parsed.nodes:
+        if not (isinstance(node, ast.Await) and isinstance(node.value, ast.Call)):
+            continue
+        kind = parsed.call_kind(node.value)
+        if kind is not None and kind[0] == "async_gather" and not node.value.keywords:
+            yield node, node.value
+
+
+def gathered(call: ast.Call, container: type[ast.List] | type[ast.Tuple]) -> ast.expr:
+    """What a gather call awaits, as one iterable: `gather(*aws)` gives `aws`, `gather(a, b)` a container."""
+    if len(call.args) == 1 and isinstance(call.args[0], ast.Starred):
+        return call.args[0].value
+    return container(call.args, ast.Load())
