@@ -18,7 +18,8 @@ second fresh process with the reference on PYTHONPATH, and the checker in this o
 Then the same through the real pipeline: per shape, variant and seed, a whole grade (`concgrade.pipeline.grade`)
 of a fixture task whose after is the variant (pytest runs, then the histories phase: the sandboxed driver, the
 boot-started model, the check), with one recorded run per grade; and the example notification_simulator with
-its store's lock taken out (the suites pass it; only the history can tell).
+its store's lock taken out (its suites catch that too, since they hold a read-modify-write open; the
+history is timed here as the check a grade runs on it).
 
 Goals: with stress, each racy refactor caught in at least 19 of 20 seeds, each locked one in none.
 Then the checker's time on histories of 1,000 and 10,000 operations (locked token bucket, 4 threads,

@@ -1,6 +1,7 @@
 """Agreement with the practice corpus: public dataset tasks graded zero-config, compared with their observed verdicts.
 
     python benchmarks/practice_corpus.py [--tasks DIR] [--reports DIR] [--mirror-root DIR] [--corpus DIR] [--fresh]
+                                         [--only TASK_ID ...]
 
 The corpus (`../shared/corpus/` beside the repository, or --corpus / $CORPUS_DIR) lists public dataset tasks, each
 pinned to a commit, with the verdict their own documented commands gave (`practice.json`: `expected`). This
@@ -9,7 +10,8 @@ materializes them with the corpus's `materialize.sh` (from mirror clones under $
 would (`concgrade dataset DIR --install --jobs 2`), and prints one row per task (verdict, expected, the failing
 checks, seconds) and the total agreement. It exits 0 and says why when the corpus or its repositories are absent.
 `--fresh` grades with an empty cache (virtualenvs rebuilt, nothing reused); by default virtualenvs are reused and
-grades are cached by the harness's own hash, so an edited harness always regrades.
+grades are cached by the harness's own hash, so an edited harness always regrades. `--only` grades a few tasks
+(by task id) while iterating on them; the total then counts those tasks only.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ def missing_mirrors(entries: list[dict], mirrors: Path) -> list[str]:
     return [name for name in names if not (mirrors / name.replace("/", "+") / "repo").is_dir()]
 
 
-def materialize(corpus: Path, mirrors: Path, target: Path) -> None:
+def materialize(corpus: Path, mirrors: Path, target: Path, listing: Path) -> None:
     done = subprocess.run(
-        ["bash", str(corpus / "materialize.sh"), str(target), str(mirrors), str(corpus / "practice.json")],
+        ["bash", str(corpus / "materialize.sh"), str(target), str(mirrors), str(listing)],
         capture_output=True,
         text=True,
     )
@@ -115,6 +117,7 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="grade with an empty cache (rebuild virtualenvs)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of the table")
     parser.add_argument("--reports", type=Path, help="keep the dataset's reports here (default: a temporary folder)")
+    parser.add_argument("--only", nargs="+", metavar="TASK_ID", help="grade only these tasks of the corpus")
     args = parser.parse_args()
 
     corpus = corpus_folder(args.corpus)
@@ -122,6 +125,11 @@ def main() -> int:
         print(f"skipped: no practice corpus at {corpus} (give --corpus or set CORPUS_DIR)")
         return 0
     entries = json.loads((corpus / "practice.json").read_text(encoding="utf-8"))
+    if args.only:
+        unknown = sorted(set(args.only) - {entry["task_id"] for entry in entries})
+        if unknown:
+            raise SystemExit(f"no such task in the corpus: {', '.join(unknown)}")
+        entries = [entry for entry in entries if entry["task_id"] in args.only]
     mirrors = args.mirror_root or Path(os.environ.get("MIRROR_ROOT") or DEFAULT_MIRRORS)
     absent = missing_mirrors(entries, mirrors)
     if absent:
@@ -130,7 +138,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="practice-corpus-") as temporary:
         scratch = Path(temporary)
         tasks = args.tasks or scratch / "tasks"
-        materialize(corpus, mirrors, tasks)
+        listing = scratch / "practice.json"
+        listing.write_text(json.dumps(entries), encoding="utf-8")
+        materialize(corpus, mirrors, tasks, listing)
+        others = sorted({path.name for path in tasks.iterdir() if path.is_dir()} - {entry["path"] for entry in entries})
+        if others:
+            raise SystemExit(
+                f"{tasks} also holds tasks that would be graded: {', '.join(others[:3])} (give an empty --tasks)"
+            )
         cache = scratch / "cache" if args.fresh else None
         document, elapsed, _ = grade(tasks, args.reports or scratch / "reports", args.jobs, cache)
         table = rows(entries, document)

@@ -2,7 +2,8 @@
 
 Each entry replaces `old` (which occurs exactly once in `file`, relative to the task folder) with `new` in a
 copy of the task. The result breaks one requirement: the FAIL_TO_PASS file named by `breaks` fails on the
-broken after, while the PASS_TO_PASS suite and the other FAIL_TO_PASS files still pass.
+broken after, while the PASS_TO_PASS suite and the other FAIL_TO_PASS files still pass. A test of another file
+that checks the same requirement from another side may fail with it: `also` names such files.
 """
 
 MUTATIONS = {
@@ -12,6 +13,8 @@ MUTATIONS = {
         "old": "            return bucket.try_take(now)\n",
         "new": "            bucket.try_take(now)\n            return True\n",
         "breaks": "tests/test_rate_limit.py",
+        # Two first sends of a user at once share one bucket: with every send allowed, both get through.
+        "also": ("tests/test_locks_and_faults.py",),
     },
     "notification_simulator": {
         # The pool forgets to pass its bound to the queue: the queue grows without limit.

@@ -4,7 +4,8 @@ The environment is the task's: its requirements are installed first, exactly as 
 pytest 7.4 or 8.3 keeps that pytest), then only what concgrade's in-process plugin needs that the task does not
 bring (pytest-json-report, pytest-timeout; pytest itself only when the task has none), constrained to the
 task's pytest. The virtualenv is made with the Python the task's Dockerfile names where this machine has it
-(interpreters.py). The harness's own pip installs into it (`pip --python`): no pip is bootstrapped into it.
+(interpreters.py). The harness's own pip installs into it (`pip --python`), so no pip is bootstrapped into it,
+unless that pip no longer supports the task's older Python: then the virtualenv gets its own pip from ensurepip.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ PYPROJECT_TEST_EXTRAS = ("test", "tests", "testing", "dev")
 READY_MARKER = "concgrade-ready"
 ADDED_NAME = "concgrade-added.txt"  # beside the marker: what concgrade added to the task's requirements
 INSTALL_TIMEOUT = 900.0
+PROBE_TIMEOUT = 60.0
 LINES_KEPT = 12
 
 
@@ -165,6 +167,7 @@ def build_virtualenv(folder: Path, root: Path, files: list[Path], executable: st
     """
     run_installer([executable, "-m", "venv", "--without-pip", str(folder)], root, "creating the virtualenv")
     python = folder / "bin" / "python"
+    pip = installer_for(python, root)
     arguments = []
     for path in files:
         if path.name == "pyproject.toml":
@@ -172,7 +175,7 @@ def build_virtualenv(folder: Path, root: Path, files: list[Path], executable: st
         else:
             arguments += ["-r", path.name]
     if arguments:
-        run_installer(pip_install(python, arguments), root, f"installing {', '.join(p.name for p in files)}")
+        run_installer(pip_install(pip, arguments), root, f"installing {', '.join(p.name for p in files)}")
     have = installed_versions(python, ["pytest", *PLUGIN_REQUIREMENTS])
     added = [] if "pytest" in have else [HARNESS_PYTEST]
     if "pytest" in have:
@@ -181,13 +184,41 @@ def build_virtualenv(folder: Path, root: Path, files: list[Path], executable: st
     if added:
         # The task's pytest stays what it is: the plugin's dependencies are resolved against it.
         keep = [f"pytest=={have['pytest']}"] if "pytest" in have else []
-        run_installer(pip_install(python, [*added, *keep]), root, f"adding {', '.join(added)} for concgrade")
+        run_installer(pip_install(pip, [*added, *keep]), root, f"adding {', '.join(added)} for concgrade")
     return added
 
 
-def pip_install(python: Path, arguments: list[str]) -> list[str]:
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "install"]
-    return [*pip, "--disable-pip-version-check", "--no-input", "--quiet", *arguments]
+def installer_for(python: Path, root: Path) -> list[str]:
+    """The pip that installs into the virtualenv of `python`: the harness's own where it can drive that Python.
+
+    A newer pip drops older Pythons (pip 26 needs 3.10) that a task's Dockerfile may still name; such a
+    virtualenv gets the pip its own Python bundles (ensurepip), as the task's image had one.
+    """
+    harness = [sys.executable, "-m", "pip", "--python", str(python)]
+    if can_drive(harness):
+        return harness
+    run_installer([str(python), "-m", "ensurepip", "--default-pip"], root, "bootstrapping pip into the virtualenv")
+    return [str(python), "-m", "pip"]
+
+
+def can_drive(pip: list[str]) -> bool:
+    """Whether this pip runs against its `--python` target (it refuses a Python it no longer supports)."""
+    try:
+        done = subprocess.run(
+            [*pip, "--version"], capture_output=True, timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL, env=pip_env()
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def pip_install(pip: list[str], arguments: list[str]) -> list[str]:
+    return [*pip, "install", "--disable-pip-version-check", "--no-input", "--quiet", *arguments]
+
+
+def pip_env() -> dict[str, str]:
+    """The installer's environment: the harness's, without what would point pip elsewhere."""
+    return {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
 
 
 def check_supported_pytest(version: str) -> None:
@@ -218,10 +249,15 @@ def installed_versions(python: Path, names: list[str]) -> dict[str, str]:
 
 def run_installer(command: list[str], cwd: Path, what: str) -> None:
     """Run one installer step in the task folder (requirement files name paths relative to it)."""
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
     try:
         done = subprocess.run(
-            command, cwd=cwd, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, stdin=subprocess.DEVNULL
+            command,
+            cwd=cwd,
+            env=pip_env(),
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
         raise InstallError(f"{what}: no result after {INSTALL_TIMEOUT:g}s") from None

@@ -45,4 +45,6 @@ def test_workers_left_alive_after_the_call_are_rejected(cli, tmp_path):
     ]
     # The pool's workers were already running when the bounded tests began: still seen, still within the bound.
     bounds = [t for t in data["implementations"]["after"]["tests"] if t["suite"] == "FAIL_TO_PASS"]
-    assert all(t["passed"] and t["probes"][0]["max_processes"] == data["environment"]["cpu_count"] for t in bounds)
+    assert all(t["passed"] for t in bounds)
+    probed = [t for t in bounds if t["probes"]]
+    assert probed and all(t["probes"][0]["max_processes"] == data["environment"]["cpu_count"] for t in probed)

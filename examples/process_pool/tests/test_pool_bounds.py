@@ -32,3 +32,28 @@ def test_workers_are_reused_across_items(concurrency_probe):
     figures = probe.figures()
     assert figures["processes_started"] <= CORES, f"{figures['processes_started']} processes for {len(ITEMS)} items"
     assert figures["worker_pids"] <= CORES
+
+
+def test_a_batch_of_a_thousand_items_starts_no_more_processes_than_cores(monkeypatch):
+    """Past the sizes a bound is usually tried at: 1,001 items still start at most cpu_count() processes.
+
+    Process.start refuses past that count (before forking), so a design that starts more fails at once
+    instead of forking a thousand interpreters."""
+    from multiprocessing.process import BaseProcess
+
+    started = []
+    real_start = BaseProcess.start
+
+    def counted_start(process):
+        if len(started) >= CORES:
+            raise RuntimeError(f"process {len(started) + 1} started for one call on {CORES} cores")
+        started.append(process)
+        real_start(process)
+
+    monkeypatch.setattr(BaseProcess, "start", counted_start)
+    try:
+        assert parallelizing.process_all([0] * 1_001) == [0] * 1_001
+    finally:
+        # Only the counting is undone: the processes are left alone (terminating a pool's workers would hang
+        # a pool that outlives the call in the tests after this one; test_results.py rejects such a pool).
+        monkeypatch.undo()
