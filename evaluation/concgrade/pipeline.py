@@ -147,8 +147,8 @@ def grade(
 
     plan = options.repeat_plan()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="concgrade-beside") as beside:
-        # The harness is imported whole and fingerprinted while the grade probes its sandbox and snapshots the
-        # task (which run nothing of the task's); run_and_observe waits for it before the first process starts.
+        # The harness is imported whole and fingerprinted while the grade probes its sandbox (which runs nothing
+        # of the task's); run_and_observe waits for it before it copies the task and starts any process.
         harness_ready = beside.submit(harness.ready)
         # Static analysis needs no run and no run needs it: it goes on beside the runs, off the critical path
         # (started once the first pytest process is running, so it does not slow down the runs' scratch copies).
@@ -328,14 +328,16 @@ def run_and_observe(
     """Every run of the plan, each observed once: (one observation per implementation, user files the grade
     changed, the isolation layers that were active). `on_start` is called as each pytest process starts
     (work meant to share the machine with the runs, not with their preparation); `before_runs` once the
-    grade is prepared, before any process starts (it waits for the harness to be ready; its errors stop the grade).
+    sandbox is probed, before any copy or process (it waits for the harness to be ready; its errors stop the grade).
     """
     sandbox = prepare_sandbox(run_limits(task.limits), interpreter=task.interpreter)
+    if before_runs is not None:
+        # Waited for here, not after the copies: a thread importing modules beside a copy of many small files
+        # makes each of the copy's system calls wait for the GIL; the sandbox's probe only waits for a process.
+        before_runs()
     watched = watched_folders(task)
     digests_before = {folder: tree_digest(folder) for folder in watched}
     with task_snapshot(task) as snapshot:  # every process starts from this copy, reruns included
-        if before_runs is not None:
-            before_runs()
         outputs, observe = run_specs(snapshot, options, plan, on_run_done, sandbox, on_start)
     folder_changes = [
         f"{folder / change}" for folder in watched for change in changes(digests_before[folder], tree_digest(folder))
