@@ -22,6 +22,7 @@ def task_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
         source = info.get("toggle_source") or {}
         instances = task.get("instances") or {}
         resolution = (task.get("resolution") or {}).get("status")
+        python = (task.get("environment") or {}).get("python") or {}  # the Python the task's tests ran on
         rows.append(
             {
                 "label": task["label"],
@@ -37,6 +38,8 @@ def task_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
                 "toggle_origin": source.get("origin", ""),
                 "toggle_evidence": source.get("evidence", []),
                 "suites_source": info.get("suites_source") or "",
+                "python": python.get("version") or "",
+                "python_note": python.get("note") or "",
                 "instances_status": instances.get("status"),
                 "findings": [f for f in instances.get("findings", []) if f.get("severity") != "info"],
                 "resolution": resolution,

@@ -215,6 +215,7 @@ class ReportView:
     isolation_layers: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     peak_note: str = ""
+    python: str = ""  # the Python the tests ran on, where the task's environment names it, and any difference
     skipped: list[dict[str, str]] = field(default_factory=list)  # phases not run, and why
 
 
@@ -256,7 +257,9 @@ def build_view(results: Results) -> ReportView:
         ],
         diffs=[diff_view(diff) for diff in results.diffs],
         runs=[run_view(name, impl) for name, impl in results.implementations.items()],
-        environment=flatten({k: v for k, v in results.environment.items() if k != "isolation"}),
+        environment=flatten({k: v for k, v in results.environment.items() if k != "isolation"})
+        + flatten({"tests_python": results.task.get("python") or {}}),
+        python=python_line(results.task.get("python") or {}),
         isolation=flatten({k: v for k, v in (results.environment.get("isolation") or {}).items() if k != "layers"}),
         isolation_layers=list((results.environment.get("isolation") or {}).get("layers") or []),
         reproduce=str(results.reproduce.get("shell", "")),
@@ -649,6 +652,16 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def python_line(python: Mapping[str, Any]) -> str:
+    """One line on the interpreter the tests ran on (the harness's own Python, above, may be another)."""
+    if not python.get("version"):
+        return ""
+    line = f"tests ran on Python {python['version']}"
+    if python.get("requested"):
+        line += f" ({python.get('source') or 'asked for ' + str(python['requested'])})"
+    return line + (f": {python['note']}" if python.get("note") else "")
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

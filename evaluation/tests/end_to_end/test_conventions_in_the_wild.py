@@ -7,9 +7,11 @@ fails, the task's pytest and Python, and services. Each asserts the verdict and 
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +23,7 @@ from taskfactory import write_files
 from wildfactory import BODIES, IMPORT_COUNTER, NOT_JSON, P2P_AS_F2P, PLAIN, base, both, make_wild_dataset, metadata
 
 from concgrade.dataset.interpreters import candidate_paths
+from concgrade.dataset.local_services import can_start, missing_program
 
 
 def run(*args: str, cache: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -344,6 +347,34 @@ def test_an_older_python_the_harness_pip_dropped_still_gets_its_virtualenv(tmp_p
     assert row["environment"]["packages"]["pytest"] == "8.3.3"
 
 
+def test_a_python_this_machine_cannot_give_is_replaced_by_the_harness_s_and_the_report_says_so(tmp_path):
+    dataset = tmp_path / "ds"
+    for label, image in (("unknown_python", "python:3.99-slim"), ("too_old_python", "python:2.7")):
+        write_files(
+            dataset / label,
+            {
+                **base(PYTHONPATH_README_PIN, dockerfile=f"FROM {image}\n"),
+                **both(),
+                "tests/test_counter.py": IMPORT_COUNTER + BODIES,
+            },
+        )
+    done = run("dataset", str(dataset), "--install", "--json", "--output", str(tmp_path / "r"), cache=tmp_path / "c")
+    rows = {row["label"]: row for row in json.loads(done.stdout)["tasks"]}
+    here = ".".join(map(str, sys.version_info[:2]))
+    for label, reason in (("unknown_python", "which this machine does not have"), ("too_old_python", "or newer")):
+        row = rows[label]
+        assert row["verdict"] == "accepted", (label, row["failing_checks"], row.get("error"))
+        python = row["environment"]["python"]
+        assert python["version"].startswith(here + ".") and python["requested"] in ("3.99", "2.7"), python
+        assert reason in python["note"] and python["note"].endswith(f"graded on {here}"), python
+        results = json.loads((tmp_path / "r" / label / "results.json").read_text())
+        assert results["task"]["python"]["note"] == python["note"]
+        page = html.unescape((tmp_path / "r" / label / "report.html").read_text())
+        assert f"tests ran on Python {python['version']} (Dockerfile FROM python:" in page and python["note"] in page
+    index = html.unescape((tmp_path / "r" / "index.html").read_text())
+    assert all(rows[label]["environment"]["python"]["note"] in index for label in rows)
+
+
 PYTHONPATH_README_PIN = (
     "## before\n```bash\nPYTHONPATH=repository_before pytest -q tests\n```\n"
     "## after\n```bash\nPYTHONPATH=repository_after pytest -q tests\n```\n"
@@ -357,40 +388,47 @@ REDIS_TEST = textwrap.dedent("""\
     import os, socket
 
 
-    def ping():
+    def test_the_service_answers():
         with socket.create_connection((os.environ["REDIS_HOST"], int(os.environ["REDIS_PORT"])), timeout=5) as s:
             s.sendall(b"PING\\r\\n")
-            return s.recv(64)
-
-
-    def test_redis_answers():
-        assert ping() == b"+PONG\\r\\n"
+            assert s.recv(64) == b"+PONG\\r\\n"
 
 
 """)
+# PostgreSQL's SSLRequest (length 8, code 80877103): a server answers one byte, N (no SSL) or S.
+POSTGRES_TEST = textwrap.dedent("""\
+    import os, socket, struct
 
 
-def test_services_auto_starts_a_private_redis_and_stops_it(tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
-    compose = """\
-        services:
-          redis:
-            image: redis:7
-          tests:
-            depends_on: [redis]
-            environment:
-              - REDIS_HOST=redis
-              - REDIS_PORT=6379
-    """
+    def test_the_service_answers():
+        with socket.create_connection((os.environ["POSTGRES_HOST"], int(os.environ["POSTGRES_PORT"])), timeout=5) as s:
+            s.sendall(struct.pack("!ii", 8, 80877103))
+            assert s.recv(1) in (b"N", b"S")
+
+
+""")
+SERVICES = {
+    "redis": ("redis:7", ("REDIS_HOST=redis", "REDIS_PORT=6379"), REDIS_TEST),
+    "postgres": ("postgres:16", ("POSTGRES_HOST=db", "POSTGRES_PORT=5432"), POSTGRES_TEST),
+}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_services_auto_starts_a_private_server_and_stops_it(tmp_path, service):
+    image, variables, test = SERVICES[service]
+    if not can_start(service):
+        pytest.skip(missing_program(service))
+    host = variables[0].split("=")[1]
+    compose = f"services:\n  {host}:\n    image: {image}\n  tests:\n    depends_on: [{host}]\n    environment:\n"
+    compose += "".join(f"      - {variable}\n" for variable in variables)
     dataset = tmp_path / "ds"
     write_files(
-        dataset / "cache_task",
+        dataset / "service_task",
         {
             **base(PYTHONPATH_README_PIN),
             **both(),
             "docker-compose.yml": compose,
-            "tests/test_counter.py": IMPORT_COUNTER + REDIS_TEST + BODIES,
+            "tests/test_counter.py": IMPORT_COUNTER + test + BODIES,
         },
     )
     skipped = run("dataset", str(dataset), "--json", "--output", str(tmp_path / "r1"), cache=tmp_path / "c")
@@ -401,8 +439,8 @@ def test_services_auto_starts_a_private_redis_and_stops_it(tmp_path):
     )
     (row,) = json.loads(done.stdout)["tasks"]
     assert row["verdict"] == "accepted", (row["failing_checks"], row.get("error"))
-    (service,) = row["services"]
-    assert service["name"] == "redis" and service["started"].startswith("127.0.0.1:")
-    host, port = service["started"].split(":")
+    (started,) = row["services"]
+    assert started["name"] == service and started["started"].startswith("127.0.0.1:")
+    address, port = started["started"].split(":")
     with pytest.raises(OSError):  # stopped afterwards
-        __import__("socket").create_connection((host, int(port)), timeout=1).close()
+        socket.create_connection((address, int(port)), timeout=1).close()
