@@ -3,7 +3,7 @@
     python benchmarks/audit_hook_overhead.py [--repeats 5]
 
 Each measurement runs in a fresh interpreter, the hook installed exactly as the boot installs it (the
-containment listener watching the implementation's folder) or not at all, interleaved on and off so that
+import proof's file watch and the containment listener, both on the implementation's folder) or not at all, interleaved on and off so that
 load from other processes falls on both alike. Two figures:
 - per event: nanoseconds per operation for the kinds of event a graded process raises most (a file opened
   for reading, code compiled by the import system, an event no listener asks for), hook on minus hook off;
@@ -33,6 +33,7 @@ sys.path.insert(0, {evaluation!r})
 _inside = [0, 0.0]  # events seen by the hook, seconds spent in it
 if {mode!r} != "off":
     from concgrade.inside import audit, containment
+    from concgrade.inside.filewatch import FileWatch
     if {mode!r} == "timed":
         _make = audit._dispatcher
         def _timed_dispatcher(table):
@@ -47,6 +48,7 @@ if {mode!r} != "off":
                     _inside[1] += clock() - started
             return timed
         audit._dispatcher = _timed_dispatcher
+    FileWatch([{impl!r}]).register()  # the boot's two listeners: the import proof's file watch, the containment
     rules = containment.Rules(implementation_dirs=({impl!r},), writable=({scratch!r},), channel_fds=())
     containment.install(rules)
     audit.start()

@@ -136,20 +136,22 @@ def grade(
     `alongside` is the caller's own work to do while the runs are in flight (the CLI compiles its report
     templates there), after the grade's static analysis.
 
-    Nothing of the harness is imported after the first run starts, and its files must be the same after the
-    last process ended as before the first one started (else HarnessChanged, before any report is rendered).
+    Nothing of the harness is imported after the first run starts (harness.ready() has imported all of it, and
+    fingerprinted its files, before the first process starts), and its files must be the same after the last
+    process ended as before the first one started (else HarnessChanged, before any report is rendered).
     """
-    harness.import_everything()
-    harness_files = harness.fingerprint()
     started_at, clock = now_iso(), time.monotonic()
     timings: dict[str, float] = {}
     bench_reason = requested_by(options.bench, task.workloads)
     mutation_reason = mutation_requested_by(options.mutation.mode, task)
 
     plan = options.repeat_plan()
-    # Static analysis needs no run and no run needs it: it goes on beside the runs, off the critical path
-    # (started once the first pytest process is running, so it does not slow down the runs' scratch copies).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="concgrade-beside") as beside:
+        # The harness is imported whole and fingerprinted while the grade probes its sandbox (which runs nothing
+        # of the task's); run_and_observe waits for it before it copies the task and starts any process.
+        harness_ready = beside.submit(harness.ready)
+        # Static analysis needs no run and no run needs it: it goes on beside the runs, off the critical path
+        # (started once the first pytest process is running, so it does not slow down the runs' scratch copies).
         static: list[Future[StaticFindings]] = []
 
         started = threading.Lock()
@@ -162,7 +164,10 @@ def grade(
                 beside.submit(alongside)
 
         mark = time.monotonic()
-        runs, folder_changes, isolation = run_and_observe(task, options, plan, on_run_done, start_beside)
+        runs, folder_changes, isolation = run_and_observe(
+            task, options, plan, on_run_done, start_beside, before_runs=harness_ready.result
+        )
+        harness_files = harness_ready.result()
         harness.check_unchanged(harness_files)
         timings["runs"] = time.monotonic() - mark
         start_beside()  # no process started at all (a run that could not start): analyse now
@@ -318,11 +323,18 @@ def run_and_observe(
     plan: RepeatPlan,
     on_run_done: RunDone | None,
     on_start: Callable[[], None] | None = None,
+    before_runs: Callable[[], object] | None = None,
 ) -> tuple[list[RunObservation], list[str], dict[str, Any]]:
     """Every run of the plan, each observed once: (one observation per implementation, user files the grade
     changed, the isolation layers that were active). `on_start` is called as each pytest process starts
-    (work meant to share the machine with the runs, not with their preparation)."""
+    (work meant to share the machine with the runs, not with their preparation); `before_runs` once the
+    sandbox is probed, before any copy or process (it waits for the harness to be ready; its errors stop the grade).
+    """
     sandbox = prepare_sandbox(run_limits(task.limits), interpreter=task.interpreter)
+    if before_runs is not None:
+        # Waited for here, not after the copies: a thread importing modules beside a copy of many small files
+        # makes each of the copy's system calls wait for the GIL; the sandbox's probe only waits for a process.
+        before_runs()
     watched = watched_folders(task)
     digests_before = {folder: tree_digest(folder) for folder in watched}
     with task_snapshot(task) as snapshot:  # every process starts from this copy, reruns included

@@ -301,21 +301,21 @@ class TestWatchdog:
         if timeout > 0:
             thread = dump_later_in_thread(self.factor * timeout, self.stacks_fd)
             if thread is not None:
-                self.write(protocol.watchdog_thread(thread))
+                self.write(protocol.watchdog_thread(*thread))
         try:
             return (yield)
         finally:
             faulthandler.cancel_dump_traceback_later()
 
 
-def dump_later_in_thread(seconds: float, fd: int) -> int | None:
-    """faulthandler.dump_traceback_later (exit=True), and the id of the thread it started (a new one each time);
-    None when that thread cannot be told apart (another one started at the same moment, or no /proc)."""
+def dump_later_in_thread(seconds: float, fd: int) -> tuple[int, int] | None:
+    """faulthandler.dump_traceback_later (exit=True), and the identity of the thread it started (a new one each
+    time); None when that thread cannot be told apart (another one started at the same moment, or no /proc)."""
     before = thread_ids()
     faulthandler.dump_traceback_later(seconds, file=fd, exit=True)
     after = thread_ids()
     started = after - before if before is not None and after is not None else set()
-    return innermost_id(started.pop()) if len(started) == 1 else None
+    return thread_identity(started.pop()) if len(started) == 1 else None
 
 
 def thread_ids() -> set[str] | None:
@@ -325,17 +325,19 @@ def thread_ids() -> set[str] | None:
         return None
 
 
-def innermost_id(tid: str) -> int | None:
-    """A thread's id in its innermost PID namespace (the last of its NSpid), as the harness can match it from
-    outside whichever /proc this process sees; None when the thread is gone or unreadable."""
+def thread_identity(tid: str) -> tuple[int, int] | None:
+    """A thread's id in its innermost PID namespace (the last of its NSpid; a kernel without NSpid has no PID
+    namespaces to tell apart) and its start time in clock ticks after boot: what the harness can match from
+    outside, whichever /proc this process sees, and still tell apart once the id is reused. None when unreadable."""
+    base = f"/proc/self/task/{tid}"
     try:
-        with open(f"/proc/self/task/{tid}/status", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("NSpid:"):
-                    return int(line.split()[-1])
-    except (OSError, ValueError):
+        with open(f"{base}/stat", "rb") as handle:
+            stat = handle.read().decode("ascii", "replace")
+        with open(f"{base}/status", encoding="ascii", errors="replace") as handle:
+            nspid = next((line.split()[1:] for line in handle if line.startswith("NSpid:")), [tid])
+        return int(nspid[-1]), int(stat[stat.rfind(")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
         return None
-    return int(tid)  # a kernel without NSpid: no PID namespaces to tell apart
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -148,9 +148,11 @@ class SessionExit(Record):
 
 class WatchdogThread(Record):
     """The thread faulthandler started for this test's watchdog: a timed wait of the harness's own, which the
-    deadlock check leaves out. `tid` is its id in the innermost PID namespace (the last of its NSpid)."""
+    deadlock check leaves out. `tid` is its id in the innermost PID namespace (the last of its NSpid), `started`
+    its start time in clock ticks after boot (field 22 of its stat): ids are reused, the pair is not."""
 
     tid: int
+    started: int
 
 
 class ExitLeftovers(Record):
@@ -251,8 +253,8 @@ def session_exit(exitstatus: int) -> SessionExit:
     return SessionExit(type="session_exit", exitstatus=exitstatus)
 
 
-def watchdog_thread(tid: int) -> WatchdogThread:
-    return WatchdogThread(type="watchdog_thread", tid=tid)
+def watchdog_thread(tid: int, started: int) -> WatchdogThread:
+    return WatchdogThread(type="watchdog_thread", tid=tid, started=started)
 
 
 def exit_leftovers(processes: list[str]) -> ExitLeftovers:

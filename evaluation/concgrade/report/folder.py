@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,8 +17,14 @@ from concgrade.errors import UsageError
 
 
 def write_atomically(path: Path, data: bytes) -> None:
+    """`data` into `path` by a temporary file and a rename: a reader sees the old file or the new one, whole.
+
+    The file gets the mode any file of the user gets (0666 less the umask), not mkstemp's 0600: reports are
+    read by others (a host user reading what a container's root wrote, a CI job's artifact upload).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)

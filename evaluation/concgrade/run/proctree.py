@@ -150,6 +150,7 @@ class ThreadWait:
     tid: int
     kind: str
     ticks: int
+    started: int = 0  # clock ticks after boot: with the id, it tells a thread from a later one given the same id
 
 
 def wait_kind(state: str, syscall: str, table: dict[str, object] | None) -> str:
@@ -194,7 +195,9 @@ def thread_waits(pid: int, machine: str) -> list[ThreadWait] | None:
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) < 13:
             continue
-        found.append(ThreadWait(int(tid), wait_kind(fields[0], syscall, table), int(fields[11]) + int(fields[12])))
+        started = int(fields[19]) if len(fields) > 19 else 0
+        kind = wait_kind(fields[0], syscall, table)
+        found.append(ThreadWait(int(tid), kind, int(fields[11]) + int(fields[12]), started))
     return found
 
 

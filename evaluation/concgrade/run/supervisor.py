@@ -56,9 +56,9 @@ class Watch:
     exited: bool = False
     session_finished_at: float | None = None
     watchdog_breach: str = ""
-    # The thread the plugin's per-test faulthandler watchdog waits in (its innermost-namespace id, from the signed
-    # channel): a timed wait of the harness's own, left out of the deadlock check.
-    watchdog_thread: int | None = None
+    # The thread the plugin's per-test faulthandler watchdog waits in (its innermost-namespace id and start time,
+    # from the signed channel): a timed wait of the harness's own, left out of the deadlock check.
+    watchdog_thread: tuple[int, int] | None = None
 
 
 def describe_exit(code: int | None, wrapped: bool) -> str:
@@ -110,8 +110,9 @@ def supervise(
         if record.get("type") == "session_finish":
             watch.session_finished_at = time.monotonic()
             watch.wake.set()
-        elif record.get("type") == "watchdog_thread" and isinstance(record.get("tid"), int):
-            watch.watchdog_thread = record["tid"]
+        elif record.get("type") == "watchdog_thread":
+            tid, started = record.get("tid"), record.get("started")
+            watch.watchdog_thread = (tid, started) if isinstance(tid, int) and isinstance(started, int) else None
 
     channel = RecordChannel(on_record)
     paths = launch.paths
@@ -283,15 +284,16 @@ def wait_for_end(watch: Watch, deadline: float, exit_grace: float, find_pytest: 
 class WaitLooks:
     """Looks at what every thread of the run waits for, LOOK_INTERVAL apart: is it deadlocked?
 
-    `watchdog` names the thread of the plugin's faulthandler watchdog (its innermost-namespace id): it always
-    waits with a timeout, and would otherwise hide every deadlock during a test. Only that one thread of the
-    test process, and only while it is in a timed wait, is left out."""
+    `watchdog` names the thread of the plugin's faulthandler watchdog (its innermost-namespace id and start
+    time): it always waits with a timeout, and would otherwise hide every deadlock during a test. Only that one
+    thread of the test process, and only while it is in a timed wait, is left out; once it has ended, a thread
+    given its id later has another start time."""
 
     def __init__(
         self,
         find_pytest: Callable[[], int | None],
         machine: str | None = None,
-        watchdog: Callable[[], int | None] = lambda: None,
+        watchdog: Callable[[], tuple[int, int] | None] = lambda: None,
     ) -> None:
         self.find_pytest = find_pytest
         self.watchdog = watchdog
@@ -318,8 +320,9 @@ class WaitLooks:
         watchdog = self.watchdog()
         if watchdog is None or self.pid is None:
             return waits
+        tid, started = watchdog
         for wait in waits:
-            if wait.kind == "timed" and proctree.innermost_tid(self.pid, wait.tid) == watchdog:
+            if wait.kind == "timed" and wait.started == started and proctree.innermost_tid(self.pid, wait.tid) == tid:
                 return [other for other in waits if other is not wait]
         return waits
 

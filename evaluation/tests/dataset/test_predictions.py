@@ -77,6 +77,11 @@ def test_predictions_are_graded_and_counted(tmp_path):
     assert summary["per_task"]["pythonpath_task"]["total"] == 3
     report = dataset / "reports" / "predictions" / "pythonpath_task" / "good" / "results.json"
     assert json.loads(report.read_text())["implementations"]["candidate"]["imports"][0]["content_matches"]
+    # The index speaks of predictions in the summary's words, not of tasks.
+    index = (dataset / "reports" / "predictions" / "index.html").read_text(encoding="utf-8")
+    assert "<h1>Predictions</h1>" in index and "4 predictions:" in index
+    assert '<table id="predictions">' in index and "<th>status</th>" in index
+    assert "tasks" not in index.split("<h1>", 1)[1].split("<table", 1)[0]  # the summary above the table
 
 
 def test_a_broken_predictions_file_is_one_line_and_exit_2(tmp_path):

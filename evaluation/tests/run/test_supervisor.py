@@ -98,20 +98,20 @@ lock = threading.Lock(); lock.acquire()
 threading.Thread(target=lock.acquire).start()
 if "--timed" in sys.argv:
     threading.Thread(target=threading.Event().wait, args=(120,)).start()
-print(dump_later_in_thread(120, sys.stderr.fileno()), flush=True)
+print(*dump_later_in_thread(120, sys.stderr.fileno()), flush=True)
 lock.acquire()
 """
 
 
-def watched_child(prefix: tuple[str, ...], *args: str) -> tuple[subprocess.Popen[bytes], int, int]:
+def watched_child(prefix: tuple[str, ...], *args: str) -> tuple[subprocess.Popen[bytes], int, tuple[int, int]]:
     """A deadlocked process with faulthandler's watchdog armed: (the process, its Python's host pid, the
-    watchdog thread's id as the process itself reported it)."""
+    watchdog thread's identity as the process itself reported it)."""
     env = {**os.environ, "PYTHONPATH": str(Path(concgrade.__file__).parents[1])}  # this checkout's harness
     command = [*prefix, sys.executable, "-c", WATCHDOG_CHILD, *args]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
     assert child.stdout is not None
-    reported = child.stdout.readline().strip()
-    assert reported.isdigit(), f"the child found no watchdog thread: {reported!r}"
+    reported = child.stdout.readline().split()
+    assert len(reported) == 2 and all(word.isdigit() for word in reported), f"no watchdog thread found: {reported!r}"
     python = next((pid for pid in [child.pid, *proctree.children_tree(child.pid)] if thread_count(pid) >= 3), None)
     assert python is not None
     for _ in range(200):  # a moment for every thread to reach its wait
@@ -119,7 +119,7 @@ def watched_child(prefix: tuple[str, ...], *args: str) -> tuple[subprocess.Popen
         if kinds.count("untimed") == len(kinds) - (2 if args else 1):
             break
         time.sleep(0.01)
-    return child, python, int(reported)
+    return child, python, (int(reported[0]), int(reported[1]))
 
 
 def thread_count(pid: int) -> int:
@@ -148,7 +148,10 @@ def test_the_per_test_watchdog_thread_does_not_hide_a_deadlock_and_hides_nothing
         assert not looks_until(WaitLooks(lambda: pid), 50)  # what the check saw before the plugin named the thread
         assert looks_until(WaitLooks(lambda: pid, watchdog=lambda: watchdog), 50)
         assert not looks_until(WaitLooks(lambda: timed_pid, watchdog=lambda: timed_watchdog), 50)
-        assert not looks_until(WaitLooks(lambda: pid, watchdog=lambda: watchdog + 100_000), 50)  # another id
+        tid, started = watchdog
+        assert not looks_until(WaitLooks(lambda: pid, watchdog=lambda: (tid + 100_000, started)), 50)  # another id
+        # The same id given to a later thread (ids are reused): another start time, not the watchdog.
+        assert not looks_until(WaitLooks(lambda: pid, watchdog=lambda: (tid, started + 1)), 50)
     finally:
         for child in (deadlocked, timed):
             child.kill()
