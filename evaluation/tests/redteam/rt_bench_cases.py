@@ -99,7 +99,7 @@ CASES = [
         "rejected",
         ("bench.speedup.candidate",),
         args=BENCH,
-        manifest_edits=(*SMALL_BENCH, ("[limits]\n", "[limits]\nmemory_mb = 768\n")),
+        manifest_edits=(*SMALL_BENCH, ("memory_mb = 1024\n", "memory_mb = 768\n")),
         today="accepted with 1.5 GiB held",
     ),
     Case(
