@@ -115,6 +115,13 @@ def code_of(value: Any) -> Any:
     return SWAPPED.get(id(code), code) if code is not None else None
 
 
+def test_function(item: Any) -> Any:
+    """The function an item runs: a method's own function, since pytest 7 binds a test method to a new instance
+    (a TestCase's, a test class's) for every test, so the bound method is never the one collected."""
+    function = getattr(item, "obj", None)
+    return getattr(function, "__func__", function)
+
+
 class TestSnapshot:
     """The tests as collected: each item's function and code object, and its module's functions and classes."""
 
@@ -124,7 +131,7 @@ class TestSnapshot:
         self.items: dict[str, tuple[Any, Any]] = {}
         self.modules: dict[str, dict[str, tuple[Any, Any]]] = {}
         for item in items:
-            function = getattr(item, "obj", None)
+            function = test_function(item)
             self.items[item.nodeid] = (function, code_of(function))
             module = getattr(item, "module", None)
             name = getattr(module, "__name__", None)
@@ -150,7 +157,7 @@ class TestSnapshot:
         """What is no longer as collected, for the test about to run."""
         found = []
         original = self.items.get(item.nodeid)
-        function = getattr(item, "obj", None)
+        function = test_function(item)
         if original is not None:
             if function is not original[0]:
                 found.append(f"{item.nodeid}: the test function was replaced")
