@@ -42,6 +42,19 @@ def traversable_by_others(folder: Path) -> bool:
         return False
 
 
+def unreadable_by_others(folders: Iterable[Path]) -> list[Path]:
+    """The folders (bound back as they are) that a user who is neither owner nor in the group may not list."""
+    found = []
+    for folder in folders:
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode) and (mode & (stat.S_IROTH | stat.S_IXOTH)) != (stat.S_IROTH | stat.S_IXOTH):
+            found.append(folder)
+    return found
+
+
 def blocking_ancestors(paths: Iterable[Path]) -> list[Path]:
     """Folders on the way to `paths` that an unprivileged user cannot traverse (e.g. a root-only /root)."""
     found: list[Path] = []

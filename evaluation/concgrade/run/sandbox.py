@@ -17,12 +17,20 @@ import site
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from concgrade.run.cgroups import CgroupSupport, detect_cgroups
-from concgrade.run.mounts import MountPlan, blocking_ancestors, bwrap_arguments, interpreter_folders
+from concgrade.run.mounts import (
+    MountPlan,
+    blocking_ancestors,
+    bwrap_arguments,
+    interpreter_folders,
+    unreadable_by_others,
+)
 
 DISABLE_VARIABLE = "CONCGRADE_ISOLATION_DISABLE"
 # Modules the boot imports before the implementation folders are on the path (plus installed pytest plugins).
@@ -36,6 +44,10 @@ NAMESPACE_INIT = ("/bin/sh", "-c", '"$@"; exit $?', "init")
 # the rest: `sh -c JOIN_CGROUPS join PROCS... -- COMMAND...`.
 JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" 2>/dev/null; shift; done; shift; exec "$@"'
 SETPRIV = "setpriv"
+# What a Python takes for its environment: its prefix (a virtualenv, or the installation) and the pytest it imports.
+ENVIRONMENT_SNIPPET = (
+    "import sys, importlib.util as u; s = u.find_spec('pytest'); print(sys.prefix); print(s.origin if s else '')"
+)
 # Users the code under test runs as when the grader is root: a fresh one per process, no account behind it.
 RUN_UID_FIRST, RUN_UID_COUNT = 1_500_000_000, 500_000_000
 
@@ -118,8 +130,7 @@ class Sandbox:
         else:
             prefix += list(self.wrapper)
         if uid is not None:
-            prefix += [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
-            prefix += ["--bounding-set=-all", "--no-new-privs"]
+            prefix += setpriv_arguments(uid)
         return [*prefix, *inner]
 
     def run_uid(self) -> int | None:
@@ -195,12 +206,15 @@ def hidden_folders(needed: tuple[Path, ...], run_as_user: bool) -> tuple[Path, .
     return tuple(dict.fromkeys(folder for folder in hidden if folder != Path("/")))
 
 
-def choose_mounts(disabled: set[str], run_as_user: bool, interpreter: str | None) -> tuple[MountPlan | None, Layer]:
-    """bubblewrap with the read-only layout (it brings its PID namespace), if it works on this machine."""
+def choose_mounts(
+    disabled: set[str], run_as_user: bool, interpreter: str | None
+) -> tuple[MountPlan | None, Layer, str]:
+    """bubblewrap with the read-only layout (it brings its PID namespace), if it works on this machine; and the
+    Python environment that the grader's interpreter saw in it."""
     if {"mount_namespace", "bwrap", "pid_namespace"} & disabled:
-        return None, Layer("mount_namespace", False, "none", f"disabled by {DISABLE_VARIABLE}")
+        return None, Layer("mount_namespace", False, "none", f"disabled by {DISABLE_VARIABLE}"), ""
     if shutil.which("bwrap") is None:
-        return None, Layer("mount_namespace", False, "none", "bubblewrap (bwrap) is not installed")
+        return None, Layer("mount_namespace", False, "none", "bubblewrap (bwrap) is not installed"), ""
     needed = needed_folders(interpreter)
     plan = MountPlan(
         scratch=Path("/"),  # replaced per run
@@ -208,34 +222,105 @@ def choose_mounts(disabled: set[str], run_as_user: bool, interpreter: str | None
         hidden=hidden_folders(needed, run_as_user),
         user_namespace=not is_root(),
     )
-    problem = probe_mounts(plan, run_as_user)
+    problem, seen = probe_mounts(plan, run_as_user)
     if problem:
-        return None, Layer("mount_namespace", False, "none", problem)
+        return None, Layer("mount_namespace", False, "none", problem), ""
     detail = "the machine is read-only but for the run's scratch folder; private /tmp and /dev/shm; home hidden"
-    return plan, Layer("mount_namespace", True, "bwrap", detail)
+    return plan, Layer("mount_namespace", True, "bwrap", detail), seen
 
 
-def probe_mounts(plan: MountPlan, run_as_user: bool) -> str:
-    """Empty if this machine's bubblewrap runs Python in the layout (as a fresh user, if asked), else why not."""
+@contextmanager
+def probe_layout(plan: MountPlan) -> Iterator[list[str]]:
+    """The bubblewrap prefix of `plan` around an empty scratch folder of its own, removed afterwards."""
     scratch = Path(tempfile.mkdtemp())
     try:
         os.chmod(scratch, 0o711)
         shim = scratch / "lib"
         shim.mkdir()
-        layout = MountPlan(scratch, (shim,), plan.needed, plan.hidden, 1 << 20, scratch, plan.user_namespace)
-        command = bwrap_arguments(layout)
-        if run_as_user:
-            uid = str(RUN_UID_FIRST)
-            command += [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
-        command += [sys.executable, "-c", "import sys; sys.exit(0 if sys.prefix else 1)"]
-        done = subprocess.run(command, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap failed: {exc}"
+        yield bwrap_arguments(
+            MountPlan(scratch, (shim,), plan.needed, plan.hidden, 1 << 20, scratch, plan.user_namespace)
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def probe_mounts(plan: MountPlan, run_as_user: bool) -> tuple[str, str]:
+    """Run Python in the layout (as a fresh user, if asked): why bubblewrap cannot ("" if it can), and the
+    Python environment the run saw there (ENVIRONMENT_SNIPPET's lines)."""
+    try:
+        with probe_layout(plan) as prefix:
+            command = prefix + (setpriv_arguments(RUN_UID_FIRST) if run_as_user else [])
+            done = subprocess.run(
+                [*command, sys.executable, "-c", ENVIRONMENT_SNIPPET],
+                capture_output=True,
+                timeout=20,
+                stdin=subprocess.DEVNULL,
+            )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap failed: {exc}", ""
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        return f"bwrap failed: {message[-1] if message else f'exit {done.returncode}'}"
+        return f"bwrap failed: {message[-1] if message else f'exit {done.returncode}'}", ""
+    return "", done.stdout.decode("utf-8", "replace")
+
+
+def setpriv_arguments(uid: int) -> list[str]:
+    """Run the rest of the command as user and group `uid`, with no capabilities and no way to gain any."""
+    return [
+        SETPRIV,
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+    ]
+
+
+def environment_seen(prefix: list[str], interpreter: str) -> str:
+    """What `interpreter` started behind `prefix` takes for its environment ("" if it does not start)."""
+    try:
+        done = subprocess.run(
+            [*prefix, interpreter, "-c", ENVIRONMENT_SNIPPET],
+            capture_output=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else ""
+
+
+def own_environment() -> str:
+    """This interpreter's environment, as ENVIRONMENT_SNIPPET prints it."""
+    spec = importlib.util.find_spec("pytest")
+    return f"{sys.prefix}\n{spec.origin if spec is not None else ''}\n"
+
+
+def user_sees_other_environment(mounts: MountPlan | None, interpreter: str | None, seen_in_mounts: str) -> str:
+    """Why a fresh user would not run in the grader's Python environment ("" if it does).
+
+    A virtualenv in a folder only its owner may read (`mktemp -d`, a 0700 home) is invisible to another user:
+    its Python then starts as the base installation, with other packages (another pytest), and would grade the
+    task in an environment nobody asked for.
+    """
+    checks = [(sys.executable, own_environment())]
+    if interpreter and interpreter != sys.executable:
+        checks.append((interpreter, environment_seen([], interpreter)))
+    for executable, expected in checks:
+        if not expected:
+            continue  # an interpreter that does not start is the run's to report
+        if executable == sys.executable and mounts is not None:
+            seen = seen_in_mounts
+        elif mounts is not None:
+            with probe_layout(mounts) as prefix:
+                seen = environment_seen(prefix + setpriv_arguments(RUN_UID_FIRST), executable)
+        else:
+            seen = environment_seen(setpriv_arguments(RUN_UID_FIRST), executable)
+        if seen != expected:
+            closed = unreadable_by_others(interpreter_folders(executable, [], []))
+            where = f" ({', '.join(str(p) for p in closed)} may be read by its owner only)" if closed else ""
+            return f"another user does not see the Python environment of {executable}{where}"
     return ""
 
 
@@ -355,7 +440,7 @@ def prepare_sandbox(
     disabled = disabled_layers(environ)
     root = is_root()
     run_as_user, user_layer = choose_run_user(disabled)
-    mounts, mount_layer = choose_mounts(disabled, run_as_user, interpreter)
+    mounts, mount_layer, seen_in_mounts = choose_mounts(disabled, run_as_user, interpreter)
     if mounts is not None:
         wrapper: tuple[str, ...] = ()
         pid_layer = Layer("pid_namespace", True, "bwrap", "every process of a run ends with it")
@@ -371,6 +456,11 @@ def prepare_sandbox(
             f"the interpreter lies under {blocked}, which "
             "another user cannot traverse, and there is no mount namespace to show it",
         )
+    elif run_as_user:
+        other = user_sees_other_environment(mounts, interpreter, seen_in_mounts)
+        if other:
+            run_as_user = False
+            user_layer = Layer("unprivileged_user", False, "none", f"{other}: runs keep the grader's user")
     if "cgroup" in disabled:
         cgroups = CgroupSupport({}, {name: f"disabled by {DISABLE_VARIABLE}" for name in ("memory", "pids")})
     else:

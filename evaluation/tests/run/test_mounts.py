@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from concgrade.run.mounts import MountPlan, blocking_ancestors, bwrap_arguments
+from concgrade.run.mounts import MountPlan, blocking_ancestors, bwrap_arguments, unreadable_by_others
 
 
 def pairs(args: list[str], flag: str) -> list[str]:
@@ -57,3 +58,13 @@ def test_a_virtualenv_in_a_cache_under_tmp_is_put_back_into_the_private_tmp(tmp_
     assert str(venv) in pairs(args, "--ro-bind")
     assert args.index(str(venv)) > args.index("/tmp")  # bound after the private /tmp is mounted over the machine's
     assert str(venv.parent) in pairs(args, "--dir")
+
+
+def test_folders_only_their_owner_may_list_are_named(tmp_path):
+    private, shared, group_only = tmp_path / "private", tmp_path / "shared", tmp_path / "group"
+    private.mkdir(mode=0o700)
+    shared.mkdir(mode=0o755)
+    group_only.mkdir(mode=0o750)
+    for folder, mode in ((private, 0o700), (shared, 0o755), (group_only, 0o750)):
+        os.chmod(folder, mode)  # whatever the umask
+    assert unreadable_by_others([private, shared, group_only, tmp_path / "missing"]) == [private, group_only]
