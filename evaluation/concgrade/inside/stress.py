@@ -72,9 +72,47 @@ def make_lock_class(yielder: Yielder, allocate: Callable[[], Any]) -> type:
             return getattr(self._lock, name)
 
         def __repr__(self) -> str:
-            return f"<stressed {self._lock!r}>"
+            return repr(self._lock)  # the real lock's: code that prints or compares reprs sees no stress
 
+    # Named like the lock it holds (`_thread.lock`, `_thread.RLock`): a name is what code looking for stress reads.
+    real = type(allocate())
+    YieldingLock.__name__, YieldingLock.__qualname__ = real.__name__, real.__qualname__
+    YieldingLock.__module__ = real.__module__
     return YieldingLock
+
+
+def like(original: Any, lock_class: type) -> Any:
+    """What stands for threading.Lock (or RLock): the class where the original is a class (Python 3.13+), else a
+    function named like the original that makes one, so that neither the kind nor the name shows the stress."""
+    if isinstance(original, type):
+        return lock_class
+
+    @quiet_wraps(original)
+    def make(*args: Any, **kwargs: Any) -> Any:
+        return lock_class(*args, **kwargs)
+
+    return make
+
+
+def hide_switch_interval(stressed: float) -> None:
+    """Run at `stressed` (or below, if the code asks for less) while sys.getswitchinterval() says what the code
+    set last, from CPython's own value: code that saves and restores the interval keeps the stress, and code that
+    reads it to see whether it is stressed sees nothing."""
+    real_get, real_set = sys.getswitchinterval, sys.setswitchinterval
+    shown = [real_get()]
+
+    @quiet_wraps(real_get)
+    def getswitchinterval() -> float:
+        return shown[0]
+
+    @quiet_wraps(real_set)
+    def setswitchinterval(interval: float) -> None:
+        real_set(min(interval, stressed))  # the real one judges the value (TypeError, ValueError) first
+        shown[0] = float(interval)
+
+    real_set(stressed)
+    sys.getswitchinterval = getswitchinterval
+    sys.setswitchinterval = setswitchinterval
 
 
 class Stress:
@@ -86,11 +124,11 @@ class Stress:
         self.yielder = Yielder(seed, probability)
 
     def activate(self) -> None:
-        sys.setswitchinterval(self.switch_interval)
+        hide_switch_interval(self.switch_interval)
         # threading's own Semaphore, Condition, Event, Barrier, and queue.Queue and concurrent.futures,
         # build their locks from these names when they are created, so they all yield too.
-        threading.Lock = make_lock_class(self.yielder, _thread.allocate_lock)  # type: ignore[assignment]
-        threading.RLock = make_lock_class(self.yielder, _rlock_factory())  # type: ignore[assignment]
+        threading.Lock = like(threading.Lock, make_lock_class(self.yielder, _thread.allocate_lock))
+        threading.RLock = like(threading.RLock, make_lock_class(self.yielder, _rlock_factory()))
         time.sleep = self._sleep_wrapper(time.sleep)  # type: ignore[assignment]
         self._stress_asyncio()
 

@@ -9,6 +9,9 @@ TA003  frame or stack inspection (sys._getframe, inspect.stack, traceback.walk_s
 TA004  `__wrapped__` read: how a wrapping probe shows
 TA005  an identity check of a function the module defines or calls (`send is not _original_send`)
 TA006  the name of the runner or the harness in a string (`"concgrade" in __file__`, `b"pytest" in cmdline`)
+TA007  how the stress mode shows: the switch interval read, or the type, identity or insides of a lock class or of
+       time.sleep checked (`_thread.LockType`, `type(threading.Lock())`, `inspect.isbuiltin(time.sleep)`); racy
+       code that takes its lock only when it sees stress passes every stressed run and races in production
 """
 
 from __future__ import annotations
@@ -33,6 +36,20 @@ FRAME_CALLS = {
     ("traceback", "walk_stack"),
 }
 FRAME_ATTRIBUTES = {"f_back", "f_locals", "f_globals", "tb_frame", "gi_frame", "cr_frame"}
+# What the stress mode replaces (inside/stress.py): the locks and sleeps that yield. Checking their type, identity
+# or insides, or reading the switch interval, tells a stressed run from a plain one.
+STRESSED_NAMES = {"Lock", "RLock", "sleep", "allocate_lock", "Condition", "Semaphore", "BoundedSemaphore"}
+STRESSED_MODULES = {"threading", "time", "_thread", "asyncio"}
+TYPE_CHECKS = {
+    ("", "isinstance"),
+    ("", "issubclass"),
+    ("inspect", "isbuiltin"),
+    ("inspect", "isfunction"),
+    ("inspect", "isroutine"),
+    ("inspect", "ismethod"),
+    ("inspect", "ismethoddescriptor"),
+    ("inspect", "isclass"),
+}
 MODULE_FINDERS = {("importlib.util", "find_spec"), ("importlib", "find_loader"), ("pkgutil", "find_loader")}
 
 
@@ -52,8 +69,13 @@ def _look(tree: ast.Module) -> Iterator[tuple[str, str, int]]:
     docstrings = _docstrings(tree)
     functions = _module_functions(tree)
     own_module = _own_module_lookups(tree)
+    annotations = _annotations(tree)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
+        stressed = _stress_tell(node, annotations)
+        if stressed:
+            yield "TA007", f"{stressed}: how the stress mode shows (a lock taken only under stress)", line
+            continue
         if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and id(node) not in docstrings:
             text = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
             if text.startswith(VARIABLE_PREFIXES):
@@ -82,6 +104,74 @@ def _look(tree: ast.Module) -> Iterator[tuple[str, str, int]]:
             names = [side.id for side in sides if isinstance(side, ast.Name) and side.id in functions]
             if names:
                 yield "TA005", f"checks the identity of {names[0]}: tells a replaced (probed, faked) function", line
+
+
+def _stress_tell(node: ast.AST, annotations: set[int]) -> str:
+    """What `node` looks at of the stress mode, or ""."""
+    if isinstance(node, ast.Attribute) and node.attr == "getswitchinterval":
+        return "reads the switch interval"
+    if isinstance(node, ast.ImportFrom) and any(alias.name == "getswitchinterval" for alias in node.names):
+        return "imports getswitchinterval"
+    if isinstance(node, ast.Attribute) and node.attr == "LockType" and id(node) not in annotations:
+        return "names LockType, the type of a real lock"
+    if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
+        if _stressed_name(node.value) or _type_of_stressed(node.value):
+            return f"reads {_dotted(_callee(_type_argument(node.value)))}'s {node.attr}"
+    if isinstance(node, ast.Call) and _call_name(node.func) in TYPE_CHECKS and node.args:
+        if _stressed_name(node.args[0]):
+            return f"checks the type of {_dotted(_callee(node.args[0]))}"
+    if (
+        isinstance(node, ast.Call)
+        and _call_name(node.func) in (("", "getattr"), ("", "hasattr"))
+        and len(node.args) > 1
+    ):
+        name = node.args[1]
+        asked = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else ""
+        if asked.startswith("__") and (_stressed_name(node.args[0]) or _type_of_stressed(node.args[0])):
+            return f"asks for {_dotted(_callee(_type_argument(node.args[0])))}'s {asked}"
+    if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)) for op in node.ops):
+        for side in (node.left, *node.comparators):
+            if _stressed_name(side) or _type_of_stressed(side):
+                return f"checks the identity or type of {_dotted(_callee(_type_argument(side)))}"
+    return ""
+
+
+def _type_of_stressed(node: ast.AST) -> bool:
+    """`type(threading.Lock())`: compared or looked into, it tells a stressed lock (alone it names a type)."""
+    return (
+        isinstance(node, ast.Call)
+        and _call_name(node.func) == ("", "type")
+        and bool(node.args)
+        and _stressed_name(node.args[0])
+    )
+
+
+def _type_argument(node: ast.AST) -> ast.AST:
+    return node.args[0] if _type_of_stressed(node) and isinstance(node, ast.Call) else node
+
+
+def _stressed_name(node: ast.AST) -> bool:
+    """`threading.Lock`, `time.sleep`, ... (or a call of one): what the stress mode replaces."""
+    dotted = _dotted(_callee(node))
+    module, _, name = dotted.rpartition(".")
+    return name in STRESSED_NAMES and module.split(".")[0] in STRESSED_MODULES
+
+
+def _callee(node: ast.AST) -> ast.AST:
+    return node.func if isinstance(node, ast.Call) else node
+
+
+def _annotations(tree: ast.Module) -> set[int]:
+    """Nodes inside type annotations (`lock: _thread.LockType` says nothing at run time)."""
+    roots: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            roots.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            roots.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            roots.append(node.annotation)
+    return {id(inner) for root in roots for inner in ast.walk(root)}
 
 
 def _names(text: str, name: str) -> bool:

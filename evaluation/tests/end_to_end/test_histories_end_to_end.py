@@ -237,3 +237,59 @@ def test_the_example_store_without_its_lock_fails_its_race_tests_and_its_history
         "tests/test_pool_faults_and_races.py::test_two_messages_added_at_once_get_two_ids",
     ]
     assert check(data, "history.linearizable.store.after")["status"] == "pass"
+
+
+# A refactor that takes its lock only when it sees the stress mode: every stressed run (the histories, a candidate's
+# suites) sees a locked object, production a racy one. Each detector reads one way the stress mode could show.
+STRESS_DETECTORS = {
+    "switch-interval": ("import sys\n\n\ndef _stressed():\n    return sys.getswitchinterval() < 0.001\n", True),
+    "lock-repr": ("import threading\n\n\ndef _stressed():\n    return 'stressed' in repr(threading.Lock())\n", False),
+    "lock-name": (
+        "import threading\n\n\ndef _stressed():\n    return type(threading.Lock()).__name__ not in ('lock', 'LockType')\n",
+        True,
+    ),
+    "lock-type": (
+        "import _thread\nimport threading\n\n\n"
+        "def _stressed():\n    return not isinstance(threading.Lock(), _thread.LockType)\n",
+        True,
+    ),
+    "sleep-builtin": (
+        "import inspect\nimport time\n\n\ndef _stressed():\n    return not inspect.isbuiltin(time.sleep)\n",
+        True,
+    ),
+}
+NO_LOCK = """
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+"""
+
+
+@pytest.mark.parametrize("detector", sorted(STRESS_DETECTORS))
+def test_a_candidate_that_locks_only_under_stress_is_not_accepted(cli, tmp_path, detector):
+    """The stress mode hides what it can (the switch interval, the locks' repr and names) and the source rule
+    TA007 names the rest; either way the verdict is not accepted."""
+    source, looks_statically = STRESS_DETECTORS[detector]
+    shape = SHAPES["hit-counter"]
+    task = make_history_task(tmp_path / "task", shape, "locked", runs=RUNS)
+    candidate = write_shape(tmp_path / "candidate", shape, "locked")
+    module = candidate / "shape.py"
+    locked = module.read_text()
+    assert locked.count("self._lock = threading.Lock()") == 1
+    two_faced = locked.replace(
+        "self._lock = threading.Lock()", "self._lock = threading.Lock() if _stressed() else _NoLock()"
+    )
+    module.write_text(source + NO_LOCK + two_faced, encoding="utf-8")
+    result, data = grade(cli, task, tmp_path / "out", "--candidate", str(candidate))
+    assert result.returncode == 1, result.stdout + result.stderr
+    failing = {c["id"]: c for c in data["checks"] if c["status"] != "pass"}
+    assert ("candidate.test_aware" in failing) == looks_statically, failing
+    if looks_statically:
+        assert "TA007" in failing["candidate.test_aware"]["message"], failing["candidate.test_aware"]
+    else:  # nothing in the source says it: the stress mode did not show, so the object ran without its lock
+        assert "history.linearizable.hit-counter.candidate" in failing, failing
+    assert check(data, "history.linearizable.hit-counter.after")["status"] == "pass"

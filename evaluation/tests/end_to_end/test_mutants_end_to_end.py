@@ -153,11 +153,13 @@ def test_bad_mutants_input_is_one_line_and_runs_nothing(cli, tmp_path, table, ar
     assert not (tmp_path / "out").exists()
 
 
+# The stress mode hides its switch interval; its sleep is not the builtin one (a test may look, code may not).
 ALWAYS_FAILS_UNDER_STRESS = """\
-import sys
+import inspect
+import time
 
 def test_fails_whenever_stressed():
-    assert sys.getswitchinterval() >= 1e-3, "this test cannot run under stress"
+    assert inspect.isbuiltin(time.sleep), "this test cannot run under stress"
 """
 
 

@@ -53,3 +53,40 @@ def test_ordinary_concurrent_code_is_not_test_aware():
 
 def test_a_file_that_does_not_parse_is_left_to_the_other_checks():
     assert find_test_aware({"broken.py": "def (:\n"}) == []
+
+
+STRESS_TELLS = {
+    "switch interval": "import sys\nstressed = sys.getswitchinterval() < 0.001\n",
+    "imported getter": "from sys import getswitchinterval\n",
+    "LockType": "import _thread, threading\nstressed = not isinstance(threading.Lock(), _thread.LockType)\n",
+    "builtin sleep": "import inspect, time\nstressed = not inspect.isbuiltin(time.sleep)\n",
+    "lock type compared": "import threading\nstressed = type(threading.Lock()) is not type(threading.RLock())\n",
+    "lock type's name": "import threading\nstressed = type(threading.Lock()).__name__ != 'lock'\n",
+    "sleep's insides": "import time\nstressed = hasattr(time.sleep, '__code__')\n",
+    "lock class identity": "import _thread, threading\nstressed = threading.Lock is not _thread.allocate_lock\n",
+}
+
+
+@pytest.mark.parametrize("tell", sorted(STRESS_TELLS))
+def test_looking_for_the_stress_mode_is_found(tell):
+    findings = find_test_aware({"m.py": STRESS_TELLS[tell]})
+    assert "TA007" in {f.id for f in findings}, findings
+
+
+def test_ordinary_uses_of_locks_sleep_and_the_switch_interval_are_not_looking_for_stress():
+    source = textwrap.dedent(
+        """
+        import _thread, sys, threading, time
+        LockType = type(threading.Lock())  # a name for annotations
+        sys.setswitchinterval(0.001)
+
+        def hold(lock: _thread.LockType, seconds: float) -> None:
+            held: _thread.LockType = lock
+            with held:
+                time.sleep(seconds)
+
+        def main_only(worker):
+            return isinstance(worker, threading.Thread) and threading.current_thread() is threading.main_thread()
+        """
+    )
+    assert [f for f in find_test_aware({"m.py": source}) if f.id == "TA007"] == []
