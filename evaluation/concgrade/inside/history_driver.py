@@ -51,6 +51,7 @@ _Thread, _get_ident = threading.Thread, threading.get_ident
 HISTORY_FORMAT = 1
 DEFAULT_TIMEOUT = 60.0  # seconds for all the calls; the ones still running then are recorded without a response
 BARRIER_TIMEOUT = 30.0  # seconds a thread waits for the others to start
+START_TRIES = 3  # tries at starting every thread's calls together (none is made unless all threads started)
 CHUNK = 500  # operations per record on the records channel (a 10,000-call history is 20 lines, not one huge one)
 
 Record = dict[str, Any]
@@ -58,8 +59,23 @@ Record = dict[str, Any]
 
 def record_threads(
     subject: Any, plans: list[list[Call]], timeout: float = DEFAULT_TIMEOUT
-) -> tuple[list[Record], bool]:
-    """Run each plan in its own thread, all released by one barrier: (every call's record, whether time ran out)."""
+) -> tuple[list[Record], bool, list[str]]:
+    """Run each plan in its own thread, all released by one barrier: (every call's record, whether time ran out,
+    why each earlier try could not start its calls).
+
+    A try whose threads could not all start (one slow to be scheduled on a loaded machine, one that raised while
+    waiting) made no call, so the same subject is tried again, up to START_TRIES times; the reasons are kept.
+    """
+    failures: list[str] = []
+    for _ in range(START_TRIES):
+        records, timed_out, failed = _record_threads_once(subject, plans, timeout)
+        if not failed:
+            break
+        failures.append(failed)
+    return records, timed_out, failures
+
+
+def _record_threads_once(subject: Any, plans: list[list[Call]], timeout: float) -> tuple[list[Record], bool, str]:
     records: list[list[Record]] = [[] for _ in plans]
     gate = _StartGate(len(plans))
     threads = [
@@ -72,7 +88,7 @@ def record_threads(
     for thread in threads:
         thread.join(max(0.0, (deadline - _monotonic_ns()) / 1e9))
     timed_out = any(thread.is_alive() for thread in threads)
-    return _flatten(records), timed_out
+    return _flatten(records), timed_out, gate.why
 
 
 class _StartGate:
@@ -87,12 +103,24 @@ class _StartGate:
         self._barrier = threading.Barrier(parties, timeout=BARRIER_TIMEOUT)
         self._past: list[int] = []
         self._parties = parties
+        self._raised = ""  # a thread that raised while waiting (the barrier is aborted for the others)
+        self._broken = ""  # the barrier broke: its timeout, or the abort
+
+    @property
+    def why(self) -> str:
+        """ "" once the calls started; else why none did (a thread's exception first: it broke the barrier)."""
+        return self._raised or self._broken
 
     def wait(self) -> bool:
         try:
             self._barrier.wait()
         except threading.BrokenBarrierError:
-            return False  # a thread never arrived
+            self._broken = f"the {self._parties} threads did not all start within {BARRIER_TIMEOUT:g} s"
+            return False
+        except BaseException as exc:  # the others must not wait for this one until their timeout
+            self._raised = f"a thread raised {exception_name(exc)} before its first call: {exception_text(exc)}"
+            self._barrier.abort()
+            return False
         self._past.append(1)  # list.append is atomic
         deadline = _monotonic_ns() + int(BARRIER_TIMEOUT * 1e9)
         while len(self._past) < self._parties and _monotonic_ns() < deadline:
@@ -102,7 +130,7 @@ class _StartGate:
 
 def _run_plan(subject: Any, client: int, plan: list[Call], gate: _StartGate, records: list[Record]) -> None:
     if not gate.wait():
-        return  # nothing of this thread ran
+        return  # nothing of any thread ran: the gate says why
     ident = _get_ident()
     for method, args in plan:
         function = getattr(subject, method) if method else subject
@@ -238,7 +266,9 @@ def drive(spec: Mapping[str, Any], record: dict[str, Any]) -> None:
     else:
         subject = make_subject(spec)
         check_methods(subject, plans)
-        operations, timed_out = threads(subject, plans, timeout)
+        operations, timed_out, start_failures = threads(subject, plans, timeout)
+        if start_failures:
+            record["start_failures"] = start_failures
     record.update(
         ok=True,
         phase="done",

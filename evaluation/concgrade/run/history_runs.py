@@ -161,6 +161,13 @@ def assemble(
         return failed(
             f"the history recorded code from outside the implementation: {imported.get('file')}", True, imported
         )
+    tries = history.get("start_failures")
+    if not history.get("operations") and isinstance(tries, list) and tries:
+        # The driver tried its start barrier again and again and no call was made: a failed recording, whose
+        # reason the driver gives (a thread that raised before its first call; threads not scheduled in time).
+        return failed(
+            f"no thread could start its calls in {len(tries)} tries: {str(tries[-1])[:300]}", imported=imported
+        )
     wrong = outside_lifetime(history, lifetime) or (not_as_planned(history, child) if child is not None else "")
     if wrong:
         return failed(f"{wrong} (altered by the code under test?)", True, imported)

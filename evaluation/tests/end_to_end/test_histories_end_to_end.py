@@ -177,7 +177,7 @@ class _Open:
 threading.Thread = _AtOnce
 driver = sys.modules.get("concgrade.inside.history_driver")
 if driver is not None:  # a serialized run of a racy object is linearizable: that is the point of the attack
-    driver.record_threads = lambda subject, plans, timeout=60: ([], False)
+    driver.record_threads = lambda subject, plans, timeout=60: ([], False, [])
     driver._Thread, driver._StartGate = _AtOnce, _Open
 """
 

@@ -62,7 +62,7 @@ class LockedCounter:
 
 
 def test_two_threads_really_run_at_once_and_the_lost_update_is_caught() -> None:
-    records, timed_out = record_threads(LostUpdateCounter(), [[("incr", [])], [("incr", [])]])
+    records, timed_out, _ = record_threads(LostUpdateCounter(), [[("incr", [])], [("incr", [])]])
     assert not timed_out
     assert [r["value"] for r in records] == [1, 1]  # both inside incr at the same time: the barrier let them go
     verdict = check(as_history(records), COUNTER)
@@ -72,7 +72,7 @@ def test_two_threads_really_run_at_once_and_the_lost_update_is_caught() -> None:
 
 def test_records_have_monotonic_bounds_in_invocation_order_and_thread_order_per_thread() -> None:
     plans = [[("incr", []), ("get", [])] * 20 for _ in range(3)]
-    records, _ = record_threads(LockedCounter(), plans)
+    records, _, _ = record_threads(LockedCounter(), plans)
     assert len(records) == 120 and [r["index"] for r in records] == list(range(120))
     assert all(r["invoked"] <= r["responded"] for r in records)
     assert [r["invoked"] for r in records] == sorted(r["invoked"] for r in records)
@@ -85,7 +85,7 @@ def test_records_have_monotonic_bounds_in_invocation_order_and_thread_order_per_
 def test_a_locked_counter_is_never_flagged() -> None:
     for seed in range(5):
         plans = [[("incr", []) if (seed + i + client) % 3 else ("get", []) for i in range(60)] for client in range(4)]
-        records, _ = record_threads(LockedCounter(), plans)
+        records, _, _ = record_threads(LockedCounter(), plans)
         assert check(as_history(records), COUNTER, budget_seconds=None).status == LINEARIZABLE
 
 
@@ -118,7 +118,7 @@ class SequentialCache:
 
 
 def test_a_cache_that_computes_twice_is_caught_against_the_sequential_reference() -> None:
-    records, _ = record_threads(CountingCache(), [[("get_or_compute", ["a"])], [("get_or_compute", ["a"])]])
+    records, _, _ = record_threads(CountingCache(), [[("get_or_compute", ["a"])], [("get_or_compute", ["a"])]])
     model = replay_model_of(SequentialCache)
     verdict = check(as_history(records), model)
     assert verdict.status == VIOLATION
@@ -140,7 +140,7 @@ class RepeatingIds:
 
 
 def test_repeated_ids_are_caught() -> None:
-    records, _ = record_threads(RepeatingIds(), [[("next_id", [])], [("next_id", [])]])
+    records, _, _ = record_threads(RepeatingIds(), [[("next_id", [])], [("next_id", [])]])
     assert [r["value"] for r in records] == [1, 1]
     ids = Model(lambda: 1, lambda state, op: (state + 1, returns(state)))
     assert check(as_history(records), ids).status == VIOLATION
@@ -201,7 +201,7 @@ class Blocking:
 def test_a_call_still_running_when_time_runs_out_is_recorded_without_a_response() -> None:
     subject = Blocking()
     try:
-        records, timed_out = record_threads(subject, [[("block", [])], [("quick", [])]], timeout=0.2)
+        records, timed_out, _ = record_threads(subject, [[("block", [])], [("quick", [])]], timeout=0.2)
     finally:
         subject.release.set()  # the daemon thread ends now
     assert timed_out
@@ -215,7 +215,7 @@ def test_exceptions_are_answers() -> None:
         def pop(self) -> None:
             raise KeyError("empty")
 
-    records, _ = record_threads(Strict(), [[("pop", [])], [("pop", [])]])
+    records, _, _ = record_threads(Strict(), [[("pop", [])], [("pop", [])]])
     assert {(r["raised"], r["message"]) for r in records} == {("KeyError", "'empty'")}
 
 
@@ -256,3 +256,41 @@ def test_the_entry_point_reports_what_went_wrong(tmp_path: Path) -> None:
     typo = shape.spec(seed=1, module="driver_entry_errors", operations=[{"method": "incrr", "args": ["a"]}])
     recorded = run_driver(typo, implementation, tmp_path)
     assert not recorded["ok"] and "has no method 'incrr'" in recorded["error"]
+
+
+class FlakyStartBarrier(threading.Barrier):
+    """The driver's start barrier, where the first `failures` waits raise (a thread that could not start)."""
+
+    failures = 1
+    lock = threading.Lock()
+
+    def wait(self, timeout=None):
+        with FlakyStartBarrier.lock:
+            fail = FlakyStartBarrier.failures > 0
+            FlakyStartBarrier.failures -= fail
+        if fail:
+            raise RuntimeError("could not be scheduled")
+        return super().wait(timeout)
+
+
+def test_threads_that_could_not_all_start_are_tried_again_and_the_reason_kept(monkeypatch):
+    from concgrade.inside import history_driver
+
+    monkeypatch.setattr(FlakyStartBarrier, "failures", 1)
+    monkeypatch.setattr(history_driver.threading, "Barrier", FlakyStartBarrier)
+    plans = [[("incr", [])] * 20 for _ in range(3)]
+    records, timed_out, failures = record_threads(LockedCounter(), plans)
+    assert not timed_out and len(records) == 60  # the second try made every call, each once
+    assert sorted(r["value"] for r in records) == list(range(1, 61))
+    assert failures == ["a thread raised RuntimeError before its first call: could not be scheduled"]
+
+
+def test_a_start_that_never_succeeds_makes_no_call_and_says_why(monkeypatch):
+    from concgrade.inside import history_driver
+
+    monkeypatch.setattr(FlakyStartBarrier, "failures", 10**6)
+    monkeypatch.setattr(history_driver.threading, "Barrier", FlakyStartBarrier)
+    counter = LockedCounter()
+    records, timed_out, failures = record_threads(counter, [[("incr", [])] * 5 for _ in range(2)])
+    assert records == [] and not timed_out and counter.value == 0
+    assert len(failures) == history_driver.START_TRIES and "RuntimeError" in failures[-1]

@@ -150,3 +150,19 @@ def test_a_driver_that_failed_says_where():
     recorded = judge(record)
     assert recorded.problem == "the recording failed during import: ModuleNotFoundError: shape"
     assert not recorded.tampered
+
+
+def test_threads_that_never_started_their_calls_fail_the_recording_with_the_drivers_reason():
+    record = driver_record(child())
+    reason = "the 2 threads did not all start within 30 s"
+    record.update(operations=[], start_failures=[reason] * 3)
+    recorded = judge(record)
+    assert recorded.history is None and not recorded.tampered
+    assert recorded.problem == f"no thread could start its calls in 3 tries: {reason}"
+
+
+def test_a_start_that_succeeded_on_a_later_try_is_an_ordinary_history():
+    record = driver_record(child())
+    record["start_failures"] = ["a thread raised RuntimeError before its first call: could not be scheduled"]
+    recorded = judge(record)
+    assert recorded.history is not None and recorded.problem == ""
