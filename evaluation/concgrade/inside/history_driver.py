@@ -50,7 +50,8 @@ _Thread, _get_ident = threading.Thread, threading.get_ident
 
 HISTORY_FORMAT = 1
 DEFAULT_TIMEOUT = 60.0  # seconds for all the calls; the ones still running then are recorded without a response
-BARRIER_TIMEOUT = 30.0  # seconds a thread waits for the others to start
+# Seconds a thread waits for the others to start; START_TRIES of them fit in the recording's grace (history_runs.py).
+BARRIER_TIMEOUT = 10.0
 START_TRIES = 3  # tries at starting every thread's calls together (none is made unless all threads started)
 CHUNK = 500  # operations per record on the records channel (a 10,000-call history is 20 lines, not one huge one)
 

@@ -154,7 +154,7 @@ def test_a_driver_that_failed_says_where():
 
 def test_threads_that_never_started_their_calls_fail_the_recording_with_the_drivers_reason():
     record = driver_record(child())
-    reason = "the 2 threads did not all start within 30 s"
+    reason = "the 2 threads did not all start within 10 s"
     record.update(operations=[], start_failures=[reason] * 3)
     recorded = judge(record)
     assert recorded.history is None and not recorded.tampered
