@@ -168,7 +168,7 @@ def hide_current_test() -> None:
 
 def contain(config: BootConfig) -> Callable[[], list[Any]]:
     """Register the containment listener and start the audit hook; the function that drains its findings."""
-    from concgrade.inside import audit, containment
+    from concgrade.inside import audit, containment, threadhooks
 
     rules = containment.Rules(
         implementation_dirs=tuple(config.implementation_dirs),
@@ -179,6 +179,7 @@ def contain(config: BootConfig) -> Callable[[], list[Any]]:
     )
     watcher = containment.install(rules)
     audit.start()
+    threadhooks.install()  # the hook runs Python code: a thread switch inside sys.setprofile must not kill a thread
     return watcher.drain
 
 
