@@ -73,6 +73,32 @@ def greenfield_hardcoded() -> dict[str, str]:
     }
 
 
+def demo_services_hardcoded() -> dict[str, str]:
+    """Compose services `before` and `after` run each implementation as a program; the tests service runs
+    `pytest -q tests`, whose tests put after on the path: a demo selects no tests, and before cannot be selected."""
+    compose = """\
+        services:
+          before:
+            command: python repository_before/counter.py
+          after:
+            command: python repository_after/counter.py
+          tests:
+            command: pytest -q tests
+    """
+    tests = (
+        "import sys, pathlib\n"
+        "sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'repository_after'))\n"
+        "import counter\n\n\n" + BODIES
+    )
+    demo = "\n\nif __name__ == '__main__':\n    print(run_all([1, 2, 3]))\n"
+    return {
+        **base(),
+        **both(before=SEQUENTIAL + demo, after=CONCURRENT + demo),
+        "docker-compose.yml": compose,
+        "tests/test_counter.py": tests,
+    }
+
+
 def greenfield_falls_back_to_after() -> dict[str, str]:
     """A documented `--repo before` whose conftest falls back to after when before has nothing to import."""
     conftest = """\
@@ -627,6 +653,7 @@ PLAIN = {
     "greenfield_absent": (greenfield_absent, "accepted"),
     "greenfield_hardcoded": (greenfield_hardcoded, "accepted"),
     "greenfield_falls_back": (greenfield_falls_back_to_after, "rejected"),
+    "demo_services": (demo_services_hardcoded, "accepted"),
     "equivalence": (equivalence, "accepted"),
     "loaded_by_path": (loaded_by_path, "accepted"),
     "namespace_src": (namespace_src, "accepted"),

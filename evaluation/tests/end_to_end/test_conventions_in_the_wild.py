@@ -87,6 +87,13 @@ def test_tests_that_hard_code_after_with_nothing_selecting_before_count_before_a
     assert len(results["suites"]["FAIL_TO_PASS"]) == 2
 
 
+def test_services_that_run_each_implementation_as_a_program_are_not_its_test_selection(wild):
+    results = results_of(wild, "demo_services")
+    assert results["task"]["toggle"]["kind"] == "pythonpath" and results["task"]["test_files"] == ["tests"]
+    assert results["mode"]["before"] == "not selectable"
+    assert len(results["suites"]["FAIL_TO_PASS"]) == 2 and results["implementations"]["after"]["summary"]["passed"] == 2
+
+
 def test_a_documented_before_that_falls_back_to_after_is_caught_by_what_it_read(wild):
     results = results_of(wild, "greenfield_falls_back")
     proof = check(results, "implementation.proved.before")
