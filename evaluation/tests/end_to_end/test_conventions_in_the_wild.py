@@ -251,6 +251,15 @@ def test_an_xfail_on_before_did_not_pass_there(wild):
     assert check(results, "f2p.fails_on_before")["status"] == "pass"
 
 
+def test_a_before_command_whose_own_tests_all_xfail_shows_no_fix(wild):
+    row = wild[2]["xfailed_baseline_file"]
+    assert failing(row) == ["suites.f2p_nonempty"]
+    assert "all of those pass or xfail on before" in row["failing_checks"][0]["message"]
+    results = results_of(wild, "xfailed_baseline_file")
+    before = {t["nodeid"]: t["outcome"] for t in results["implementations"]["before"]["tests"]}
+    assert set(before.values()) == {"xfailed"} and len(before) == 2  # only its own file ran there
+
+
 def test_skipped_and_xpassed_on_before_are_never_inferred_as_fail_to_pass(wild):
     row = wild[2]["skipped_xpassed"]
     assert failing(row) == ["suites.f2p_nonempty"]
