@@ -73,6 +73,32 @@ def greenfield_hardcoded() -> dict[str, str]:
     }
 
 
+def demo_services_hardcoded() -> dict[str, str]:
+    """Compose services `before` and `after` run each implementation as a program; the tests service runs
+    `pytest -q tests`, whose tests put after on the path: a demo selects no tests, and before cannot be selected."""
+    compose = """\
+        services:
+          before:
+            command: python repository_before/counter.py
+          after:
+            command: python repository_after/counter.py
+          tests:
+            command: pytest -q tests
+    """
+    tests = (
+        "import sys, pathlib\n"
+        "sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'repository_after'))\n"
+        "import counter\n\n\n" + BODIES
+    )
+    demo = "\n\nif __name__ == '__main__':\n    print(run_all([1, 2, 3]))\n"
+    return {
+        **base(),
+        **both(before=SEQUENTIAL + demo, after=CONCURRENT + demo),
+        "docker-compose.yml": compose,
+        "tests/test_counter.py": tests,
+    }
+
+
 def greenfield_falls_back_to_after() -> dict[str, str]:
     """A documented `--repo before` whose conftest falls back to after when before has nothing to import."""
     conftest = """\
@@ -477,6 +503,48 @@ def runner_script() -> dict[str, str]:
     }
 
 
+def xfailed_baseline_file() -> dict[str, str]:
+    """before's documented command runs a baseline file of its own whose tests all xfail; after's runs the rest
+    (`-k "not BaselineChecks"`): nothing on before fails, so nothing shows a fix."""
+    compose = """\
+        services:
+          test-before:
+            command: pytest tests/test_baseline.py
+          test-after:
+            command: pytest tests -k "not BaselineChecks"
+    """
+    baseline = """\
+        import pathlib, sys
+
+        import pytest
+
+        sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "repository_before"))
+        import counter
+
+
+        class TestBaselineChecks:
+            @pytest.mark.xfail(reason="the original runs on the main thread")
+            def test_work_leaves_the_main_thread_legacy(self):
+                assert False
+
+            @pytest.mark.xfail(reason="the original has no pool")
+            def test_pool_missing(self):
+                assert False, f"no pool in {counter.__name__}"
+    """
+    tests = (
+        "import sys, pathlib\n"
+        "sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'repository_after'))\n"
+        "import counter\n\n\n" + BODIES
+    )
+    return {
+        **base(),
+        **both(),
+        "docker-compose.yml": compose,
+        "tests/test_baseline.py": baseline,
+        "tests/test_counter.py": tests,
+    }
+
+
 def shared_variable() -> dict[str, str]:
     """Both compose services set WEBHOOK_SECRET beside the toggle; after's module needs it at import."""
     after = "import os\n\nSECRET = os.environ['WEBHOOK_SECRET']\n" + CONCURRENT
@@ -672,6 +740,7 @@ PLAIN = {
     "greenfield_absent": (greenfield_absent, "accepted"),
     "greenfield_hardcoded": (greenfield_hardcoded, "accepted"),
     "greenfield_falls_back": (greenfield_falls_back_to_after, "rejected"),
+    "demo_services": (demo_services_hardcoded, "accepted"),
     "equivalence": (equivalence, "accepted"),
     "loaded_by_path": (loaded_by_path, "accepted"),
     "namespace_src": (namespace_src, "accepted"),
@@ -690,6 +759,7 @@ PLAIN = {
     "unittest_suite": (unittest_suite, "accepted"),
     "runner_script": (runner_script, "accepted"),
     "shared_variable": (shared_variable, "accepted"),
+    "xfailed_baseline_file": (xfailed_baseline_file, "rejected"),
     "forced_exit_status": (forced_exit_status, "accepted"),
     "xfail_on_before": (xfail_on_before_declared, "accepted"),
     "skipped_xpassed": (skipped_and_xpassed_on_before, "rejected"),

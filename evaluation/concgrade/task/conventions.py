@@ -364,9 +364,15 @@ def _working_folder(sources: ConventionSources) -> tuple[Toggle, list[str]] | No
 
 
 def _selection_by_commands(sources: ConventionSources) -> tuple[Toggle, list[str]] | None:
-    """Different pytest files or `-k` for before and after in the task's commands."""
+    """Different pytest files or `-k` for before and after in the task's commands.
+
+    A command that runs a program of an implementation (`python repository_before/pipeline.py`, a compose
+    service that demonstrates it) defines no tests, so it selects none: only runs of the tests count.
+    """
     chosen: dict[str, tuple[list[str], Invocation]] = {}
     for invocation in sources.invocations:
+        if invocation.runner == "script" and _paths(invocation, sources) is None:
+            continue
         if invocation.role and invocation.role not in chosen and invocation.cwd in (None, ROOT):
             selecting = _selecting_args(list(invocation.args), sources.existing)
             chosen[invocation.role] = (selecting, invocation)

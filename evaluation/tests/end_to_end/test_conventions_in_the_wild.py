@@ -99,6 +99,13 @@ def test_tests_that_hard_code_after_with_nothing_selecting_before_count_before_a
     assert len(results["suites"]["FAIL_TO_PASS"]) == 2
 
 
+def test_services_that_run_each_implementation_as_a_program_are_not_its_test_selection(wild):
+    results = results_of(wild, "demo_services")
+    assert results["task"]["toggle"]["kind"] == "pythonpath" and results["task"]["test_files"] == ["tests"]
+    assert results["mode"]["before"] == "not selectable"
+    assert len(results["suites"]["FAIL_TO_PASS"]) == 2 and results["implementations"]["after"]["summary"]["passed"] == 2
+
+
 def test_a_documented_before_that_falls_back_to_after_is_caught_by_what_it_read(wild):
     results = results_of(wild, "greenfield_falls_back")
     proof = check(results, "implementation.proved.before")
@@ -254,6 +261,15 @@ def test_an_xfail_on_before_did_not_pass_there(wild):
     before = {t["nodeid"]: t["outcome"] for t in results["implementations"]["before"]["tests"]}
     assert before["tests/test_counter.py::test_work_leaves_the_main_thread"] == "xfailed"
     assert check(results, "f2p.fails_on_before")["status"] == "pass"
+
+
+def test_a_before_command_whose_own_tests_all_xfail_shows_no_fix(wild):
+    row = wild[2]["xfailed_baseline_file"]
+    assert failing(row) == ["suites.f2p_nonempty"]
+    assert "all of those pass or xfail on before" in row["failing_checks"][0]["message"]
+    results = results_of(wild, "xfailed_baseline_file")
+    before = {t["nodeid"]: t["outcome"] for t in results["implementations"]["before"]["tests"]}
+    assert set(before.values()) == {"xfailed"} and len(before) == 2  # only its own file ran there
 
 
 def test_skipped_and_xpassed_on_before_are_never_inferred_as_fail_to_pass(wild):

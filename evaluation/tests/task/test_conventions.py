@@ -115,6 +115,28 @@ def test_different_files_per_implementation_from_compose_container_paths():
     assert toggle.selection == {"before": ["tests/test_before.py"], "after": ["tests/test_after.py"]}
 
 
+def test_services_that_run_each_implementation_as_a_program_select_no_tests():
+    compose = (
+        "services:\n  before:\n    command: python repository_before/pipeline.py\n"
+        "  after:\n    command: python repository_after/pipeline.py\n"
+        "  tests:\n    command: pytest -q tests\n"
+    )
+    existing = {"tests", "tests/test_pipeline.py", "repository_before/pipeline.py", "repository_after/pipeline.py"}
+    python = {"repository_before/pipeline.py": "print('demo')\n", "repository_after/pipeline.py": "print('demo')\n"}
+    found = sources(compose=compose, python=python, existing=existing)
+    toggle, evidence = infer_toggle(found)
+    assert toggle.kind == "pythonpath" and evidence == []
+    assert documented_tests(found, toggle)[0] == {"before": ("tests",), "after": ("tests",)}
+    # a script that is a test suite of its own still selects: each implementation's unittest file
+    scripts = "services:\n  before:\n    command: python tests/test_before.py\n  after:\n    command: python tests/test_after.py\n"
+    suites = {
+        f"tests/test_{r}.py": "import unittest\n\nclass T(unittest.TestCase):\n    pass\n" for r in ("before", "after")
+    }
+    found = sources(compose=scripts, python=suites, existing={"tests", *suites})
+    toggle, _ = infer_toggle(found)
+    assert toggle.selection == {"before": ["tests/test_before.py"], "after": ["tests/test_after.py"]}
+
+
 def test_test_files_importing_one_package_each_are_a_selection():
     python = {
         "tests/test_old.py": "from repository_before.svc import run\n",
