@@ -528,8 +528,8 @@ def xfailed_baseline_file() -> dict[str, str]:
                 assert False
 
             @pytest.mark.xfail(reason="the original has no pool")
-            def test_pool_missing(self):
-                assert False, f"no pool in {counter.__name__}"
+            def test_pool_missing(self):  # xpasses where after is on the path: only before's command runs it
+                assert "ThreadPoolExecutor" in dir(counter)
     """
     tests = (
         "import sys, pathlib\n"

@@ -89,12 +89,16 @@ def infer_suites(
 
     `before_runs_other_tests`: the task's documented command for before runs other tests than after's. A test
     only after's command runs is absent on before by design, so its absence is evidence only when what before's
-    own command ran shows before failing; where all of that passes (or xfails), it is in neither suite.
+    own command ran shows before failing; where all of that passes (or xfails), it is in neither suite. A test
+    only before's command runs (its baseline file) is absent on after by design: it is in neither suite either.
     """
     p2p: list[str] = []
     f2p: list[str] = []
     absent_fails = not before_runs_other_tests or shows_a_failure(before)
+    elsewhere = {nodeid for run in others for nodeid in run.collected}
     for nodeid in dict.fromkeys(collected):
+        if before_runs_other_tests and others and nodeid not in elsewhere:
+            continue
         test = before.tests.get(nodeid)
         outcome = test.outcome if test is not None else "missing"
         if test is None and before_mode != NOT_SELECTABLE and not absent_fails:

@@ -81,7 +81,7 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 modules=run_modules(task, folder_in_task),
                 test_timeout=task.limits.test_timeout,
                 run_timeout=task.limits.run_timeout,
-                extra_args=tuple(with_keyword(options, task.keyword)),
+                extra_args=tuple(with_keyword([*options, *task.role_test_options.get(impl.role, ())], task.keyword)),
                 path_variables=(task.toggle.variable,) if task.toggle.path_value and task.toggle.variable else (),
                 substitute=substitute,
                 interpreter=task.interpreter,

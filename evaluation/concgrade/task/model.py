@@ -102,6 +102,8 @@ class Task:
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
     # Where the documented commands of before and after run different tests: each role's (test_files otherwise).
     role_test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The `-k` / `-m` expressions each role's documented command selects its tests with (`-k "not Baseline"`).
+    role_test_options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     histories: tuple[HistorySpec, ...] = ()  # the manifest's [[histories]], recorded and checked after the tests
     keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
     # The manifest's [mutants] table as written (None: absent); the mutation phase validates it against the
@@ -115,6 +117,12 @@ class Task:
     def greenfield(self) -> bool:
         """Written from scratch: the before folder is absent, empty or holds only placeholders (no code)."""
         return not self.implementation("before").has_code
+
+    @property
+    def roles_run_different_tests(self) -> bool:
+        """The documented commands of before and after run different tests (other files, another -k)."""
+        options = self.role_test_options
+        return bool(self.role_test_files) or options.get("before", ()) != options.get("after", ())
 
     def with_candidate(self, folder: Path) -> Task:
         """The same task with a third implementation graded like after (e.g. a model's refactor)."""

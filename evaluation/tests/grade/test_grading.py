@@ -262,6 +262,10 @@ def test_tests_only_afters_documented_command_runs_are_fail_to_pass_only_where_b
     failing = run("before", {"tests/test_baseline.py::test_legacy_lacks_a_pool": "failed"})
     shown = grade_runs({P2P: [], F2P: []}, [failing, after], inferred=True, before_runs_other_tests=True)
     assert set(shown.suites[F2P]) == {*P2P_IDS, *F2P_IDS, *baseline} and shown.verdict == "accepted"
+    # a test only before's command runs (its own baseline file) is judged on neither side
+    own_only = run("after", {n: "passed" for n in P2P_IDS + F2P_IDS})
+    split = grade_runs({P2P: [], F2P: []}, [failing, own_only], inferred=True, before_runs_other_tests=True)
+    assert split.suites == {P2P: [], F2P: [*P2P_IDS, *F2P_IDS]} and split.verdict == "accepted"
     # and where both commands run the same tests, a test absent on before failed there, as ever
     same = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True)
     assert set(same.suites[F2P]) == set(P2P_IDS + F2P_IDS)

@@ -11,6 +11,7 @@ from concgrade.task.conventions import (
     ConventionSources,
     add_compose_clues,
     add_text_clues,
+    documented_options,
     documented_tests,
     implementation_modules,
     infer_toggle,
@@ -268,6 +269,21 @@ def test_the_documented_runner_and_paths_are_what_runs():
     assert "is run under pytest (it runs unittest tests)" in notes[0]
     no_path = sources(readme="PYTHONPATH=repository_after pytest -q\n")
     assert documented_tests(no_path, infer_toggle(no_path)[0])[0] == {"before": (".",), "after": (".",)}
+
+
+def test_the_k_expression_of_each_documented_command_is_kept_with_its_files():
+    compose = (
+        'services:\n  test-after:\n    command: pytest tests -k "not BaselineFailures"\n'
+        "  test-before:\n    command: pytest tests/test_baseline_failures.py\n"
+    )
+    found = sources(compose=compose, existing={"tests", "tests/test_baseline_failures.py"})
+    toggle, _ = infer_toggle(found)
+    assert documented_tests(found, toggle)[0] == {"before": ("tests/test_baseline_failures.py",), "after": ("tests",)}
+    assert documented_options(found, toggle) == {"before": (), "after": ("-k", "not BaselineFailures")}
+    plain = sources(
+        readme="PYTHONPATH=repository_before pytest -q tests\nPYTHONPATH=repository_after pytest -q tests\n"
+    )
+    assert documented_options(plain, infer_toggle(plain)[0]) == {}
 
 
 def test_a_command_running_the_implementations_own_suite_is_not_the_tasks_test_command():
