@@ -183,6 +183,7 @@ def grade(
         greenfield=task.greenfield,
         toggle_default=task.toggle_source.get("origin") == "default",
         keyword=task.keyword,
+        before_runs_other_tests=task.roles_run_different_tests,
     )
 
     bench = None

@@ -73,6 +73,32 @@ def greenfield_hardcoded() -> dict[str, str]:
     }
 
 
+def demo_services_hardcoded() -> dict[str, str]:
+    """Compose services `before` and `after` run each implementation as a program; the tests service runs
+    `pytest -q tests`, whose tests put after on the path: a demo selects no tests, and before cannot be selected."""
+    compose = """\
+        services:
+          before:
+            command: python repository_before/counter.py
+          after:
+            command: python repository_after/counter.py
+          tests:
+            command: pytest -q tests
+    """
+    tests = (
+        "import sys, pathlib\n"
+        "sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'repository_after'))\n"
+        "import counter\n\n\n" + BODIES
+    )
+    demo = "\n\nif __name__ == '__main__':\n    print(run_all([1, 2, 3]))\n"
+    return {
+        **base(),
+        **both(before=SEQUENTIAL + demo, after=CONCURRENT + demo),
+        "docker-compose.yml": compose,
+        "tests/test_counter.py": tests,
+    }
+
+
 def greenfield_falls_back_to_after() -> dict[str, str]:
     """A documented `--repo before` whose conftest falls back to after when before has nothing to import."""
     conftest = """\
@@ -477,6 +503,48 @@ def runner_script() -> dict[str, str]:
     }
 
 
+def xfailed_baseline_file() -> dict[str, str]:
+    """before's documented command runs a baseline file of its own whose tests all xfail; after's runs the rest
+    (`-k "not BaselineChecks"`): nothing on before fails, so nothing shows a fix."""
+    compose = """\
+        services:
+          test-before:
+            command: pytest tests/test_baseline.py
+          test-after:
+            command: pytest tests -k "not BaselineChecks"
+    """
+    baseline = """\
+        import pathlib, sys
+
+        import pytest
+
+        sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "repository_before"))
+        import counter
+
+
+        class TestBaselineChecks:
+            @pytest.mark.xfail(reason="the original runs on the main thread")
+            def test_work_leaves_the_main_thread_legacy(self):
+                assert False
+
+            @pytest.mark.xfail(reason="the original has no pool")
+            def test_pool_missing(self):  # xpasses where after is on the path: only before's command runs it
+                assert "ThreadPoolExecutor" in dir(counter)
+    """
+    tests = (
+        "import sys, pathlib\n"
+        "sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'repository_after'))\n"
+        "import counter\n\n\n" + BODIES
+    )
+    return {
+        **base(),
+        **both(),
+        "docker-compose.yml": compose,
+        "tests/test_baseline.py": baseline,
+        "tests/test_counter.py": tests,
+    }
+
+
 def shared_variable() -> dict[str, str]:
     """Both compose services set WEBHOOK_SECRET beside the toggle; after's module needs it at import."""
     after = "import os\n\nSECRET = os.environ['WEBHOOK_SECRET']\n" + CONCURRENT
@@ -622,11 +690,57 @@ def stray_test_in_after() -> dict[str, str]:
     }
 
 
+# Longer than the default per-test timeout (20 s), on purpose: the task's own command sets no timeout at all.
+LONG_WORKLOAD_SECONDS = 22
+
+LONG_WORKLOAD_BODY = f"""\
+def test_a_long_workload_with_pollers(monkeypatch):
+    import threading, time
+
+    seen = []
+    original = counter.work
+    monkeypatch.setattr(counter, "work", lambda x: seen.append(threading.current_thread().name) or original(x))
+    counter.run_all([1])
+    assert threading.main_thread().name not in seen  # the sequential before fails here, at once
+    monkeypatch.undo()
+    done = False
+    polls = []
+
+    def poll():
+        while not done:  # spins until the workload ends: a test stopped midway leaves it running
+            polls.append(1)
+            time.sleep(0.001)
+
+    pollers = [threading.Thread(target=poll) for _ in range(2)]
+    for poller in pollers:
+        poller.start()
+    deadline = time.monotonic() + {LONG_WORKLOAD_SECONDS}
+    while time.monotonic() < deadline:
+        assert counter.run_all([1, 2, 3, 4]) == [2, 4, 6, 8]
+    done = True
+    for poller in pollers:
+        poller.join()
+    assert polls
+"""
+
+
+def long_workload() -> dict[str, str]:
+    """A test that legitimately runs longer than the default per-test timeout, and whose polling threads only
+    stop when it ends; the documented commands set no timeout, so after passes everything."""
+    return {
+        **base(PYTHONPATH_README),
+        **both(),
+        "tests/__init__.py": "",
+        "tests/test_counter.py": IMPORT_COUNTER + BODIES + "\n\n" + LONG_WORKLOAD_BODY,
+    }
+
+
 PLAIN = {
     "greenfield_gitkeep": (greenfield_gitkeep, "accepted"),
     "greenfield_absent": (greenfield_absent, "accepted"),
     "greenfield_hardcoded": (greenfield_hardcoded, "accepted"),
     "greenfield_falls_back": (greenfield_falls_back_to_after, "rejected"),
+    "demo_services": (demo_services_hardcoded, "accepted"),
     "equivalence": (equivalence, "accepted"),
     "loaded_by_path": (loaded_by_path, "accepted"),
     "namespace_src": (namespace_src, "accepted"),
@@ -645,12 +759,14 @@ PLAIN = {
     "unittest_suite": (unittest_suite, "accepted"),
     "runner_script": (runner_script, "accepted"),
     "shared_variable": (shared_variable, "accepted"),
+    "xfailed_baseline_file": (xfailed_baseline_file, "rejected"),
     "forced_exit_status": (forced_exit_status, "accepted"),
     "xfail_on_before": (xfail_on_before_declared, "accepted"),
     "skipped_xpassed": (skipped_and_xpassed_on_before, "rejected"),
     "subtests": (subtests, "accepted"),
     "removed_hook": (removed_hook_argument, "rejected"),
     "stray_test_in_after": (stray_test_in_after, "rejected"),
+    "long_workload": (long_workload, "accepted"),
 }
 
 

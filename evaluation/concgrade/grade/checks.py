@@ -78,6 +78,7 @@ def infer_suites(
     collected: Iterable[str],
     before_mode: str = RAN,
     others: Sequence[RunObservation] = (),
+    before_runs_other_tests: bool = False,
 ) -> dict[str, list[str]]:
     """Without declared suites: what passes on before is PASS_TO_PASS, what fails there FAIL_TO_PASS.
 
@@ -85,12 +86,23 @@ def infer_suites(
     skipped, xfailed-by-skip or xpassed on before shows nothing about before: it is in neither suite, unless
     it fails on after (then it is listed with FAIL_TO_PASS, whose check names it). A before that cannot be
     selected counts as failing every test.
+
+    `before_runs_other_tests`: the task's documented command for before runs other tests than after's. A test
+    only after's command runs is absent on before by design, so its absence is evidence only when what before's
+    own command ran shows before failing; where all of that passes (or xfails), it is in neither suite. A test
+    only before's command runs (its baseline file) is absent on after by design: it is in neither suite either.
     """
     p2p: list[str] = []
     f2p: list[str] = []
+    absent_fails = not before_runs_other_tests or shows_a_failure(before)
+    elsewhere = {nodeid for run in others for nodeid in run.collected}
     for nodeid in dict.fromkeys(collected):
+        if before_runs_other_tests and others and nodeid not in elsewhere:
+            continue
         test = before.tests.get(nodeid)
         outcome = test.outcome if test is not None else "missing"
+        if test is None and before_mode != NOT_SELECTABLE and not absent_fails:
+            continue
         if before_mode == NOT_SELECTABLE or outcome in FAILS_ON_BEFORE:
             f2p.append(nodeid)
         elif outcome in PASSING:
@@ -98,6 +110,13 @@ def infer_suites(
         elif any(_fails(run, nodeid) for run in others):
             f2p.append(nodeid)
     return {P2P: p2p, F2P: f2p}
+
+
+def shows_a_failure(run: RunObservation) -> bool:
+    """The run shows its implementation failing: a test that failed there, a collection error, or nothing run."""
+    if run.collect_errors or not run.tests:
+        return True
+    return any(test.outcome in FAILS_ON_BEFORE for test in run.tests.values())
 
 
 def _fails(run: RunObservation, nodeid: str) -> bool:
@@ -219,9 +238,10 @@ def why_nothing_collected(run: RunObservation) -> str:
     return ""
 
 
-def check_f2p_nonempty(suites: dict[str, list[str]]) -> Check:
+def check_f2p_nonempty(suites: dict[str, list[str]], why: str = "") -> Check:
     if not suites[F2P]:
-        return Check("suites.f2p_nonempty", "fail", "FAIL_TO_PASS is empty: nothing in this task grades the refactor")
+        message = "FAIL_TO_PASS is empty: nothing in this task grades the refactor"
+        return Check("suites.f2p_nonempty", "fail", message + (f" ({why})" if why else ""))
     return Check("suites.f2p_nonempty", "pass", f"{len(suites[F2P])} FAIL_TO_PASS tests")
 
 

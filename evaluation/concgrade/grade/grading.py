@@ -19,6 +19,7 @@ from concgrade.grade.checks import (
     check_suites_ran,
     expectation_checks,
     infer_suites,
+    shows_a_failure,
     verdict_of,
 )
 from concgrade.grade.outcomes import RunObservation
@@ -38,6 +39,7 @@ def grade_runs(
     greenfield: bool = False,
     toggle_default: bool = False,
     keyword: str | None = None,
+    before_runs_other_tests: bool = False,
 ) -> Grade:
     """Grade the runs of one task (one per implementation) against its declared suites.
 
@@ -47,18 +49,20 @@ def grade_runs(
     `greenfield`: the before folder holds no code; `toggle_default`: nothing in the task selects an
     implementation (see before_mode).
     `keyword` is the `-k` expression that selected the tests, for a partial grade: entries it left out are fine.
+    `before_runs_other_tests`: the documented commands of before and after run different tests (see infer_suites).
     """
     collected = [nodeid for run in runs for nodeid in run.collected]
     before = next((run for run in runs if run.role == "before"), None)
     mode = before_mode(before, greenfield, toggle_default)
     if inferred and before is not None:
-        suites = infer_suites(before, collected, mode, [run for run in runs if run.role != "before"])
+        others = [run for run in runs if run.role != "before"]
+        suites = infer_suites(before, collected, mode, others, before_runs_other_tests)
     else:
         suites = assign_suites(entries, collected)
     checks = [
         check_runs_started(runs),
         check_suites_ran(entries, suites, runs, inferred, keyword),
-        check_f2p_nonempty(suites),
+        check_f2p_nonempty(suites, _why_no_f2p(before, inferred, before_runs_other_tests)),
         check_runs_consistent(runs),
         *[check_implementation_proved(run, mode) for run in runs],
         *source_checks,
@@ -70,6 +74,18 @@ def grade_runs(
         checks += expectation_checks(run, suites, mode)
     checks += safety_checks(runs, folder_changes)
     return Grade(tuple(checks), verdict_of(checks), suites, inferred, before=mode)
+
+
+def _why_no_f2p(before: RunObservation | None, inferred: bool, before_runs_other_tests: bool) -> str:
+    """Why inferred suites can have no FAIL_TO_PASS where before's documented command runs tests of its own."""
+    if not (inferred and before_runs_other_tests and before is not None and before.started):
+        return ""
+    if shows_a_failure(before):
+        return ""
+    return (
+        "before's documented command runs other tests than after's, and all of those pass or xfail on before: "
+        "nothing shows before failing"
+    )
 
 
 def before_mode(before: RunObservation | None, greenfield: bool, toggle_default: bool) -> str:

@@ -64,6 +64,7 @@ class InferredConventions:
     modules: tuple[str, ...]
     environment: dict[str, str] = field(default_factory=dict)  # set alike by both implementations' commands
     test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> what its command runs
+    test_options: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> its command's -k / -m
 
 
 def infer_conventions(
@@ -77,13 +78,17 @@ def infer_conventions(
         evidence = ["nothing in docker-compose, README, conftest or tests selects an implementation: PYTHONPATH"]
     environment, shared = shared_variables(sources, toggle)
     test_files, runner = documented_tests(sources, toggle)
+    test_options = documented_options(sources, toggle)
+    for role, options in test_options.items():
+        if options:
+            runner.append(f"{role}'s documented command selects its tests with {' '.join(options)}")
     source: dict[str, Any] = {"origin": origin, "kind": toggle.kind, "evidence": evidence}
     if shared:
         source["environment"] = shared
     if runner:
         source["runner"] = runner
     modules = implementation_modules(toggle, sources, guessed_modules)
-    return InferredConventions(toggle, source, modules, environment, test_files)
+    return InferredConventions(toggle, source, modules, environment, test_files, test_options)
 
 
 # --- reading the task's files ---------------------------------------------------------------------
@@ -364,9 +369,15 @@ def _working_folder(sources: ConventionSources) -> tuple[Toggle, list[str]] | No
 
 
 def _selection_by_commands(sources: ConventionSources) -> tuple[Toggle, list[str]] | None:
-    """Different pytest files or `-k` for before and after in the task's commands."""
+    """Different pytest files or `-k` for before and after in the task's commands.
+
+    A command that runs a program of an implementation (`python repository_before/pipeline.py`, a compose
+    service that demonstrates it) defines no tests, so it selects none: only runs of the tests count.
+    """
     chosen: dict[str, tuple[list[str], Invocation]] = {}
     for invocation in sources.invocations:
+        if invocation.runner == "script" and _paths(invocation, sources) is None:
+            continue
         if invocation.role and invocation.role not in chosen and invocation.cwd in (None, ROOT):
             selecting = _selecting_args(list(invocation.args), sources.existing)
             chosen[invocation.role] = (selecting, invocation)
@@ -469,8 +480,46 @@ def documented_tests(sources: ConventionSources, toggle: Toggle) -> tuple[dict[s
     Returns ({role: paths}, notes for the evidence). Empty when the commands show nothing usable, or when
     the toggle itself selects the files; a role without a command of its own runs what the other's does.
     """
-    if toggle.kind in ("selection", "cwd"):
+    chosen = _documented_invocations(sources, toggle)
+    if not chosen:
         return {}, []
+    files = {role: _paths(chosen[role], sources) or () for role in ROLES}
+    notes = []
+    for role in ROLES:
+        invocation = chosen[role]
+        if invocation.runner != "pytest":
+            notes.append(
+                f"{invocation.where}: `{invocation.text}` is run under pytest (it runs {invocation.runner} tests)"
+            )
+    if files["before"] != files["after"]:
+        notes.append(f"the documented commands run different tests: before {files['before']}, after {files['after']}")
+    return files, list(dict.fromkeys(notes))
+
+
+def documented_options(sources: ConventionSources, toggle: Toggle) -> dict[str, tuple[str, ...]]:
+    """The `-k` and `-m` expressions each implementation's documented command selects its tests with
+    (`pytest tests -k "not Baseline"`): {role: ("-k", expression, ...)}, empty when no command passes any."""
+    chosen = _documented_invocations(sources, toggle)
+    options = {role: _selecting_options(chosen[role].args) for role in chosen}
+    return options if any(options.values()) else {}
+
+
+def _selecting_options(args: Iterable[str]) -> tuple[str, ...]:
+    found: list[str] = []
+    words = list(args)
+    for index, arg in enumerate(words):
+        if arg in ("-k", "-m") and index + 1 < len(words):
+            found += [arg, words[index + 1]]
+        elif arg.startswith(("-k", "-m")) and len(arg) > 2 and not arg.startswith("--"):
+            found += [arg[:2], arg[2:].lstrip("=")]
+    return tuple(found)
+
+
+def _documented_invocations(sources: ConventionSources, toggle: Toggle) -> dict[str, Invocation]:
+    """The documented run of the tests for each implementation (a role whose command is not shown runs the
+    other's); empty when the commands show none, or when the toggle itself selects the files."""
+    if toggle.kind in ("selection", "cwd"):
+        return {}
     chosen: dict[str, Invocation] = {}
     untagged: list[Invocation] = []
     for invocation in sources.invocations:
@@ -483,20 +532,10 @@ def documented_tests(sources: ConventionSources, toggle: Toggle) -> tuple[dict[s
     if not chosen and untagged and len({_paths(i, sources) for i in untagged}) == 1:
         chosen = {role: untagged[0] for role in ROLES}
     if not chosen:
-        return {}, []
+        return {}
     for role in ROLES:  # the implementation whose command is not shown runs the same way as the other's
         chosen.setdefault(role, next(iter(chosen.values())))
-    files = {role: _paths(chosen[role], sources) or () for role in ROLES}
-    notes = []
-    for role in ROLES:
-        invocation = chosen[role]
-        if invocation.runner != "pytest":
-            notes.append(
-                f"{invocation.where}: `{invocation.text}` is run under pytest (it runs {invocation.runner} tests)"
-            )
-    if files["before"] != files["after"]:
-        notes.append(f"the documented commands run different tests: before {files['before']}, after {files['after']}")
-    return files, list(dict.fromkeys(notes))
+    return chosen
 
 
 def _paths(invocation: Invocation, sources: ConventionSources) -> tuple[str, ...] | None:

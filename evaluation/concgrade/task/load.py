@@ -44,6 +44,7 @@ def load_task(root: Path) -> Task:
     instances = None
     environment: dict[str, str] = {}
     role_test_files: dict[str, tuple[str, ...]] = {}
+    role_test_options: dict[str, tuple[str, ...]] = {}
     guessed_modules = _guess_modules(implementations[-1].folder, root)
     if manifest:
         toggle = toggle_table(manifest.get("toggle", {}), manifest_path)
@@ -61,6 +62,7 @@ def load_task(root: Path) -> Task:
         source, suites = ("instances", instances.suites) if instances.usable else ("inferred", _emptysuites_table())
         # What the documented commands run (instance entries are matched against what the runs collect).
         test_files, role_test_files = _documented_test_files(inferred.test_files)
+        role_test_options = dict(inferred.test_options)
     if toggle.kind == "selection":
         # Each implementation runs its own files or -k: suites name tests by their paired form.
         suites = {name: canonical_entries(entries, toggle) for name, entries in suites.items()}
@@ -83,6 +85,7 @@ def load_task(root: Path) -> Task:
         limits=limits_table(manifest.get("limits", {}), manifest_path),
         test_files=test_files,
         role_test_files=role_test_files,
+        role_test_options=role_test_options,
         environment=environment,
         toggle_source=toggle_source,
         instances=instances,

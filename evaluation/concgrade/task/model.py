@@ -48,6 +48,9 @@ class Limits:
     file_size_mb: float = DEFAULT_FILE_SIZE_MB
     output_mb: float = DEFAULT_OUTPUT_MB
     disk_mb: float = DEFAULT_DISK_MB  # the run's private temporary folder, and what it adds to its scratch copy
+    # Whether the manifest or the command line chose test_timeout: a default one is the harness's guess, so a test
+    # that outlives it runs again alone with more time before its timeout counts (run/runner.py).
+    test_timeout_declared: bool = False
 
 
 # Files that a folder holding no implementation still often has (a placeholder, an empty package marker).
@@ -99,6 +102,8 @@ class Task:
     workloads: tuple[Workload, ...] = ()  # the manifest's [[workloads]], timed by the benchmark phase
     # Where the documented commands of before and after run different tests: each role's (test_files otherwise).
     role_test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The `-k` / `-m` expressions each role's documented command selects its tests with (`-k "not Baseline"`).
+    role_test_options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     histories: tuple[HistorySpec, ...] = ()  # the manifest's [[histories]], recorded and checked after the tests
     keyword: str | None = None  # `-k EXPR` of the command line: only the matching tests run (a partial grade)
     # The manifest's [mutants] table as written (None: absent); the mutation phase validates it against the
@@ -112,6 +117,12 @@ class Task:
     def greenfield(self) -> bool:
         """Written from scratch: the before folder is absent, empty or holds only placeholders (no code)."""
         return not self.implementation("before").has_code
+
+    @property
+    def roles_run_different_tests(self) -> bool:
+        """The documented commands of before and after run different tests (other files, another -k)."""
+        options = self.role_test_options
+        return bool(self.role_test_files) or options.get("before", ()) != options.get("after", ())
 
     def with_candidate(self, folder: Path) -> Task:
         """The same task with a third implementation graded like after (e.g. a model's refactor)."""
@@ -140,6 +151,8 @@ class Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
         changes: dict[str, Any] = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
         limits = replace(self.limits, **{key: value for key, value in changes.items() if value})
+        if test_timeout:
+            limits = replace(limits, test_timeout_declared=True)
         return replace(self, limits=limits)
 
 

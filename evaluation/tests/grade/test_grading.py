@@ -245,3 +245,27 @@ def test_a_task_whose_own_files_stop_pytest_rejects_on_after_and_fails_before():
     harness = stopped("after")
     harness.stderr_tail = "error: unrecognized arguments: --json-report --json-report-file"
     assert grade_runs(ENTRIES, [run("before", outcomes()), harness]).verdict == "error"
+
+
+def test_tests_only_afters_documented_command_runs_are_fail_to_pass_only_where_befores_own_tests_fail():
+    baseline = {"tests/test_baseline.py::test_legacy_lacks_a_pool": "xfailed"}
+    after_only = {
+        **{n: "passed" for n in P2P_IDS + F2P_IDS},
+        "tests/test_baseline.py::test_legacy_lacks_a_pool": "xfailed",
+    }
+    before, after = run("before", baseline), run("after", after_only)
+    grade = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True, before_runs_other_tests=True)
+    assert grade.suites == {P2P: list(baseline), F2P: []} and grade.verdict == "rejected"
+    (empty,) = [check for check in grade.checks if check.id == "suites.f2p_nonempty"]
+    assert empty.status == "fail" and "all of those pass or xfail on before" in empty.message
+    # the same runs where before's own tests fail there: the tests it never ran are FAIL_TO_PASS
+    failing = run("before", {"tests/test_baseline.py::test_legacy_lacks_a_pool": "failed"})
+    shown = grade_runs({P2P: [], F2P: []}, [failing, after], inferred=True, before_runs_other_tests=True)
+    assert set(shown.suites[F2P]) == {*P2P_IDS, *F2P_IDS, *baseline} and shown.verdict == "accepted"
+    # a test only before's command runs (its own baseline file) is judged on neither side
+    own_only = run("after", {n: "passed" for n in P2P_IDS + F2P_IDS})
+    split = grade_runs({P2P: [], F2P: []}, [failing, own_only], inferred=True, before_runs_other_tests=True)
+    assert split.suites == {P2P: [], F2P: [*P2P_IDS, *F2P_IDS]} and split.verdict == "accepted"
+    # and where both commands run the same tests, a test absent on before failed there, as ever
+    same = grade_runs({P2P: [], F2P: []}, [before, after], inferred=True)
+    assert set(same.suites[F2P]) == set(P2P_IDS + F2P_IDS)

@@ -11,6 +11,7 @@ from concgrade.task.conventions import (
     ConventionSources,
     add_compose_clues,
     add_text_clues,
+    documented_options,
     documented_tests,
     implementation_modules,
     infer_toggle,
@@ -112,6 +113,28 @@ def test_different_files_per_implementation_from_compose_container_paths():
     found = sources(compose=compose, existing={"tests", "tests/test_before.py", "tests/test_after.py"})
     toggle, _ = infer_toggle(found)
     assert toggle.kind == "selection"
+    assert toggle.selection == {"before": ["tests/test_before.py"], "after": ["tests/test_after.py"]}
+
+
+def test_services_that_run_each_implementation_as_a_program_select_no_tests():
+    compose = (
+        "services:\n  before:\n    command: python repository_before/pipeline.py\n"
+        "  after:\n    command: python repository_after/pipeline.py\n"
+        "  tests:\n    command: pytest -q tests\n"
+    )
+    existing = {"tests", "tests/test_pipeline.py", "repository_before/pipeline.py", "repository_after/pipeline.py"}
+    python = {"repository_before/pipeline.py": "print('demo')\n", "repository_after/pipeline.py": "print('demo')\n"}
+    found = sources(compose=compose, python=python, existing=existing)
+    toggle, evidence = infer_toggle(found)
+    assert toggle.kind == "pythonpath" and evidence == []
+    assert documented_tests(found, toggle)[0] == {"before": ("tests",), "after": ("tests",)}
+    # a script that is a test suite of its own still selects: each implementation's unittest file
+    scripts = "services:\n  before:\n    command: python tests/test_before.py\n  after:\n    command: python tests/test_after.py\n"
+    suites = {
+        f"tests/test_{r}.py": "import unittest\n\nclass T(unittest.TestCase):\n    pass\n" for r in ("before", "after")
+    }
+    found = sources(compose=scripts, python=suites, existing={"tests", *suites})
+    toggle, _ = infer_toggle(found)
     assert toggle.selection == {"before": ["tests/test_before.py"], "after": ["tests/test_after.py"]}
 
 
@@ -246,6 +269,21 @@ def test_the_documented_runner_and_paths_are_what_runs():
     assert "is run under pytest (it runs unittest tests)" in notes[0]
     no_path = sources(readme="PYTHONPATH=repository_after pytest -q\n")
     assert documented_tests(no_path, infer_toggle(no_path)[0])[0] == {"before": (".",), "after": (".",)}
+
+
+def test_the_k_expression_of_each_documented_command_is_kept_with_its_files():
+    compose = (
+        'services:\n  test-after:\n    command: pytest tests -k "not BaselineFailures"\n'
+        "  test-before:\n    command: pytest tests/test_baseline_failures.py\n"
+    )
+    found = sources(compose=compose, existing={"tests", "tests/test_baseline_failures.py"})
+    toggle, _ = infer_toggle(found)
+    assert documented_tests(found, toggle)[0] == {"before": ("tests/test_baseline_failures.py",), "after": ("tests",)}
+    assert documented_options(found, toggle) == {"before": (), "after": ("-k", "not BaselineFailures")}
+    plain = sources(
+        readme="PYTHONPATH=repository_before pytest -q tests\nPYTHONPATH=repository_after pytest -q tests\n"
+    )
+    assert documented_options(plain, infer_toggle(plain)[0]) == {}
 
 
 def test_a_command_running_the_implementations_own_suite_is_not_the_tasks_test_command():
