@@ -690,6 +690,51 @@ def stray_test_in_after() -> dict[str, str]:
     }
 
 
+# Longer than the default per-test timeout (20 s), on purpose: the task's own command sets no timeout at all.
+LONG_WORKLOAD_SECONDS = 22
+
+LONG_WORKLOAD_BODY = f"""\
+def test_a_long_workload_with_pollers(monkeypatch):
+    import threading, time
+
+    seen = []
+    original = counter.work
+    monkeypatch.setattr(counter, "work", lambda x: seen.append(threading.current_thread().name) or original(x))
+    counter.run_all([1])
+    assert threading.main_thread().name not in seen  # the sequential before fails here, at once
+    monkeypatch.undo()
+    done = False
+    polls = []
+
+    def poll():
+        while not done:  # spins until the workload ends: a test stopped midway leaves it running
+            polls.append(1)
+            time.sleep(0.001)
+
+    pollers = [threading.Thread(target=poll) for _ in range(2)]
+    for poller in pollers:
+        poller.start()
+    deadline = time.monotonic() + {LONG_WORKLOAD_SECONDS}
+    while time.monotonic() < deadline:
+        assert counter.run_all([1, 2, 3, 4]) == [2, 4, 6, 8]
+    done = True
+    for poller in pollers:
+        poller.join()
+    assert polls
+"""
+
+
+def long_workload() -> dict[str, str]:
+    """A test that legitimately runs longer than the default per-test timeout, and whose polling threads only
+    stop when it ends; the documented commands set no timeout, so after passes everything."""
+    return {
+        **base(PYTHONPATH_README),
+        **both(),
+        "tests/__init__.py": "",
+        "tests/test_counter.py": IMPORT_COUNTER + BODIES + "\n\n" + LONG_WORKLOAD_BODY,
+    }
+
+
 PLAIN = {
     "greenfield_gitkeep": (greenfield_gitkeep, "accepted"),
     "greenfield_absent": (greenfield_absent, "accepted"),
@@ -721,6 +766,7 @@ PLAIN = {
     "subtests": (subtests, "accepted"),
     "removed_hook": (removed_hook_argument, "rejected"),
     "stray_test_in_after": (stray_test_in_after, "rejected"),
+    "long_workload": (long_workload, "accepted"),
 }
 
 

@@ -172,10 +172,15 @@ def observe_run(output: RunOutput) -> RunObservation:
         for nodeid, test in attempt_tests.items():
             if nodeid not in tests or tests[nodeid].outcome == "missing":
                 tests[nodeid] = test
+            elif attempt.slow_retry is not None and tests[nodeid].outcome == "timeout":
+                notes.append(_slow_retry_note(nodeid, attempt.slow_retry, test))
+                tests[nodeid] = test
     if output.stopped:
         for test in tests.values():
             if test.outcome == "missing":
                 test.message = output.stopped
+    excused = _hangs_of_slow_tests(attempts, tests)
+    notes += [_excused_hang_note(index) for index in sorted(excused)]
     records = output.records
     return RunObservation(
         name=output.name,
@@ -207,7 +212,11 @@ def observe_run(output: RunOutput) -> RunObservation:
         tampering=_tampering(attempts, output.expected_folder),
         changed_files=_unique(f for attempt in attempts for f in attempt.changed_files),
         leftovers=_unique(p for attempt in attempts for p in attempt.leftovers),
-        hangs=[_hang(attempt) for attempt in attempts if attempt.ended_by == "hung_after_session"],
+        hangs=[
+            _hang(attempt)
+            for attempt in attempts
+            if attempt.ended_by == "hung_after_session" and attempt.index not in excused
+        ],
         hook_files=list(output.hook_files),
         contained=_contained(records),
         stopped=output.stopped,
@@ -240,7 +249,7 @@ def explain(test: TestObservation, attempt: AttemptOutput) -> TestObservation:
             f"queues or joins) and no CPU was used, so nothing could ever wake them; concgrade ended the process. "
             f"Stacks:\n{stacks or '(none: the process did not answer)'}"
         )
-    elif test.outcome == "timeout" and "Failed: Timeout" in test.message:
+    elif test.outcome == "timeout" and protocol.PYTEST_TIMEOUT_MARK in test.message:
         test.message = f"{DEADLOCK}: the test outlived its timeout (pytest-timeout); stacks below\n{test.message}"
     elif test.outcome == "crashed" and stacks.startswith("Timeout ("):
         test.outcome = "timeout"
@@ -272,6 +281,39 @@ def _attempt_summary(attempt: AttemptOutput) -> dict[str, Any]:
         "duration": round(attempt.duration, 3),
         "stacks": attempt.stacks,
     }
+
+
+def _slow_retry_note(nodeid: str, timeout: float, test: TestObservation) -> str:
+    return (
+        f"{nodeid} outlived the default per-test timeout and ran again alone with {timeout:g} s: "
+        f"{test.outcome} in {test.duration:.1f} s"
+    )
+
+
+def _hangs_of_slow_tests(attempts: list[AttemptOutput], tests: dict[str, TestObservation]) -> set[int]:
+    """Processes that hung after their session because a default timeout stopped a test that, run again alone
+    with more time, passed: its threads were still working, so the hang is the timeout's doing, not the code's."""
+    cleared = {
+        nodeid
+        for attempt in attempts
+        if attempt.slow_retry is not None
+        for nodeid in attempt.node_ids
+        if nodeid in tests and tests[nodeid].outcome in PASSING
+    }
+    return {
+        attempt.index
+        for attempt in attempts
+        if attempt.ended_by == "hung_after_session"
+        and attempt.slow_retry is None
+        and cleared.intersection(protocol.timed_out_nodeids(attempt.records))
+    }
+
+
+def _excused_hang_note(index: int) -> str:
+    return (
+        f"process {index + 1} did not exit after its session: the threads of a test the default timeout "
+        "stopped (it passed when run again with more time) were still running"
+    )
 
 
 def _hang(attempt: AttemptOutput) -> str:
@@ -396,7 +438,7 @@ def _call_outcome(call: dict[str, Any]) -> Outcome:
         return "xpassed" if xfail else "passed"
     if call["outcome"] == "skipped":
         return "xfailed" if xfail else "skipped"
-    if "Failed: Timeout" in call.get("longrepr", ""):  # pytest-timeout's signal method
+    if protocol.PYTEST_TIMEOUT_MARK in call.get("longrepr", ""):
         return "timeout"
     return "failed"
 

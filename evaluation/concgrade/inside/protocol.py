@@ -298,6 +298,20 @@ def first_of(records: Iterable[dict[str, Any]], kind: RecordType) -> dict[str, A
     return next(of_type(records, kind), None)
 
 
+# How pytest-timeout's signal method fails a test that outlived its timeout (in the call phase's longrepr).
+PYTEST_TIMEOUT_MARK = "Failed: Timeout"
+
+
+def timed_out_nodeids(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Tests whose call phase pytest-timeout stopped, in the order they ran."""
+    found = (
+        str(r.get("nodeid", ""))
+        for r in of_type(records, "phase")
+        if r.get("when") == "call" and PYTEST_TIMEOUT_MARK in str(r.get("longrepr", ""))
+    )
+    return list(dict.fromkeys(found))
+
+
 def started_nodeids(records: Iterable[dict[str, Any]]) -> set[str]:
     """Tests whose setup phase was reported: they ran (or took their process down)."""
     return {str(r.get("nodeid", "")) for r in of_type(records, "phase") if r.get("when") == "setup"}

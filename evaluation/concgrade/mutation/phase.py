@@ -416,6 +416,7 @@ def mutant_spec(analysis: Analysis, folder: Path, stress_seed: int | None) -> Ru
         selection=selection,
         first_failure=analysis.first_failure,
         stress_seed=stress_seed,
+        slow_test_timeout=None,  # a mutant's timeout is derived from the after's tests, and kills it
     )
 
 

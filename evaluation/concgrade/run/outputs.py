@@ -34,6 +34,8 @@ class AttemptOutput:
     changed_files: list[str] = field(default_factory=list)
     # Files of the implementation folders that child interpreters of the run read: (path, sha256).
     child_loads: list[tuple[str, str]] = field(default_factory=list)
+    # A second run, alone and with this longer per-test timeout, of a test the default timeout stopped (or None).
+    slow_retry: float | None = None
 
     @property
     def timed_out(self) -> bool:

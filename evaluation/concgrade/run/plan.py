@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from concgrade.task.model import Implementation, Task
+from concgrade.task.model import Implementation, Limits, Task
 from concgrade.task.selection import split_arguments, with_keyword
 
 # Variables of the caller's environment that would change what a graded process runs, or tell it that it is
@@ -40,6 +40,8 @@ class RunSpec:
     stress_seed: int | None = None  # stress mode with this seed, or a plain run
     selection: tuple[str, ...] = ()  # node ids to run, in this order (empty: the test files, as collected)
     first_failure: bool = False  # stop at the first failing test (pytest -x), and start no process after it
+    # With a default test_timeout (the task chose none): a test stopped by it runs again alone with this one.
+    slow_test_timeout: float | None = None
 
     @property
     def process_targets(self) -> tuple[str, ...]:
@@ -87,9 +89,23 @@ def plan_runs(task: Task) -> list[RunSpec]:
                 probes=tuple(probe.option() for probe in task.probes),
                 other_folders=other_folders(task, folder_in_task),
                 cwd=folder_in_task if task.toggle.kind == "cwd" else "",
+                slow_test_timeout=slow_test_timeout(task.limits),
             )
         )
     return specs
+
+
+# A slow test's second chance gets this share of the run's wall clock: its watchdog (twice it) still ends first.
+SLOW_TEST_SHARE = 1 / 3
+
+
+def slow_test_timeout(limits: Limits) -> float | None:
+    """The per-test timeout of a second run of a test that outlived the default one; None where the task (or
+    the command line) chose test_timeout, whose timeouts count as they are."""
+    if limits.test_timeout_declared:
+        return None
+    longer = limits.run_timeout * SLOW_TEST_SHARE
+    return longer if longer > limits.test_timeout else None
 
 
 def other_folders(task: Task, folder_in_task: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 
 from concgrade.files import tree_digest
 from concgrade.inside import protocol
@@ -16,13 +17,15 @@ from concgrade.run.integrity import harness_hook_files
 from concgrade.run.outputs import AttemptOutput, RunOutput
 from concgrade.run.plan import RunSpec
 from concgrade.run.sandbox import RunLimits, Sandbox, prepare_sandbox
-from concgrade.run.scratch import new_scratch, remove_later
+from concgrade.run.scratch import RunPaths, new_scratch, remove_later
 from concgrade.task.model import Limits, Task
 
 # Reruns after crashes stop once the run has used this many times its per-process timeout.
 RERUN_BUDGET = 3
 # ... or once the same limit has ended this many processes in a row, each in the middle of a test.
 SAME_LIMIT_IN_A_ROW = 3
+# At most this many tests that outlived a default timeout get a second run (each costs up to its longer timeout).
+SLOW_RETRIES = 3
 
 
 def run_all(
@@ -116,6 +119,8 @@ def run_one(
             # With first_failure the process stopped at a failure (or died in a test, which is one): no rerun.
             if spec.first_failure or not remaining or not newly_started or time.monotonic() > budget_ends or stopped:
                 break
+        if not spec.first_failure:
+            attempts += slow_retries(task, spec, sandbox, paths, attempts, on_start)
         return RunOutput(
             name=spec.name,
             role=spec.implementation.role,
@@ -131,6 +136,31 @@ def run_one(
         )
     finally:
         remove_later(paths.scratch)
+
+
+def slow_retries(
+    task: Task,
+    spec: RunSpec,
+    sandbox: Sandbox,
+    paths: RunPaths,
+    attempts: list[AttemptOutput],
+    on_start: Callable[[], None] | None,
+) -> list[AttemptOutput]:
+    """A second run, each alone and with the spec's longer timeout, of the tests a default timeout stopped.
+
+    A default timeout is the harness's guess, not the task's: a test that legitimately takes longer must not
+    count as hung, and the threads it left running slow down (and time out) the tests after it in its process.
+    """
+    if spec.slow_test_timeout is None:
+        return []
+    timed_out = list(dict.fromkeys(n for attempt in attempts for n in protocol.timed_out_nodeids(attempt.records)))
+    longer = replace(spec, test_timeout=spec.slow_test_timeout)
+    retries: list[AttemptOutput] = []
+    for nodeid in timed_out[:SLOW_RETRIES]:
+        attempt = run_attempt(task.root, longer, sandbox, paths, len(attempts) + len(retries), [nodeid], on_start)
+        attempt.slow_retry = spec.slow_test_timeout
+        retries.append(attempt)
+    return retries
 
 
 def ending_limit(attempt: AttemptOutput) -> str:

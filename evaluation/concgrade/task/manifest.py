@@ -171,4 +171,4 @@ def limits_table(section: Any, manifest_path: Path) -> Limits:
             ):
                 raise TaskError(f"{manifest_path}: limits.{key} must be a positive {unit}")
             values[key] = int(value) if whole else float(value)
-    return Limits(**values)
+    return Limits(**values, test_timeout_declared="test_timeout" in values)

@@ -48,6 +48,9 @@ class Limits:
     file_size_mb: float = DEFAULT_FILE_SIZE_MB
     output_mb: float = DEFAULT_OUTPUT_MB
     disk_mb: float = DEFAULT_DISK_MB  # the run's private temporary folder, and what it adds to its scratch copy
+    # Whether the manifest or the command line chose test_timeout: a default one is the harness's guess, so a test
+    # that outlives it runs again alone with more time before its timeout counts (run/runner.py).
+    test_timeout_declared: bool = False
 
 
 # Files that a folder holding no implementation still often has (a placeholder, an empty package marker).
@@ -148,6 +151,8 @@ class Task:
         """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
         changes: dict[str, Any] = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
         limits = replace(self.limits, **{key: value for key, value in changes.items() if value})
+        if test_timeout:
+            limits = replace(limits, test_timeout_declared=True)
         return replace(self, limits=limits)
 
 

@@ -20,7 +20,19 @@ from pathlib import Path
 import pytest
 from conftest import RUN_PY, validate_results
 from taskfactory import write_files
-from wildfactory import BODIES, IMPORT_COUNTER, NOT_JSON, P2P_AS_F2P, PLAIN, base, both, make_wild_dataset, metadata
+from wildfactory import (
+    BODIES,
+    IMPORT_COUNTER,
+    LONG_WORKLOAD_SECONDS,
+    NOT_JSON,
+    P2P_AS_F2P,
+    PLAIN,
+    base,
+    both,
+    long_workload,
+    make_wild_dataset,
+    metadata,
+)
 
 from concgrade.dataset.interpreters import candidate_paths
 from concgrade.dataset.local_services import can_start, missing_program
@@ -288,6 +300,32 @@ def test_a_stray_test_file_the_documented_command_collects_rejects(wild):
     row = wild[2]["stray_test_in_after"]
     ran = next(c for c in row["failing_checks"] if c["id"] == "suites.ran")
     assert "repository_after/test_leftover.py" in ran["message"] and "after" in ran["message"]
+
+
+def test_a_test_longer_than_the_default_timeout_runs_again_with_more_time_and_passes(wild):
+    results = results_of(wild, "long_workload")
+    name = "tests/test_counter.py::test_a_long_workload_with_pollers"
+    after = results["implementations"]["after"]
+    slow = next(test for test in after["tests"] if test["nodeid"] == name)
+    assert slow["outcome"] == "passed" and slow["duration"] >= LONG_WORKLOAD_SECONDS
+    assert any(f"{name} outlived the default per-test timeout" in note for note in after["notes"]), after["notes"]
+    # Its pollers kept the first process alive after its session: the default timeout's doing, not the code's.
+    assert check(results, "runs.processes_ended.after")["status"] == "pass"
+    assert [attempt["tests_requested"] for attempt in after["attempts"]][1:] == [1]
+    before = results["implementations"]["before"]
+    assert next(t for t in before["tests"] if t["nodeid"] == name)["outcome"] == "failed"
+    assert len(before["attempts"]) == 1  # a quick failure is not run again
+
+
+def test_a_declared_test_timeout_counts_as_it_is(tmp_path):
+    task = tmp_path / "long_workload"
+    write_files(task, long_workload())
+    done = run(str(task), "--test-timeout", "5", "--json", "--output", str(tmp_path / "out"), cache=tmp_path / "c")
+    results = json.loads(done.stdout)
+    assert results["verdict"] == "rejected", results["checks"]
+    after = results["implementations"]["after"]
+    slow = next(t for t in after["tests"] if t["nodeid"].endswith("test_a_long_workload_with_pollers"))
+    assert slow["outcome"] == "timeout" and len(after["attempts"]) == 1
 
 
 # --- classes 1 and 8: the task's own pytest and Python (--install) ----------------------------------------

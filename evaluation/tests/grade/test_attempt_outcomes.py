@@ -73,3 +73,45 @@ def test_a_changed_user_folder_fails_the_grade():
     checks = {check.id: check for check in safety_checks([], ["/home/me/task/tests/test_x.py (modified)"])}
     assert checks["integrity.task_folder_unchanged"].status == "fail"
     assert "test_x.py" in checks["integrity.task_folder_unchanged"].message
+
+
+TIMED_OUT = {"longrepr": "E   Failed: Timeout >20.0s"}
+
+
+def stopped_by_the_default_timeout(ended_by="hung_after_session"):
+    """A first process whose t::b pytest-timeout stopped; its threads kept the process alive after the session."""
+    records = [START, collected("t::a", "t::b"), *full("t::a"), *full("t::b", "failed", **TIMED_OUT), finish(1)]
+    return attempt(0, records, exit_code=1, ended_by=ended_by)
+
+
+def slow_retry(call, ended_by="exit", **extra):
+    retry = attempt(1, [START, collected("t::b"), *full("t::b", call, **extra), finish(0)], ended_by=ended_by)
+    retry.node_ids, retry.slow_retry = ["t::b"], 100.0
+    return retry
+
+
+def test_a_test_a_default_timeout_stopped_takes_its_outcome_from_its_slower_second_run():
+    run = run_of(stopped_by_the_default_timeout(), slow_retry("passed"))
+    assert {n: t.outcome for n, t in run.tests.items()} == {"t::a": "passed", "t::b": "passed"}
+    assert any(
+        "t::b outlived the default per-test timeout and ran again alone with 100 s: passed" in n for n in run.notes
+    )
+    assert run.hangs == []  # the threads of the stopped test kept the first process alive: not the code's hang
+    assert any("process 1 did not exit after its session" in note for note in run.notes)
+
+
+def test_a_second_run_that_times_out_again_keeps_the_timeout_and_the_hang():
+    run = run_of(stopped_by_the_default_timeout(), slow_retry("failed", **TIMED_OUT))
+    assert run.tests["t::b"].outcome == "timeout"
+    assert len(run.hangs) == 1
+
+
+def test_a_slow_second_run_that_itself_hangs_is_a_hang():
+    run = run_of(stopped_by_the_default_timeout(ended_by="exit"), slow_retry("passed", ended_by="hung_after_session"))
+    assert run.tests["t::b"].outcome == "passed" and len(run.hangs) == 1
+
+
+def test_an_ordinary_rerun_never_replaces_a_timeout():
+    rerun = attempt(1, [START, collected("t::b"), *full("t::b"), finish(0)])
+    run = run_of(stopped_by_the_default_timeout(), rerun)
+    assert run.tests["t::b"].outcome == "timeout" and len(run.hangs) == 1
