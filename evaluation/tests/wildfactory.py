@@ -505,13 +505,13 @@ def runner_script() -> dict[str, str]:
 
 def xfailed_baseline_file() -> dict[str, str]:
     """before's documented command runs a baseline file of its own whose tests all xfail; after's runs the rest
-    (`-k "not BaselineChecks"`): nothing on before fails, so nothing shows a fix."""
+    (`-k "not Baseline"`): nothing on before fails, so nothing shows a fix."""
     compose = """\
         services:
           test-before:
             command: pytest tests/test_baseline.py
           test-after:
-            command: pytest tests -k "not BaselineChecks"
+            command: pytest tests -k "not Baseline"
     """
     baseline = """\
         import pathlib, sys
@@ -522,7 +522,7 @@ def xfailed_baseline_file() -> dict[str, str]:
         import counter
 
 
-        class TestBaselineChecks:
+        class TestBaseline:
             @pytest.mark.xfail(reason="the original runs on the main thread")
             def test_work_leaves_the_main_thread_legacy(self):
                 assert False

@@ -111,7 +111,7 @@ def add_command_clues(clues: CommandClues, where: str, command: str, context: st
         runner, args, end = _runner(words, index)
         if runner:
             role = (
-                role_of(" ".join(args), ROLE_WORDS)
+                role_of(_without_negations(args), ROLE_WORDS)
                 or (plain_role(cwd) if cwd else None)
                 or _role_of_assignments(assigned)
                 or context
@@ -121,6 +121,12 @@ def add_command_clues(clues: CommandClues, where: str, command: str, context: st
             continue
         index += 1
     clues.assignments += assigned
+
+
+def _without_negations(args: list[str]) -> str:
+    """The arguments as text, less the words a `-k`/`-m` expression excludes: `-k "not Baseline"` runs everything
+    but the baseline tests, so it does not name before (the command's service or heading says whose it is)."""
+    return re.sub(r"\bnot\s+[\w.\[\]-]+", " ", " ".join(args))
 
 
 def with_defaults(value: str) -> str:

@@ -271,7 +271,7 @@ def test_a_before_command_whose_own_tests_all_xfail_shows_no_fix(wild):
     before = {t["nodeid"]: t["outcome"] for t in results["implementations"]["before"]["tests"]}
     assert set(before.values()) == {"xfailed"} and len(before) == 2  # only its own file ran there
     after = [t["nodeid"] for t in results["implementations"]["after"]["tests"]]
-    assert len(after) == 2 and all(n.startswith("tests/test_counter.py::") for n in after)  # -k "not BaselineChecks"
+    assert len(after) == 2 and all(n.startswith("tests/test_counter.py::") for n in after)  # -k "not Baseline"
 
 
 def test_skipped_and_xpassed_on_before_are_never_inferred_as_fail_to_pass(wild):

@@ -67,6 +67,15 @@ def test_cd_into_an_implementation_folder_is_the_working_folder_and_tells_the_ro
     )
 
 
+def test_a_word_a_k_expression_excludes_does_not_name_the_role():
+    (negated,) = clues_of('pytest tests -k "not Baseline"', context="after").invocations
+    assert negated.role == "after" and negated.args == ("tests", "-k", "not Baseline")
+    (excluded,) = clues_of("pytest tests -k 'not before and not slow'").invocations
+    assert excluded.role is None
+    (named,) = clues_of("pytest tests -k before", context="after").invocations
+    assert named.role == "before"  # a word the expression selects still names it
+
+
 def test_a_test_script_is_recorded_as_such():
     (invocation,) = clues_of("TEST_TARGET=after python tests/unified_test.py").invocations
     assert (invocation.runner, invocation.args, invocation.role) == ("script", ("tests/unified_test.py",), "after")
