@@ -9,7 +9,7 @@ TA003  frame or stack inspection (sys._getframe, inspect.stack, traceback.walk_s
 TA004  `__wrapped__` read: how a wrapping probe shows
 TA005  an identity check of a function the module defines or calls (`send is not _original_send`)
 TA006  the name of the runner or the harness in a string (`"concgrade" in __file__`, `b"pytest" in cmdline`)
-TA007  how the stress mode shows: the switch interval read, or the type, identity or insides of a lock class or of
+TA007  how the stress mode shows: the switch interval read, threading._sys, or the type, identity or insides of a lock class or of
        time.sleep checked (`_thread.LockType`, `type(threading.Lock())`, `inspect.isbuiltin(time.sleep)`); racy
        code that takes its lock only when it sees stress passes every stressed run and races in production
 """
@@ -112,6 +112,8 @@ def _stress_tell(node: ast.AST, annotations: set[int]) -> str:
         return "reads the switch interval"
     if isinstance(node, ast.ImportFrom) and any(alias.name == "getswitchinterval" for alias in node.names):
         return "imports getswitchinterval"
+    if isinstance(node, ast.Attribute) and node.attr == "_sys" and _dotted(node.value) == "threading":
+        return "reads threading._sys, which a graded process gives its own"
     if isinstance(node, ast.Attribute) and node.attr == "LockType" and id(node) not in annotations:
         return "names LockType, the type of a real lock"
     if isinstance(node, ast.Attribute) and node.attr.startswith("__"):

@@ -64,6 +64,7 @@ STRESS_TELLS = {
     "lock type's name": "import threading\nstressed = type(threading.Lock()).__name__ != 'lock'\n",
     "sleep's insides": "import time\nstressed = hasattr(time.sleep, '__code__')\n",
     "lock class identity": "import _thread, threading\nstressed = threading.Lock is not _thread.allocate_lock\n",
+    "threading's sys": "import sys, threading\ngraded = threading._sys is not sys\n",
 }
 
 
