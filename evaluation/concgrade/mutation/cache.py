@@ -77,6 +77,28 @@ def store_run(folder: Path | None, key: str, run: dict[str, Any]) -> bool:
     return store_cache_entry(folder, KIND, key, CACHE_FORMAT, {"run": run})
 
 
+TIMEOUTS = ("test_timeout", "run_timeout")  # derived from the after's durations, which move with the machine's load
+
+
+def timeouts_key(context: dict[str, Any], label: str) -> str:
+    """The key of the timeouts the last analysis with this context (but for its timeouts) used."""
+    material = {"label": label, **{key: value for key, value in context.items() if key not in TIMEOUTS}}
+    text = json.dumps(material, sort_keys=True, default=str, separators=(",", ":"))
+    return "timeouts-" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_timeouts(folder: Path | None, context: dict[str, Any], label: str) -> dict[str, float] | None:
+    entry = load_cache_entry(folder, KIND, timeouts_key(context, label), CACHE_FORMAT)
+    if not entry or not all(isinstance(entry.get(key), (int, float)) for key in TIMEOUTS):
+        return None
+    return {key: float(entry[key]) for key in TIMEOUTS}
+
+
+def store_timeouts(folder: Path | None, context: dict[str, Any], label: str) -> bool:
+    entry = {key: context[key] for key in TIMEOUTS}
+    return store_cache_entry(folder, KIND, timeouts_key(context, label), CACHE_FORMAT, entry)
+
+
 def load_kills(folder: Path | None, tests_key: str) -> dict[str, int]:
     """How many mutants each test killed in the last analysis of these tests: the next analysis runs them first."""
     entry = load_cache_entry(folder, KIND, f"kills-{tests_key}", CACHE_FORMAT)

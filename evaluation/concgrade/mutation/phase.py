@@ -156,6 +156,8 @@ class Analysis:
     context: dict[str, Any]
     progress: Progress | None
     kills: dict[str, int] = field(default_factory=dict)
+    # The last analysis's context where only its timeouts differ: its runs that no timeout decided still hold.
+    earlier_context: dict[str, Any] | None = None
     hits: int = 0
     misses: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -234,6 +236,7 @@ def run_mutation(
         context=context,
         progress=progress,
         kills=dict.fromkeys(suite_ids, 0),
+        earlier_context=earlier_context(folder, context, "plain"),
     )
     plain = run_mutants(analysis, mutants, None, read_cache=use_cache)
     by_id = {m.id: m for m in mutants}
@@ -316,7 +319,13 @@ def stress_analysis(
         test_timeout, rule = given_timeout, "--mutant-timeout"
     run_timeout = mutant_run_timeout(control, task.limits.run_timeout)
     context = {**analysis.context, "test_timeout": test_timeout, "run_timeout": run_timeout}
-    stressed = dataclasses.replace(analysis, test_timeout=test_timeout, run_timeout=run_timeout, context=context)
+    stressed = dataclasses.replace(
+        analysis,
+        test_timeout=test_timeout,
+        run_timeout=run_timeout,
+        context=context,
+        earlier_context=earlier_context(analysis.cache_folder, context, "stress"),
+    )
     return stressed, {
         "seed": stress_seed,
         "test_timeout": test_timeout,
@@ -337,6 +346,30 @@ def run_control(analysis: Analysis, stress_seed: int) -> RunObservation:
     )
     say(analysis.progress, f"mutants: the after under stress seed {stress_seed}, for the stress pass's control")
     return canonical_run(observe_run(run_one(task, spec, analysis.sandbox)), task.toggle)
+
+
+def earlier_context(folder: Path | None, context: dict[str, Any], label: str) -> dict[str, Any] | None:
+    """The context of the last analysis that differed from this one only in its timeouts (None if none did); this
+    one's timeouts are kept for the next. Load moves the after's durations across a step of the derived timeouts,
+    and every cached run would be missed for that alone."""
+    earlier = cache.load_timeouts(folder, context, label)
+    cache.store_timeouts(folder, context, label)
+    if earlier is None or all(earlier[key] == context[key] for key in cache.TIMEOUTS):
+        return None
+    return {**context, **earlier}
+
+
+def holds_under(entry: dict[str, Any], earlier: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether a run kept under the earlier timeouts says the same under today's. One a limit ended (a test timed
+    out, crashed or was interrupted; a note) holds where no timeout is longer now; any other where each timeout that
+    is shorter now is still longer than the whole run took."""
+    run = MutantRun.from_cache(entry)
+    limited = run.note is not None or any(
+        outcome in ("timeout", "crashed", "interrupted") for outcome in run.tests.values()
+    )
+    if limited:
+        return all(now[key] <= earlier[key] for key in cache.TIMEOUTS)
+    return all(now[key] >= earlier[key] or run.seconds < now[key] for key in cache.TIMEOUTS)
 
 
 def why_not_judged(after: RunObservation, suite_ids: Sequence[str]) -> str | None:
@@ -361,6 +394,13 @@ def run_mutants(
     def one(mutant: Mutant) -> MutantRun:
         key = cache.run_key(mutant.id, analysis.context, stress_seed)
         cached = cache.load_run(analysis.cache_folder, key) if read_cache else None
+        if cached is None and read_cache and analysis.earlier_context is not None:
+            earlier = cache.load_run(
+                analysis.cache_folder, cache.run_key(mutant.id, analysis.earlier_context, stress_seed)
+            )
+            if earlier is not None and holds_under(earlier, analysis.earlier_context, analysis.context):
+                cached = earlier
+                cache.store_run(analysis.cache_folder, key, earlier)
         if cached is not None:
             run = MutantRun.from_cache(cached)
             with analysis.lock:

@@ -173,3 +173,35 @@ def test_a_mutant_run_may_take_three_times_the_afters_run_rounded_up():
 def test_tests_that_fail_on_the_stressed_after_kill_nothing_under_stress():
     run = MutantRun({A: True, B: False, C: None}, {A: "passed", B: "timeout"})
     assert run.without({B}).outcomes == {A: True, B: None, C: None}
+
+
+def cached_run(seconds: float, outcome: str = "passed") -> dict:
+    return MutantRun({"t::a": outcome == "passed"}, {"t::a": outcome}, seconds=seconds).to_cache()
+
+
+def test_a_run_no_timeout_decided_holds_under_other_timeouts():
+    from concgrade.mutation.phase import holds_under
+
+    earlier, longer, shorter = (
+        {"test_timeout": 10.0, "run_timeout": 10.0},
+        {"test_timeout": 20.0, "run_timeout": 20.0},
+        {"test_timeout": 5.0, "run_timeout": 5.0},
+    )
+    assert holds_under(cached_run(1.0), earlier, longer)
+    assert holds_under(cached_run(1.0), earlier, shorter)  # the whole run took less than the shorter timeout
+    assert not holds_under(cached_run(6.0), earlier, shorter)  # a test may have taken longer than 5 s
+    assert not holds_under(cached_run(1.0, "timeout"), earlier, longer)  # more time might have let it pass
+    assert not holds_under(cached_run(1.0, "crashed"), earlier, longer)
+    assert holds_under(cached_run(11.0, "timeout"), earlier, shorter)  # less time stops it all the same
+
+
+def test_the_last_analysis_timeouts_are_found_when_only_they_changed(tmp_path):
+    from concgrade.mutation.phase import earlier_context
+
+    context = {"after": "a1", "tests": "t1", "test_timeout": 10.0, "run_timeout": 10.0}
+    assert earlier_context(tmp_path, context, "plain") is None  # nothing before
+    assert earlier_context(tmp_path, context, "plain") is None  # the same timeouts: the ordinary key holds
+    loaded = {**context, "run_timeout": 20.0}
+    assert earlier_context(tmp_path, loaded, "plain") == context
+    assert earlier_context(tmp_path, {**context, "after": "a2"}, "plain") is None  # another after: nothing
+    assert earlier_context(tmp_path, loaded, "stress") is None  # the stress pass keeps its own
