@@ -250,12 +250,7 @@ def probe_mounts(plan: MountPlan, run_as_user: bool) -> tuple[str, str]:
     try:
         with probe_layout(plan) as prefix:
             command = prefix + (setpriv_arguments(RUN_UID_FIRST) if run_as_user else [])
-            done = subprocess.run(
-                [*command, sys.executable, "-c", ENVIRONMENT_SNIPPET],
-                capture_output=True,
-                timeout=20,
-                stdin=subprocess.DEVNULL,
-            )
+            done = run_environment_snippet(command, sys.executable)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap failed: {exc}", ""
     if done.returncode != 0:
@@ -277,15 +272,17 @@ def setpriv_arguments(uid: int) -> list[str]:
     ]
 
 
+def run_environment_snippet(prefix: list[str], interpreter: str) -> subprocess.CompletedProcess[bytes]:
+    """`interpreter` behind `prefix` printing ENVIRONMENT_SNIPPET's lines."""
+    return subprocess.run(
+        [*prefix, interpreter, "-c", ENVIRONMENT_SNIPPET], capture_output=True, timeout=20, stdin=subprocess.DEVNULL
+    )
+
+
 def environment_seen(prefix: list[str], interpreter: str) -> str:
     """What `interpreter` started behind `prefix` takes for its environment ("" if it does not start)."""
     try:
-        done = subprocess.run(
-            [*prefix, interpreter, "-c", ENVIRONMENT_SNIPPET],
-            capture_output=True,
-            timeout=20,
-            stdin=subprocess.DEVNULL,
-        )
+        done = run_environment_snippet(prefix, interpreter)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else ""

@@ -18,12 +18,16 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("rule", sorted(CASES))
-def test_each_way_of_looking_is_found_with_its_line(rule):
-    findings = find_test_aware({"m.py": CASES[rule]})
-    assert rule in {f.id for f in findings}
+def assert_found_with_its_line(rule: str, source: str) -> None:
+    findings = find_test_aware({"m.py": source})
+    assert rule in {f.id for f in findings}, findings
     finding = next(f for f in findings if f.id == rule)
     assert finding.path == "m.py" and finding.line >= 1 and finding.severity == "error"
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_each_way_of_looking_is_found_with_its_line(rule):
+    assert_found_with_its_line(rule, CASES[rule])
 
 
 def test_ordinary_concurrent_code_is_not_test_aware():
@@ -70,8 +74,7 @@ STRESS_TELLS = {
 
 @pytest.mark.parametrize("tell", sorted(STRESS_TELLS))
 def test_looking_for_the_stress_mode_is_found(tell):
-    findings = find_test_aware({"m.py": STRESS_TELLS[tell]})
-    assert "TA007" in {f.id for f in findings}, findings
+    assert_found_with_its_line("TA007", STRESS_TELLS[tell])
 
 
 def test_ordinary_uses_of_locks_sleep_and_the_switch_interval_are_not_looking_for_stress():
