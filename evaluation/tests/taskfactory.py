@@ -72,6 +72,35 @@ def test_runs_concurrently(concurrency_probe, monkeypatch):
     assert probe.max_active == 2
 """
 
+# fail_where_no_line_is(spin) fails spin at a bytecode without a line number (on Python 3.11 the jump back of its
+# loop over a `with` block), from a trace function: the traceback entry a signal handler landing there leaves.
+LINELESS_FAILURE = """
+import dis, sys, threading
+
+def spin():
+    for lock in [threading.Lock()] * 3:
+        with lock:
+            pass
+
+def fail_where_no_line_is(function):
+    offsets = {i.offset for i in dis.get_instructions(function) if i.positions and i.positions.lineno is None}
+
+    def tracer(frame, event, arg):
+        if frame.f_code is not function.__code__:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode" and frame.f_lasti in offsets:
+            sys.settrace(None)
+            raise AssertionError("failed at a bytecode with no line number")
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        function()
+    finally:
+        sys.settrace(None)
+"""
+
 
 def write_files(root: Path, files: dict[str, str]) -> None:
     for relative, text in files.items():

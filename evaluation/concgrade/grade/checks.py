@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from concgrade.findings import Finding
-from concgrade.grade.outcomes import PASSING, RunObservation
+from concgrade.grade.outcomes import PASSING, RunObservation, pytest_internal_error
 from concgrade.task.model import F2P, P2P, entry_matches
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
@@ -230,12 +230,8 @@ def check_suites_ran(
 
 def why_nothing_collected(run: RunObservation) -> str:
     """pytest's own last word when collection itself blew up (e.g. SystemExit raised while importing)."""
-    lines = [
-        line for line in (run.stdout_tail + "\n" + run.stderr_tail).splitlines() if line.startswith("INTERNALERROR>")
-    ]
-    if lines:
-        return f" (pytest internal error: {lines[-1].removeprefix('INTERNALERROR>').strip()})"
-    return ""
+    crash = pytest_internal_error(run.stdout_tail, run.stderr_tail)
+    return f" (pytest internal error: {crash})" if crash else ""
 
 
 def check_f2p_nonempty(suites: dict[str, list[str]], why: str = "") -> Check:

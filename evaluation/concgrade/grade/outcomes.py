@@ -266,7 +266,15 @@ def explain(test: TestObservation, attempt: AttemptOutput) -> TestObservation:
     elif test.outcome == "crashed":
         why = "; ".join(breaches) if breaches else attempt.exit_description
         test.message = f"the test process died during this test: {why}"
+    elif test.outcome == "interrupted" and (crash := pytest_internal_error(attempt.stdout_tail, attempt.stderr_tail)):
+        test.message = f"pytest itself crashed in this test, which ended its session: {crash}"
     return test
+
+
+def pytest_internal_error(*outputs: str) -> str:
+    """The last line of pytest's INTERNALERROR traceback in a process's output, or "" when pytest did not crash."""
+    lines = [line for output in outputs for line in output.splitlines() if line.startswith("INTERNALERROR>")]
+    return lines[-1].removeprefix("INTERNALERROR>").strip() if lines else ""
 
 
 def _attempt_summary(attempt: AttemptOutput) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from concgrade.inside.guard import RunnerGuard
 from concgrade.inside.probe_kinds import RunningProbe, parse_declared, start_declared, start_probe
 from concgrade.inside.records import Write, file_writer
 from concgrade.inside.stress import Stress
+from concgrade.inside.tracebacks import give_lines
 
 # Captured output and error text kept per phase; the rest is cut and the cut is stated.
 TEXT_LIMIT = 64 * 1024
@@ -408,6 +409,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # A KeyboardInterrupt (or any exception) dying in a worker thread only warns by default; in a
     # graded run it must fail the test that caused it.
     config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Before pytest formats a phase's failure: a traceback entry without a line number crashes pytest's
+    formatting and ends the session (inside/tracebacks.py); it gets its nearest line. Any run, graded or not."""
+    if call.excinfo is not None:
+        call.excinfo = give_lines(call.excinfo)
+    yield
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from taskfactory import CONCURRENT, SEQUENTIAL, make_task, tree_digest, write_files
+from taskfactory import CONCURRENT, LINELESS_FAILURE, SEQUENTIAL, make_task, tree_digest, write_files
 
 
 def grade(cli, task: Path, out: Path, *extra: str):
@@ -207,3 +207,18 @@ def test_check_lists_a_shadowing_module_an_exit_forcing_conftest_and_invalid_ins
     ids = {finding["id"] for finding in json.loads(result.stdout)["findings"]}
     assert {"CL040", "CL051", "CL020"} <= ids
     assert tree_digest(task) == before
+
+
+def test_a_failure_at_a_bytecode_without_a_line_is_graded_with_its_own_message(cli, tmp_path):
+    """pytest crashed formatting such a failure (a pytest-timeout signal landing in `concurrent.futures.wait` on
+    Python 3.11 leaves one): the test was called interrupted and its session ended. It is an ordinary failure."""
+    f2p = f"{LINELESS_FAILURE}\nimport counter\n\ndef test_runs_on_a_pool():\n"
+    f2p += "    if not hasattr(counter, 'ThreadPoolExecutor'):\n        fail_where_no_line_is(spin)\n"
+    task = make_task(tmp_path / "task", f2p=f2p)
+    result, data = grade(cli, task, tmp_path / "out")
+    assert result.returncode == 0, result.stdout + result.stderr
+    before = data["implementations"]["before"]
+    (test,) = [test for test in before["tests"] if test["suite"] == "FAIL_TO_PASS"]
+    assert test["outcome"] == "failed"
+    assert "failed at a bytecode with no line number" in test["message"]
+    assert len(before["attempts"]) == 1  # the session was not cut short and resumed

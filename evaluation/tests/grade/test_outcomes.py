@@ -13,7 +13,7 @@ def phase(nodeid, when, outcome, **extra):
 NO_REPORT = object()
 
 
-def attempt(index, records, ended_by="exit", exit_code=0, stacks="", json_report=None, **extra):
+def attempt(index, records, ended_by="exit", exit_code=0, stacks="", json_report=None, stdout_tail="", **extra):
     """One pytest process's output as the supervisor returns it (with an empty JSON report unless given)."""
     if json_report is None:
         json_report = {"tests": []}
@@ -29,7 +29,7 @@ def attempt(index, records, ended_by="exit", exit_code=0, stacks="", json_report
         duration=1.0,
         records=records,
         json_report=json_report,
-        stdout_tail="",
+        stdout_tail=stdout_tail,
         stderr_tail="",
         stacks=stacks,
         **extra,
@@ -83,6 +83,16 @@ def test_setup_without_call_is_interrupted_even_if_the_json_report_says_passed()
     run = observe_run(output(records, report, exit_code=2))
     assert run.tests["t::a"].outcome == "interrupted"
     assert not run.tests["t::a"].passed
+
+
+def test_a_test_whose_report_crashed_pytest_says_so():
+    records = [START, collected("t::a", "t::b"), phase("t::a", "setup", "passed"), finish(3)]
+    crash = "INTERNALERROR>     return self._rawentry.tb_lineno - 1\nINTERNALERROR> TypeError: unsupported operand"
+    run = observe_run(run_output(attempt(0, records, exit_code=3, stdout_tail=f"F\n{crash}\n")))
+    test = run.tests["t::a"]
+    assert test.outcome == "interrupted" and not test.passed
+    assert test.message == "pytest itself crashed in this test, which ended its session: TypeError: unsupported operand"
+    assert run.tests["t::b"].outcome == "missing"
 
 
 def test_a_process_that_died_mid_test_leaves_it_crashed_and_the_rest_missing():
