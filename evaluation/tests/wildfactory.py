@@ -735,6 +735,41 @@ def long_workload() -> dict[str, str]:
     }
 
 
+SLOW_REPORT_TEST = """
+
+def test_a_report_takes_three_seconds():
+    time.sleep(3)
+    assert counter.run_all([1]) == [2]
+"""
+
+
+def own_timeout(readme: str = PYTHONPATH_README, config: dict[str, str] | None = None) -> dict[str, str]:
+    """A test that takes 3 s, in a task that sets pytest-timeout itself (in a config file or its commands)."""
+    return {
+        **base(readme),
+        **both(),
+        **(config or {}),
+        "tests/test_counter.py": "import time\n" + IMPORT_COUNTER + BODIES + SLOW_REPORT_TEST,
+    }
+
+
+def own_timeout_ini() -> dict[str, str]:
+    """pytest.ini gives each test 1 s: the 3 s test fails on both, by the task's own commands."""
+    return own_timeout(config={"pytest.ini": "[pytest]\ntimeout = 1\n"})
+
+
+def own_timeout_documented() -> dict[str, str]:
+    """The documented commands give each test 1 s (`--timeout 1`, its value a word of its own)."""
+    readme = PYTHONPATH_README.replace("pytest -q tests", "pytest -q tests --timeout 1")
+    return own_timeout(readme)
+
+
+def own_timeout_generous() -> dict[str, str]:
+    """The ini's 1 s is overridden by its own addopts' 30 s, as pytest does: the 3 s test passes."""
+    ini = '[tool.pytest.ini_options]\ntimeout = 1\naddopts = "-q --timeout=30"\n'
+    return own_timeout(config={"pyproject.toml": ini})
+
+
 PLAIN = {
     "greenfield_gitkeep": (greenfield_gitkeep, "accepted"),
     "greenfield_absent": (greenfield_absent, "accepted"),
@@ -767,6 +802,9 @@ PLAIN = {
     "removed_hook": (removed_hook_argument, "rejected"),
     "stray_test_in_after": (stray_test_in_after, "rejected"),
     "long_workload": (long_workload, "accepted"),
+    "own_timeout_ini": (own_timeout_ini, "rejected"),
+    "own_timeout_documented": (own_timeout_documented, "rejected"),
+    "own_timeout_generous": (own_timeout_generous, "accepted"),
 }
 
 

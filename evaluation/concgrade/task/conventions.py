@@ -34,6 +34,7 @@ from concgrade.task.commands import (
 )
 from concgrade.task.compose import find_compose_file, read_compose
 from concgrade.task.model import Implementation
+from concgrade.task.pytest_timeout import timeout_option
 from concgrade.task.selection import VALUE_OPTIONS, keyword_words, selecting_arguments, split_arguments
 from concgrade.task.toggle import Toggle
 
@@ -65,6 +66,7 @@ class InferredConventions:
     environment: dict[str, str] = field(default_factory=dict)  # set alike by both implementations' commands
     test_files: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> what its command runs
     test_options: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> its command's -k / -m
+    test_timeout: tuple[float, str] | None = None  # (seconds, where) of the documented commands' --timeout
 
 
 def infer_conventions(
@@ -88,7 +90,8 @@ def infer_conventions(
     if runner:
         source["runner"] = runner
     modules = implementation_modules(toggle, sources, guessed_modules)
-    return InferredConventions(toggle, source, modules, environment, test_files, test_options)
+    timeout = documented_timeout(sources, toggle)
+    return InferredConventions(toggle, source, modules, environment, test_files, test_options, timeout)
 
 
 # --- reading the task's files ---------------------------------------------------------------------
@@ -502,6 +505,17 @@ def documented_options(sources: ConventionSources, toggle: Toggle) -> dict[str, 
     chosen = _documented_invocations(sources, toggle)
     options = {role: _selecting_options(chosen[role].args) for role in chosen}
     return options if any(options.values()) else {}
+
+
+def documented_timeout(sources: ConventionSources, toggle: Toggle) -> tuple[float, str] | None:
+    """(seconds, where) of the `--timeout` the documented commands give each test: the larger where before's
+    and after's differ (a hung before only takes longer to fail; an after never gets less than its command
+    gives it). None when no command passes one."""
+    chosen = _documented_invocations(sources, toggle)
+    given = [
+        (seconds, f"{i.where}: --timeout={seconds:g}") for i in chosen.values() if (seconds := timeout_option(i.args))
+    ]
+    return max(given) if given else None
 
 
 def _selecting_options(args: Iterable[str]) -> tuple[str, ...]:

@@ -21,8 +21,9 @@ from concgrade.task.manifest import (
     table,
     toggle_table,
 )
-from concgrade.task.model import SUITES, Implementation, Task
+from concgrade.task.model import SUITES, Implementation, Limits, Task
 from concgrade.task.probes import read_probes
+from concgrade.task.pytest_timeout import configured_timeout
 from concgrade.task.selection import canonical_entries, selected_files
 from concgrade.task.toggle import Toggle
 from concgrade.task.workloads import read_workloads
@@ -45,6 +46,7 @@ def load_task(root: Path) -> Task:
     environment: dict[str, str] = {}
     role_test_files: dict[str, tuple[str, ...]] = {}
     role_test_options: dict[str, tuple[str, ...]] = {}
+    documented_timeout: tuple[float, str] | None = None
     guessed_modules = _guess_modules(implementations[-1].folder, root)
     if manifest:
         toggle = toggle_table(manifest.get("toggle", {}), manifest_path)
@@ -63,6 +65,7 @@ def load_task(root: Path) -> Task:
         # What the documented commands run (instance entries are matched against what the runs collect).
         test_files, role_test_files = _documented_test_files(inferred.test_files)
         role_test_options = dict(inferred.test_options)
+        documented_timeout = inferred.test_timeout
     if toggle.kind == "selection":
         # Each implementation runs its own files or -k: suites name tests by their paired form.
         suites = {name: canonical_entries(entries, toggle) for name, entries in suites.items()}
@@ -82,7 +85,10 @@ def load_task(root: Path) -> Task:
         toggle=toggle,
         suites=suites,
         modules=modules,
-        limits=limits_table(manifest.get("limits", {}), manifest_path),
+        limits=_with_own_timeout(
+            limits_table(manifest.get("limits", {}), manifest_path),
+            documented_timeout or configured_timeout(root, named),
+        ),
         test_files=test_files,
         role_test_files=role_test_files,
         role_test_options=role_test_options,
@@ -95,6 +101,14 @@ def load_task(root: Path) -> Task:
         histories=read_histories(root, manifest, manifest_path if manifest else None),
         mutants=table(manifest["mutants"], manifest_path, "mutants") if "mutants" in manifest else None,
     )
+
+
+def _with_own_timeout(limits: Limits, own: tuple[float, str] | None) -> Limits:
+    """The limits with the per-test timeout the task gives its own tests, where its manifest chose none."""
+    if limits.test_timeout_declared or own is None:
+        return limits
+    seconds, where = own
+    return replace(limits, test_timeout=seconds, test_timeout_declared=True, test_timeout_source=where)
 
 
 def _documented_test_files(

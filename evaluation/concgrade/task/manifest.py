@@ -171,4 +171,7 @@ def limits_table(section: Any, manifest_path: Path) -> Limits:
             ):
                 raise TaskError(f"{manifest_path}: limits.{key} must be a positive {unit}")
             values[key] = int(value) if whole else float(value)
-    return Limits(**values, test_timeout_declared="test_timeout" in values)
+    declared = "test_timeout" in values
+    return Limits(
+        **values, test_timeout_declared=declared, test_timeout_source=f"evaluation/{MANIFEST_NAME}" if declared else ""
+    )

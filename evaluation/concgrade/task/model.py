@@ -48,9 +48,11 @@ class Limits:
     file_size_mb: float = DEFAULT_FILE_SIZE_MB
     output_mb: float = DEFAULT_OUTPUT_MB
     disk_mb: float = DEFAULT_DISK_MB  # the run's private temporary folder, and what it adds to its scratch copy
-    # Whether the manifest or the command line chose test_timeout: a default one is the harness's guess, so a test
-    # that outlives it runs again alone with more time before its timeout counts (run/runner.py).
+    # Whether the task (its manifest, its own pytest configuration or documented command) or the command line
+    # chose test_timeout: a default one is the harness's guess, so a test that outlives it runs again alone with
+    # more time before its timeout counts (run/runner.py). The source says which, for the report.
     test_timeout_declared: bool = False
+    test_timeout_source: str = ""
 
 
 # Files that a folder holding no implementation still often has (a placeholder, an empty package marker).
@@ -148,11 +150,11 @@ class Task:
         )
 
     def with_limits(self, test_timeout: float | None, run_timeout: float | None, **others: float | None) -> Task:
-        """The same task with limits from the command line; a None leaves the manifest's (or default) value."""
+        """The same task with limits from the command line; a None leaves the task's (or default) value."""
         changes: dict[str, Any] = {"test_timeout": test_timeout, "run_timeout": run_timeout, **others}
         limits = replace(self.limits, **{key: value for key, value in changes.items() if value})
         if test_timeout:
-            limits = replace(limits, test_timeout_declared=True)
+            limits = replace(limits, test_timeout_declared=True, test_timeout_source="the command line")
         return replace(self, limits=limits)
 
 

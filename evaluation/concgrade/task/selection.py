@@ -36,6 +36,22 @@ VALUE_OPTIONS = frozenset(
         "--log-level",
         "--cov",
         "--cov-report",
+        "--cov-config",
+        "--import-mode",
+        "--capture",
+        "--color",
+        "--log-cli-level",
+        # the plugins dataset tasks use most: pytest-timeout, -asyncio, -xdist, -rerunfailures, -repeat, -html
+        "--timeout",
+        "--timeout-method",
+        "--timeout_method",
+        "--asyncio-mode",
+        "--dist",
+        "--reruns",
+        "--reruns-delay",
+        "--count",
+        "--html",
+        "--json-report-file",
     }
 )
 ROLES = ("before", "after")

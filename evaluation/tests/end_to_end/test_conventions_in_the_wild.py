@@ -328,6 +328,29 @@ def test_a_declared_test_timeout_counts_as_it_is(tmp_path):
     assert slow["outcome"] == "timeout" and len(after["attempts"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("label", "source"),
+    [("own_timeout_ini", "pytest.ini: timeout = 1"), ("own_timeout_documented", "README.md:7: --timeout=1")],
+)
+def test_the_tasks_own_per_test_timeout_is_the_one_its_tests_get(wild, label, source):
+    """concgrade's own --timeout overrode the task's, and a 3 s test its own commands fail passed here."""
+    results = results_of(wild, label)
+    assert results["task"]["limits"]["test_timeout"] == 1
+    assert results["task"]["limits"]["test_timeout_source"] == source
+    slow = "tests/test_counter.py::test_a_report_takes_three_seconds"
+    after = results["implementations"]["after"]
+    test = next(t for t in after["tests"] if t["nodeid"] == slow)
+    assert test["outcome"] == "timeout" and "Timeout (>1.0s)" in test["message"]
+    assert len(after["attempts"]) == 1  # a declared timeout counts as it is: no second chance with more time
+    assert "p2p.passes_on_after" in failing(wild[2][label]) or "f2p.passes_on_after" in failing(wild[2][label])
+
+
+def test_the_tasks_own_addopts_timeout_wins_over_its_ini_setting(wild):
+    results = results_of(wild, "own_timeout_generous")
+    limits = results["task"]["limits"]
+    assert limits["test_timeout"] == 30 and limits["test_timeout_source"] == "pyproject.toml: addopts --timeout=30"
+
+
 # --- classes 1 and 8: the task's own pytest and Python (--install) ----------------------------------------
 
 
