@@ -187,8 +187,18 @@ def run_grade(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         candidate = stack.enter_context(candidate_folder(args.candidate, root))
         task = load_graded_task(root, options, candidate)  # a bad task fails before anything starts
+        if args.install:
+            task = install_environment(task)
         stack.enter_context(claim_output_folder(output))  # so does an output folder that cannot be written
         return grade_and_report(args, task, options, output)
+
+
+def install_environment(task: Task) -> Task:
+    """`--install`: the task's own virtualenv (the dataset machinery is imported only then)."""
+    from concgrade.dataset.cache import default_cache_dir
+    from concgrade.dataset.environments import installed
+
+    return installed(task, default_cache_dir())[0]
 
 
 def prepare_reports() -> None:

@@ -109,7 +109,10 @@ def add_grade_options(parser: argparse.ArgumentParser, what_runs_at_once: str) -
         "--jobs", type=int, metavar="N", default=os.cpu_count() or 1, help=f"{what_runs_at_once} at once"
     )
     parser.add_argument(
-        "--test-timeout", type=float, metavar="SECONDS", help="seconds per test (default: the manifest's, or 20)"
+        "--test-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds per test (default: the manifest's, else the task's own pytest-timeout setting, else 20)",
     )
     parser.add_argument(
         "--run-timeout",
@@ -175,6 +178,12 @@ def add_grade_options(parser: argparse.ArgumentParser, what_runs_at_once: str) -
         help="skip the benchmark even where a declared min_speedup would time it (the report says so)",
     )
     parser.add_argument("--no-cache", action="store_true", help="regrade and re-time even what is cached")
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="run the tests in a virtualenv of the task's own requirements (built once and cached; its pytest "
+        "as pinned, the Python its Dockerfile names where one is found)",
+    )
 
 
 def add_mutation_options(parser: argparse.ArgumentParser) -> None:
@@ -242,7 +251,6 @@ def add_bulk_options(parser: argparse.ArgumentParser) -> None:
         help="only these tasks: a task's path below the dataset, its folder name or its manifest name "
         "(SWE-bench's --instance_ids works too)",
     )
-    parser.add_argument("--install", action="store_true", help="run each task in a virtualenv of its requirements")
     parser.add_argument(
         "--service", action="append", default=[], metavar="NAME=HOST:PORT", help="a service tasks need, e.g. redis"
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 from concgrade.dataset.interpreters import Interpreter, choose_interpreter
 from concgrade.errors import ConcgradeError
 from concgrade.files import hash_files, hash_value
+from concgrade.task.model import Task
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -85,6 +86,12 @@ class TaskEnvironment:
             "packages": self.packages,
             "added": list(self.added),
         }
+
+
+def installed(task: Task, cache_root: Path) -> tuple[Task, TaskEnvironment]:
+    """The task run by the Python of its own requirements' virtualenv (`--install`), and that environment."""
+    prepared = prepare_environment(task.root, cache_root)
+    return task.with_environment(prepared.interpreter, {}, prepared.python), prepared
 
 
 def requirement_files(root: Path) -> list[Path]:

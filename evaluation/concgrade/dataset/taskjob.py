@@ -20,7 +20,7 @@ from typing import Any
 from concgrade.bench.measure import requested_by
 from concgrade.dataset.archives import Archive, unpack
 from concgrade.dataset.cache import default_cache_dir
-from concgrade.dataset.environments import InstallError, prepare_environment
+from concgrade.dataset.environments import InstallError, installed
 from concgrade.dataset.local_services import started_services
 from concgrade.errors import ConcgradeError
 from concgrade.files import harness_version, walk_files
@@ -139,11 +139,10 @@ def grade_folder(job: TaskJob, root: Path, candidate: Path | None) -> TaskOutcom
     environment = None
     if job.options.install:
         try:
-            prepared = prepare_environment(root, default_cache_dir())
+            task, prepared = installed(task, default_cache_dir())
         except InstallError as exc:
             return TaskOutcome(job.label, ERROR, task=task_summary(task), error=f"dependency install: {exc}")
         environment = prepared.to_dict()
-        task = task.with_environment(prepared.interpreter, {}, prepared.python)
     if job.environment:
         task = task.with_environment(task.interpreter, job.environment)
     names = [need.name for need in job.started_services]

@@ -403,6 +403,48 @@ def test_the_task_keeps_its_pinned_pytest_and_gets_the_python_its_dockerfile_nam
     )
 
 
+def test_one_task_is_graded_in_its_own_environment_with_install(tmp_path):
+    """`--install` grades a single task as `dataset --install` does: its pinned pytest, not the harness's."""
+    task = tmp_path / "pinned"
+    version_test = "import pytest\n\n\ndef test_the_pinned_pytest():\n    assert pytest.__version__ == '8.3.3'\n\n\n"
+    write_files(
+        task,
+        {
+            **base(PYTHONPATH_README_PIN),
+            **both(),
+            "requirements.txt": "pytest==8.3.3\n",
+            "tests/test_counter.py": IMPORT_COUNTER + version_test + BODIES,
+        },
+    )
+    before = sorted(str(path.relative_to(task)) for path in task.rglob("*"))
+    out = tmp_path / "out"
+    done = run(str(task), "--install", "--json", "--output", str(out), cache=tmp_path / "c")
+    results = json.loads(done.stdout)
+    assert results["verdict"] == "accepted", results["checks"]
+    assert {impl["pytest_version"] for impl in results["implementations"].values()} == {"8.3.3"}
+    assert results["task"]["interpreter"] and results["task"]["interpreter"] != sys.executable
+    assert sorted(str(path.relative_to(task)) for path in task.rglob("*")) == before  # the venv is in the cache
+
+
+def test_requirements_that_cannot_be_installed_are_one_line_and_exit_2(tmp_path):
+    task = tmp_path / "unresolvable"
+    write_files(
+        task,
+        {
+            **base(PYTHONPATH_README_PIN),
+            **both(),
+            "requirements.txt": "concgrade-no-such-package-anywhere==1.0\n",
+            "tests/test_counter.py": IMPORT_COUNTER + BODIES,
+        },
+    )
+    done = run(str(task), "--install", "--output", str(tmp_path / "out"), cache=tmp_path / "c")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("concgrade: error: ") and "Traceback" not in done.stderr
+    assert "concgrade-no-such-package-anywhere" in lines[0]
+    assert not (tmp_path / "out").exists() and not (task / "reports").exists()
+
+
 def test_an_older_python_the_harness_pip_dropped_still_gets_its_virtualenv(tmp_path):
     """pip 26 refuses Python 3.9, which a task's image may still name: the virtualenv brings its own pip then."""
     if not candidate_paths("3.9"):
