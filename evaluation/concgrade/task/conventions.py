@@ -518,6 +518,25 @@ def documented_timeout(sources: ConventionSources, toggle: Toggle) -> tuple[floa
     return max(given) if given else None
 
 
+def missing_test_paths(root: Path, implementations: tuple[Implementation, ...]) -> list[tuple[str, str]]:
+    """(where, path) of each test file or folder a documented pytest command names that the task does not have:
+    pytest exits 4 there ("file or directory not found"), while a grade runs what the task does have."""
+    sources = read_sources(root, implementations)
+    missing: dict[tuple[str, str], None] = {}
+    for invocation in sources.invocations:
+        if invocation.runner != "pytest" or invocation.cwd not in (None, ROOT):
+            continue
+        files, _ = split_arguments(list(invocation.args))
+        for path in files:
+            written = (path[2:] if path.startswith("./") else path).split("::")[0].rstrip("/")
+            relative = task_relative(written).rstrip("/")
+            if not ("/" in relative or relative.endswith(".py")) or any(c in relative for c in "*?[$"):
+                continue  # an option's value, a glob or a variable the shell expands: not a path to check
+            if relative not in sources.existing and written not in sources.existing:
+                missing[(invocation.where, relative)] = None
+    return list(missing)
+
+
 def _selecting_options(args: Iterable[str]) -> tuple[str, ...]:
     found: list[str] = []
     words = list(args)

@@ -54,6 +54,11 @@ FLAGGED = {
     "CL014": ({MANIFEST: manifest('FAIL_TO_PASS = ["tests/test_f2p.py"]', "[limit]\nrun_timeout = 5\n")}, (), MANIFEST),
     "CL015": ({MANIFEST: manifest('FAIL_TO_PASS = ["tests/test_f2p.py::test_gone"]')}, (), MANIFEST),
     "CL016": ({MANIFEST: manifest('PASS_TO_PASS = ["tests/test_p2p.py"]\nFAIL_TO_PASS = []')}, (), MANIFEST),
+    "CL017": (
+        {"README.md": "```bash\nPYTHONPATH=repository_after pytest -q tests/test_gone.py\n```\n"},
+        (MANIFEST,),
+        "README.md",
+    ),
     "CL019": ({MANIFEST: manifest('FAIL_TO_PASS = ["tests/test_f2p.py"]', '[toggle]\nkind = "env"\n')}, (), None),
     "CL020": ({"instances/demo.json": '{"FAIL_TO_PASS": ["a",],}'}, (), "instances/demo.json"),
     "CL021": ({"instances/demo.json": '{"PASS_TO_PASS": []}'}, (), "instances/demo.json"),
@@ -123,6 +128,14 @@ CLEAN = {
     "CL010": ({"instances/demo.json": json.dumps(INSTANCE)}, (MANIFEST,)),
     "CL011": ({"instances/demo.json": json.dumps(INSTANCE)}, ()),
     "CL012": ({MANIFEST: manifest('FAIL_TO_PASS = ["tests/test_f2p.py"]')}, ()),
+    # paths that exist however written, an option's value, a glob the shell expands, a node id
+    "CL017": (
+        {
+            "README.md": "```bash\nPYTHONPATH=repository_after pytest ./tests/ --count 3 -k fast\n"
+            "PYTHONPATH=repository_before pytest tests/test_*.py /app/tests/test_f2p.py::test_runs_concurrently\n```\n"
+        },
+        (MANIFEST,),
+    ),
     "CL013": ({MANIFEST: manifest('FAIL_TO_PASS = ["tests/test_f2p.py"]')}, ()),
     "CL014": ({MANIFEST: manifest('FAIL_TO_PASS = ["tests/test_f2p.py"]', "[constraints]\nstdlib_only = true\n")}, ()),
     "CL015": (
@@ -294,7 +307,7 @@ def test_a_manifest_suite_entry_that_names_nothing_is_an_error_in_every_mode(tmp
 # metadata and layout a submission must get right but the runs do not depend on (an error only under --gate)?
 LEVELS = {
     "trust": {"CL012", "CL013", "CL014", "CL019", "CL030", "CL040", "CL050"},
-    "hygiene": {"CL001", "CL002", "CL015", "CL016", "CL020", "CL021", "CL022", "CL051", "CL060"},
+    "hygiene": {"CL001", "CL002", "CL015", "CL016", "CL017", "CL020", "CL021", "CL022", "CL051", "CL060"},
     "advice": {"CL003", "CL010", "CL061", "CL070", "CL071", "CL080", "CL090"},
     "note": {"CL011", "CL095"},
 }
@@ -375,6 +388,17 @@ def test_source_read_from_a_file_at_module_level_is_flagged(tmp_path):
     )
     root = task(tmp_path, {"tests/test_grep.py": test})
     assert [f.line for f in found(root, "CL070")] == [4]
+
+
+def test_a_documented_test_path_that_does_not_exist_is_named_with_its_line(tmp_path):
+    readme = "# Task\n\n```bash\nPYTHONPATH=repository_before pytest tests/test_f2p.py\n"
+    readme += "PYTHONPATH=repository_after pytest tests/test_p2p.py tests/test_renamed.py\n```\n"
+    root = task(tmp_path, {"README.md": readme}, (MANIFEST,))
+    (hit,) = found(root, "CL017")
+    assert (hit.path, hit.line, hit.severity) == ("README.md", 5, "warning")
+    assert "tests/test_renamed.py" in hit.message
+    # With a manifest, the grade runs the suites it names, whatever the README says.
+    assert found(task(tmp_path / "with_manifest", {"README.md": readme}), "CL017") == []
 
 
 def test_unpinned_requirement_lines(tmp_path):

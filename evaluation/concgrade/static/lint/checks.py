@@ -26,9 +26,10 @@ from concgrade.static.testscan import (
     timing_assertions,
     tree_writes,
 )
+from concgrade.task.conventions import missing_test_paths
 from concgrade.task.load import load_task
 from concgrade.task.manifest import MANIFEST_NAME, unknown_names
-from concgrade.task.model import SUITES, is_class_qualified
+from concgrade.task.model import SUITES, Implementation, is_class_qualified
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,6 +79,7 @@ CHECKS: dict[str, LintCheck] = {
         LintCheck("CL014", "trust", "the manifest has an unknown table or key (a typo would switch nothing on)"),
         LintCheck("CL015", "hygiene", "a suite entry names a test file or node id that does not exist"),
         LintCheck("CL016", "hygiene", "FAIL_TO_PASS is empty: nothing grades the task"),
+        LintCheck("CL017", "hygiene", "a documented test command names a test file or folder that does not exist"),
         LintCheck("CL019", "trust", "the task loader rejects the task"),
         LintCheck("CL020", "hygiene", "an instances file is not valid JSON"),
         LintCheck("CL021", "hygiene", "an instances file has no FAIL_TO_PASS / PASS_TO_PASS lists"),
@@ -176,6 +178,7 @@ class _Linter:
         instances = self._instances()
         implementations = self._layout(manifest)
         self._test_files()
+        self._documented_paths(manifest)
         self._suites(manifest, instances)
         self._observed_instances()
         modules = self._modules(implementations, manifest)
@@ -527,6 +530,18 @@ class _Linter:
                 relative = path.relative_to(self.root).as_posix()
                 for number, requirement in _unpinned(_read(path)):
                     self.add("CL080", f"{requirement!r} is not pinned with ==", relative, number)
+
+    def _documented_paths(self, manifest: dict | None) -> None:
+        """Without a manifest the grade runs what the documented commands run: a path they name that is not
+        there makes the task's own command fail, and the grade run the tests that exist instead."""
+        if manifest is not None:
+            return
+        roles = tuple(Implementation(role, role, self.root / f"repository_{role}") for role in ("before", "after"))
+        for where, path in missing_test_paths(self.root, roles):
+            located = re.match(r"([^:\s]+)(?::(\d+))?", where)
+            source, line = (located.group(1), located.group(2)) if located else (where, None)
+            message = f"the documented command runs {path}, which does not exist (pytest stops: no tests ran)"
+            self.add("CL017", message, source, int(line) if line else None)
 
     def _reports(self) -> None:
         reports = self.root / "reports"
