@@ -67,7 +67,15 @@ def chained(exc: BaseException) -> Iterator[BaseException]:
 
 
 def give_lines(excinfo: Any) -> Any:
-    """A pytest ExceptionInfo whose tracebacks all have line numbers: `excinfo` itself when they already do."""
+    """A pytest ExceptionInfo whose tracebacks all have line numbers: `excinfo` itself when they already do, or
+    when the exception is made so that they cannot be looked at (pytest then reports it as it can)."""
+    try:
+        return _with_every_line(excinfo)
+    except Exception:
+        return excinfo
+
+
+def _with_every_line(excinfo: Any) -> Any:
     repaired = False
     for exc in chained(excinfo.value):
         if has_lineless_entry(exc.__traceback__):

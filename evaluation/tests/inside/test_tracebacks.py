@@ -40,6 +40,14 @@ def test_fails_while_handling_such_a_failure():
 def test_teardown_fails_where_no_line_is(fails_at_teardown):
     pass
 
+class Odd(Exception):
+    @property
+    def exceptions(self):
+        raise RuntimeError("an exception group's members cannot be read")
+
+def test_fails_with_an_exception_whose_members_cannot_be_read():
+    raise Odd("odd")
+
 def test_runs_after_them():
     pass
 """
@@ -69,6 +77,7 @@ def test_pytest_reports_each_failure_and_runs_the_later_tests(tmp_path):
     assert "FAILED test_lineless.py::test_fails_where_no_line_is - AssertionError: failed at a bytecode" in summary
     assert "FAILED test_lineless.py::test_fails_while_handling_such_a_failure - RuntimeError: while handling" in summary
     assert "ERROR test_lineless.py::test_teardown_fails_where_no_line_is - AssertionError: failed at" in summary
+    assert "FAILED test_lineless.py::test_fails_with_an_exception_whose_members_cannot_be_read - " in summary
     assert "PASSED test_lineless.py::test_runs_after_them" in summary
     assert "During handling of the above exception, another exception occurred" in output
     # The entry without a line is shown at the nearest line before it: inside spin's loop.
