@@ -235,6 +235,7 @@ def main() -> None:
         return
     from concgrade.inside import audit, plugin
     from concgrade.inside.filewatch import FileWatch
+    from concgrade.inside.testcode import ExpectedCode
 
     hide_current_test()
     # Registered before the hook starts (sealed), so that a conftest importing the implementation is seen too.
@@ -244,7 +245,9 @@ def main() -> None:
     report_at_exit(config, write, drain)
     if write is not None:
         disk = plugin.DiskWatch(config.disk_folder, config.disk_limit_bytes) if config.disk_folder else None
-        plugin.arm(write, config.stacks_fd, config.watchdog_factor, drain, disk, watch)
+        # The test files compiled now, before any task code runs: what their modules' code must be (testcode.py).
+        expected = ExpectedCode(os.getcwd(), config.pytest_args)
+        plugin.arm(write, config.stacks_fd, config.watchdog_factor, drain, disk, watch, expected)
     task_path(os.getcwd(), config.shim, config.pythonpath)
     import pytest
 

@@ -15,6 +15,7 @@ Everything here runs in the same interpreter as the code under test: see the not
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 
 from concgrade.inside import protocol
 from concgrade.inside.disguise import SWAPPED
+from concgrade.inside.testcode import ExpectedCode
 
 # (module, dotted attribute) pairs whose identity must not change while the tests run.
 WATCHED = (
@@ -153,6 +155,21 @@ class TestSnapshot:
                         found[f"{key}.{attribute}"] = (member, code_of(target))
         return found
 
+    def unfaithful(self, expected: ExpectedCode) -> list[tuple[str, str]]:
+        """(nodeid or module, what) for each collected function whose code is not what its module's file compiles
+        to: the module was not made from its file as pytest makes it (its rewriting or its loading was changed)."""
+        found = []
+        for nodeid, (_function, code) in self.items.items():
+            path = getattr(code, "co_filename", "")
+            if code is not None and expected.knows(path) and not expected.matches(path, code):
+                found.append((nodeid, f"its code is not what {os.path.basename(path)} compiles to"))
+        for name, members in self.modules.items():
+            for key, (_value, code) in members.items():
+                path = getattr(code, "co_filename", "")
+                if code is not None and expected.knows(path) and not expected.matches(path, code):
+                    found.append(("", f"{name}.{key}: its code is not what {os.path.basename(path)} compiles to"))
+        return found
+
     def changes(self, item: Any) -> list[str]:
         """What is no longer as collected, for the test about to run."""
         found = []
@@ -181,8 +198,9 @@ class TestSnapshot:
 class RunnerGuard:
     """Snapshots pytest's reporting machinery and reports every change and every report turned into a pass."""
 
-    def __init__(self, report: Callable[[protocol.Record], None]) -> None:
+    def __init__(self, report: Callable[[protocol.Record], None], expected: ExpectedCode | None = None) -> None:
         self._report = report
+        self._expected = expected
         self._harness = harness_namespaces()
         self._tests: TestSnapshot | None = None
         # Objects are kept alive so that their ids cannot be reused by impostors.
@@ -267,6 +285,11 @@ class RunnerGuard:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._tests = TestSnapshot(list(session.items))
         self.check("")
+        if self._expected is not None and not _pass_hook_enabled(session.config):
+            for nodeid, what in self._tests.unfaithful(self._expected):
+                if what not in self._reported:
+                    self._reported.add(what)
+                    self._report(protocol.test_changed(nodeid, what))
 
     def check_test(self, item: pytest.Item) -> None:
         """Right before a test's call: it is the test pytest collected (its code, its item, its module's helpers)."""
@@ -308,3 +331,11 @@ class RunnerGuard:
                 f"made it {inner.get('outcome', '?')!r}, but the report that arrived says passed",
             )
         self.check(report.nodeid)
+
+
+def _pass_hook_enabled(config: pytest.Config) -> bool:
+    """An assertion pass hook makes pytest rewrite differently from the boot's compile: then nothing is compared."""
+    try:
+        return bool(config.getini("enable_assertion_pass_hook"))
+    except (ValueError, KeyError):
+        return False

@@ -25,6 +25,7 @@ from concgrade.inside.guard import RunnerGuard
 from concgrade.inside.probe_kinds import RunningProbe, parse_declared, start_declared, start_probe
 from concgrade.inside.records import Write, file_writer
 from concgrade.inside.stress import Stress
+from concgrade.inside.testcode import ExpectedCode
 from concgrade.inside.tracebacks import give_lines
 
 # Captured output and error text kept per phase; the rest is cut and the cut is stated.
@@ -224,9 +225,10 @@ class Armed:
         findings: Callable[[], list[tuple[str, str, str, bool]]] | None = None,
         disk: DiskWatch | None = None,
         watch: FileWatch | None = None,
+        expected: ExpectedCode | None = None,
     ) -> None:
         self.write = write
-        self.guard = RunnerGuard(write)  # snapshot now, before any conftest or test module runs
+        self.guard = RunnerGuard(write, expected)  # snapshot now, before any conftest or test module runs
         self.stacks_fd = stacks_fd
         self.watchdog_factor = watchdog_factor
         self.findings = findings
@@ -244,9 +246,10 @@ def arm(
     findings: Callable[[], list[tuple[str, str, str, bool]]] | None = None,
     disk: DiskWatch | None = None,
     watch: FileWatch | None = None,
+    expected: ExpectedCode | None = None,
 ) -> None:
     global _armed
-    _armed = Armed(write, stacks_fd, watchdog_factor, findings, disk, watch)
+    _armed = Armed(write, stacks_fd, watchdog_factor, findings, disk, watch, expected)
 
 
 class DiskWatch:

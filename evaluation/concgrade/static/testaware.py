@@ -12,6 +12,10 @@ TA006  the name of the runner or the harness in a string (`"concgrade" in __file
 TA007  how the stress mode shows: the switch interval read, threading._sys, or the type, identity or insides of a lock class or of
        time.sleep checked (`_thread.LockType`, `type(threading.Lock())`, `inspect.isbuiltin(time.sleep)`); racy
        code that takes its lock only when it sees stress passes every stressed run and races in production
+TA008  the process's circumstances read, which a graded run changes and an ordinary one does not look at: its
+       user, group or parent (`os.getuid`, `pwd.getpwuid`, `os.getppid`), its limits (`resource.getrlimit`), the
+       state of faulthandler or of signal handlers, the exception hooks compared, its own pid compared with a number
+       (a PID namespace's are small), its working folder, home or temporary folder compared, `/proc` or cgroup files
 """
 
 from __future__ import annotations
@@ -50,6 +54,41 @@ TYPE_CHECKS = {
     ("inspect", "ismethoddescriptor"),
     ("inspect", "isclass"),
 }
+# TA008: what a graded run changes about the process (its own user, limits, namespace, signal handlers, folders).
+CIRCUMSTANCE_CALLS = {
+    ("os", "getuid"),
+    ("os", "geteuid"),
+    ("os", "getgid"),
+    ("os", "getegid"),
+    ("os", "getgroups"),
+    ("os", "getresuid"),
+    ("os", "getresgid"),
+    ("os", "getpgrp"),
+    ("os", "getpgid"),
+    ("os", "getsid"),
+    ("os", "getlogin"),
+    ("getpass", "getuser"),
+    ("pwd", "getpwuid"),
+    ("grp", "getgrgid"),
+    ("resource", "getrlimit"),
+    ("resource", "prlimit"),
+    ("faulthandler", "is_enabled"),
+    ("signal", "getsignal"),
+    ("signal", "getitimer"),
+}
+HOOK_NAMES = {"excepthook", "unraisablehook", "__excepthook__", "__unraisablehook__"}
+FOLDER_CALLS = {
+    ("os", "getcwd"),
+    ("os.path", "expanduser"),
+    ("tempfile", "gettempdir"),
+    ("Path", "home"),
+    ("Path", "cwd"),
+    ("pathlib.Path", "home"),
+    ("pathlib.Path", "cwd"),
+}
+PROCESS_FILES = ("/proc/", "/sys/fs/cgroup")
+# TA005: what a function object shows about where it comes from (a probe's, a fake's, a replaced one's).
+ORIGIN_ATTRIBUTES = {"__self__", "__module__", "__func__", "__code__", "__globals__", "__closure__"}
 MODULE_FINDERS = {("importlib.util", "find_spec"), ("importlib", "find_loader"), ("pkgutil", "find_loader")}
 
 
@@ -70,11 +109,20 @@ def _look(tree: ast.Module) -> Iterator[tuple[str, str, int]]:
     functions = _module_functions(tree)
     own_module = _own_module_lookups(tree)
     annotations = _annotations(tree)
+    aliases = _import_aliases(tree)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
         stressed = _stress_tell(node, annotations)
         if stressed:
             yield "TA007", f"{stressed}: how the stress mode shows (a lock taken only under stress)", line
+            continue
+        circumstance = _circumstance_tell(node, aliases)
+        if circumstance:
+            yield "TA008", f"{circumstance}: what a graded run changes about the process", line
+            continue
+        origin = _origin_tell(node, functions)
+        if origin:
+            yield "TA005", f"{origin}: tells a replaced (probed, faked) function", line
             continue
         if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and id(node) not in docstrings:
             text = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
@@ -135,6 +183,94 @@ def _stress_tell(node: ast.AST, annotations: set[int]) -> str:
         for side in (node.left, *node.comparators):
             if _stressed_name(side) or _type_of_stressed(side):
                 return f"checks the identity or type of {_dotted(_callee(_type_argument(side)))}"
+    return ""
+
+
+def _import_aliases(tree: ast.Module) -> dict[str, str]:
+    """Local names of imported modules and names: `import resource as _r` makes `_r` stand for `resource`."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update({alias.asname: alias.name for alias in node.names if alias.asname})
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.update({alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names})
+    return found
+
+
+def _resolved_call(func: ast.AST, aliases: dict[str, str]) -> tuple[str, str]:
+    """`_call_name` with import aliases undone (`_r.getrlimit` is `resource.getrlimit`)."""
+    dotted = _dotted(func)
+    head, _, rest = dotted.partition(".")
+    if head in aliases:
+        dotted = aliases[head] + ("." + rest if rest else "")
+    module, _, name = dotted.rpartition(".")
+    return (module, name) if dotted else _call_name(func)
+
+
+def _circumstance_tell(node: ast.AST, aliases: dict[str, str]) -> str:
+    """What `node` reads of the process's circumstances (TA008), or ""."""
+    if isinstance(node, ast.Call):
+        call = _resolved_call(node.func, aliases)
+        if call in CIRCUMSTANCE_CALLS:
+            return f"calls {'.'.join(call)}"
+    if isinstance(node, ast.ImportFrom) and node.module in {module for module, _ in CIRCUMSTANCE_CALLS}:
+        names = {name for module, name in CIRCUMSTANCE_CALLS if module == node.module}
+        imported = [alias.name for alias in node.names if alias.name in names]
+        if imported:
+            return f"imports {node.module}.{imported[0]}"
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+        text = node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value
+        if text.startswith(PROCESS_FILES):
+            return f"names {text[:40]!r}, the process's own view of itself"
+    if isinstance(node, ast.Compare):
+        sides = [node.left, *node.comparators]
+        hook = next((side for side in sides if _is_exception_hook(side, aliases)), None)
+        if isinstance(hook, ast.Attribute):
+            return f"compares {_dotted(hook)} (which pytest replaces during a test)"
+        numbered = [_resolved_call(side.func, aliases) for side in sides if isinstance(side, ast.Call)]
+        pid = next((call for call in numbered if call in (("os", "getpid"), ("os", "getppid"))), None)
+        if pid and any(isinstance(side, ast.Constant) and isinstance(side.value, (int, float)) for side in sides):
+            return f"compares {'.'.join(pid)}() with a number (a PID namespace's are small)"
+        folder = next((call for side in sides for call in _folder_calls(side, aliases)), None)
+        if folder:
+            return f"compares {'.'.join(folder)}()"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("startswith", "endswith"):
+            folder = next(iter(_folder_calls(node.func.value, aliases)), None) or next(
+                (call for argument in node.args for call in _folder_calls(argument, aliases)), None
+            )
+            if folder:
+                return f"compares {'.'.join(folder)}()"
+    return ""
+
+
+def _is_exception_hook(node: ast.AST, aliases: dict[str, str]) -> bool:
+    if not isinstance(node, ast.Attribute) or node.attr not in HOOK_NAMES:
+        return False
+    owner = _dotted(node.value)
+    return aliases.get(owner, owner) in ("sys", "threading")
+
+
+def _folder_calls(node: ast.AST, aliases: dict[str, str]) -> list[tuple[str, str]]:
+    """The calls of FOLDER_CALLS inside an expression (`os.path.basename(os.getcwd())` has one)."""
+    calls = [_resolved_call(inner.func, aliases) for inner in ast.walk(node) if isinstance(inner, ast.Call)]
+    return [call for call in calls if call in FOLDER_CALLS]
+
+
+def _origin_tell(node: ast.AST, functions: set[str]) -> str:
+    """Where a function the module defines or calls comes from, read (TA005), or ""."""
+    if isinstance(node, ast.Attribute) and node.attr in ORIGIN_ATTRIBUTES:
+        if isinstance(node.value, ast.Name) and node.value.id in functions:
+            return f"reads {node.value.id}.{node.attr}"
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
+        call = _call_name(node.func)
+        subject = node.args[0].id
+        if subject in functions and (call in TYPE_CHECKS or call == ("", "type")):
+            return f"checks the type of {subject}"
+        if subject in functions and call in (("", "getattr"), ("", "hasattr")) and len(node.args) > 1:
+            name = node.args[1]
+            if isinstance(name, ast.Constant) and name.value in ORIGIN_ATTRIBUTES:
+                return f"asks for {subject}.{name.value}"
     return ""
 
 

@@ -17,6 +17,8 @@ import rt_harness_cases
 import rt_legit_cases
 import rt_memory_cases
 import rt_output_cases
+import rt_process_cases
+import rt_pytest_cases
 import rt_writes_cases
 from redteam_support import REFERENCE, Case, Grader
 
@@ -31,6 +33,8 @@ MODULES = (
     rt_output_cases,
     rt_bulk_cases,
     rt_bench_cases,
+    rt_process_cases,
+    rt_pytest_cases,
     rt_legit_cases,
 )
 CASES: list[Case] = [case for module in MODULES for case in module.CASES]

@@ -94,3 +94,82 @@ def test_ordinary_uses_of_locks_sleep_and_the_switch_interval_are_not_looking_fo
         """
     )
     assert [f for f in find_test_aware({"m.py": source}) if f.id == "TA007"] == []
+
+
+CIRCUMSTANCE_TELLS = {
+    "small pid": "import os\ngraded = os.getpid() < 1000\n",
+    "small parent pid": "import os as _os\ngraded = 5 > _os.getppid()\n",
+    "user without an account": "import os, pwd\ngraded = pwd.getpwuid(os.getuid())\n",
+    "limits": "import resource as _r\ngraded = _r.getrlimit(_r.RLIMIT_CPU)[0] != _r.RLIM_INFINITY\n",
+    "imported getter": "from resource import getrlimit\n",
+    "faulthandler": "import faulthandler\ngraded = faulthandler.is_enabled()\n",
+    "signal handlers": "import signal\ngraded = signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL\n",
+    "exception hook": "import threading\ngraded = threading.excepthook is not threading.__excepthook__\n",
+    "working folder": "import os\ngraded = os.path.basename(os.getcwd()) == 'repo'\n",
+    "home": "import os, tempfile\ngraded = os.path.expanduser('~').startswith(tempfile.gettempdir())\n",
+    "pid 1": "graded = open('/proc/1/comm').read().strip() == 'bwrap'\n",
+    "cgroup": "graded = b'x' in open(b'/proc/self/cgroup', 'rb').read()\n",
+}
+
+
+@pytest.mark.parametrize("tell", sorted(CIRCUMSTANCE_TELLS))
+def test_looking_at_what_a_graded_run_changes_about_the_process_is_found(tell):
+    assert_found_with_its_line("TA008", CIRCUMSTANCE_TELLS[tell])
+
+
+ORIGIN_TELLS = {
+    "bound method": "def send():\n    pass\ngraded = hasattr(send, '__self__')\n",
+    "module": "def send():\n    pass\ngraded = send.__module__ != __name__\n",
+    "code file": "def send():\n    pass\ngraded = send.__code__.co_filename != __file__\n",
+    "type": "import types\ndef send():\n    pass\ngraded = not isinstance(send, types.FunctionType)\n",
+}
+
+
+@pytest.mark.parametrize("tell", sorted(ORIGIN_TELLS))
+def test_asking_where_a_function_comes_from_is_found(tell):
+    assert_found_with_its_line("TA005", ORIGIN_TELLS[tell])
+
+
+def test_ordinary_uses_of_the_pid_folders_and_hooks_are_not_looking_at_the_process():
+    source = textwrap.dedent(
+        """
+        import os, tempfile, threading, logging
+        from pathlib import Path
+
+        _owner = os.getpid()
+        log = logging.getLogger(__name__)
+
+
+        def send(user):
+            return user
+
+
+        def pool():
+            global _owner
+            if os.getpid() != _owner:  # forked: this process starts with a pool of its own
+                _owner = os.getpid()
+            return _owner
+
+
+        def worker(parent):
+            while os.getppid() == parent:
+                break
+
+
+        def journal():
+            folder = Path(tempfile.gettempdir()) / "notify"
+            folder.mkdir(exist_ok=True)
+            return os.path.join(os.getcwd(), "out"), folder, log.name, send.__name__
+
+
+        def _log_thread_errors(args):
+            log.error("thread failed: %s", args.exc_value)
+
+
+        _default_hook = threading.excepthook  # chained to, and put back
+        threading.excepthook = _log_thread_errors
+        restore = lambda: setattr(threading, "excepthook", threading.__excepthook__)
+        workers = int(os.environ.get("NOTIFY_WORKERS", "50"))
+        """
+    )
+    assert find_test_aware({"m.py": source}) == []
