@@ -233,3 +233,24 @@ def read_sources(folder: Path, suffix: str = ".py") -> dict[str, str]:
         for path in walk_files(folder, suffix)
         if path.is_file()
     }
+
+
+END_BYTES = 65_558  # a zip archive's end record and the longest comment it may carry
+
+
+def read_file_ends(folder: Path, size: int = END_BYTES) -> dict[str, tuple[bytes, bytes]]:
+    """Every file of a folder but its .py sources, by relative path: its first and last `size` bytes."""
+    found: dict[str, tuple[bytes, bytes]] = {}
+    for path in walk_files(folder):
+        if path.suffix == ".py" or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(size)
+                length = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, length - size))
+                tail = handle.read(size)
+        except OSError:
+            continue
+        found[path.relative_to(folder).as_posix()] = (head, tail)
+    return found

@@ -22,7 +22,8 @@ from typing import Any, Literal
 from concgrade import harness
 from concgrade.bench.gate import speedup_checks
 from concgrade.bench.measure import BenchOptions, requested_by, run_bench
-from concgrade.files import changes, read_sources, tree_digest
+from concgrade.files import changes, read_file_ends, read_sources, tree_digest
+from concgrade.findings import Finding
 from concgrade.grade.checks import Check, check_constraints_met, check_task_lint, check_test_aware
 from concgrade.grade.grading import grade_runs, with_checks
 from concgrade.grade.instances import audit_instances, check_instances, runtime_lint_findings
@@ -44,9 +45,9 @@ from concgrade.run.snapshot import task_snapshot
 from concgrade.static.diffs import diff_sources
 from concgrade.static.lint.checks import lint_task
 from concgrade.static.structure import Structure, analyze_task
-from concgrade.static.testaware import find_test_aware
+from concgrade.static.testaware import find_test_aware, find_unreadable_code
 from concgrade.task.load import load_task
-from concgrade.task.model import Task
+from concgrade.task.model import Implementation, Task
 from concgrade.task.trajectory import read_trajectory
 
 BenchMode = Literal["on", "off", "auto"]  # --bench, --no-bench, or: when a workload declares min_speedup
@@ -278,12 +279,26 @@ def analyze_statically(task: Task, gate: bool) -> StaticFindings:
     checks = [check_task_lint(lint)]
     checks += [check_constraints_met(name, found) for name, found in structure.violations.items()]
     checks += [
-        check_test_aware(impl.name, find_test_aware(read_sources(impl.folder)))
+        check_test_aware(impl.name, [*find_test_aware(read_sources(impl.folder)), *unreadable_code(task, impl)])
         for impl in task.implementations
         if impl.name == "candidate"
     ]
     trajectory, diffs = read_trajectory(task.root), implementation_diffs(task)
     return StaticFindings(lint, structure, checks, trajectory, diffs, time.monotonic() - mark)
+
+
+def unreadable_code(task: Task, impl: Implementation) -> list[Finding]:
+    """The candidate's importable files the test-aware rules cannot read, less those the task's own implementations
+    carry with the same bytes (an extension module the task ships, say)."""
+    files = read_file_ends(impl.folder)
+    carried = {
+        relative: ends
+        for other in task.implementations
+        if other.name != impl.name
+        for relative, ends in read_file_ends(other.folder).items()
+    }
+    known = {relative for relative, ends in files.items() if carried.get(relative) == ends}
+    return find_unreadable_code(files, known)
 
 
 def history_seed(plan: RepeatPlan) -> int:

@@ -163,7 +163,14 @@ class TestSnapshot:
             path = getattr(code, "co_filename", "")
             if code is not None and expected.knows(path) and not expected.matches(path, code):
                 found.append((nodeid, f"its code is not what {os.path.basename(path)} compiles to"))
-        for name, members in self.modules.items():
+        # The items' modules, and every other module made from a file compiled at the start (conftest files, the
+        # tests' helper modules): their functions and methods too.
+        modules = dict(self.modules)
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if name not in modules and isinstance(path, str) and expected.knows(path):
+                modules[name] = self.members(module)
+        for name, members in modules.items():
             for key, (_value, code) in members.items():
                 path = getattr(code, "co_filename", "")
                 if code is not None and expected.knows(path) and not expected.matches(path, code):

@@ -25,9 +25,14 @@ MAX_FILE_BYTES = 2 << 20
 SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", ".venv", "env", ".tox"})
 
 
-def is_test_file(name: str) -> bool:
-    """pytest's default `python_files` (and conftest.py, which pytest rewrites too)."""
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py")
+def is_test_file(relative: str) -> bool:
+    """pytest's default `python_files`, conftest.py, and any module in a tests folder (the tests' helpers)."""
+    parts = relative.split(os.sep)
+    name = parts[-1]
+    if not name.endswith(".py"):
+        return False
+    in_tests = any(part in ("tests", "test", "testing") for part in parts[:-1])
+    return in_tests or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
 
 
 def collectable_files(root: str, paths: Iterable[str]) -> Iterator[str]:
@@ -39,7 +44,7 @@ def collectable_files(root: str, paths: Iterable[str]) -> Iterator[str]:
         if os.path.isfile(start):
             found: Iterable[str] = [start]
         else:
-            found = _walk(start)
+            found = _walk(start, root)
         for path in found:
             real = os.path.realpath(path)
             if real not in seen:
@@ -47,12 +52,13 @@ def collectable_files(root: str, paths: Iterable[str]) -> Iterator[str]:
                 yield real
 
 
-def _walk(folder: str) -> Iterator[str]:
+def _walk(folder: str, root: str) -> Iterator[str]:
     for current, folders, files in os.walk(folder):
         folders[:] = sorted(name for name in folders if name not in SKIPPED_FOLDERS and not name.startswith("."))
         for name in sorted(files):
-            if is_test_file(name):
-                yield os.path.join(current, name)
+            path = os.path.join(current, name)
+            if is_test_file(os.path.relpath(path, root)):
+                yield path
 
 
 def compiled_variants(path: str) -> list[CodeType]:

@@ -16,12 +16,15 @@ TA008  the process's circumstances read, which a graded run changes and an ordin
        user, group or parent (`os.getuid`, `pwd.getpwuid`, `os.getppid`), its limits (`resource.getrlimit`), the
        state of faulthandler or of signal handlers, the exception hooks compared, its own pid compared with a number
        (a PID namespace's are small), its working folder, home or temporary folder compared, `/proc` or cgroup files
+TA009  code these rules cannot read, that Python imports all the same: a sourceless .pyc, a native library, a zip
+       archive (importable once on sys.path, whatever its name); a file the task's own implementations carry alike
+       is not counted
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 
 from concgrade.findings import Finding
 
@@ -102,6 +105,29 @@ def find_test_aware(sources: Mapping[str, str]) -> list[Finding]:
             continue  # the runs and the lint report a file that does not parse
         found += [Finding(rule, "error", message, path, line) for rule, message, line in _look(tree)]
     return found
+
+
+def find_unreadable_code(files: Mapping[str, tuple[bytes, bytes]], known: Container[str] = ()) -> list[Finding]:
+    """TA009 for each file (path -> its first and last bytes) that is importable code but no source; `known` holds
+    the paths of files the task's own implementations carry with the same content."""
+    found = []
+    for path, (head, tail) in sorted(files.items()):
+        kind = _code_kind(path, head, tail)
+        if kind and path not in known:
+            message = f"{kind}: code Python can import and the test-aware rules cannot read"
+            found.append(Finding("TA009", "error", message, path, 1))
+    return found
+
+
+def _code_kind(path: str, head: bytes, tail: bytes) -> str:
+    lowered = path.lower()
+    if lowered.endswith((".pyc", ".pyo")):
+        return "compiled Python without its source"
+    if lowered.endswith((".so", ".pyd")) or ".so." in lowered or head.startswith(b"\x7fELF"):
+        return "a native library"
+    if head.startswith(b"PK\x03\x04") or b"PK\x05\x06" in tail:
+        return "a zip archive"
+    return ""
 
 
 def _look(tree: ast.Module) -> Iterator[tuple[str, str, int]]:

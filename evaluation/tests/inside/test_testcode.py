@@ -125,9 +125,10 @@ def test_the_files_compiled_are_the_test_files_under_the_paths_pytest_is_given(t
     venv = tmp_path / ".venv" / "test_vendored.py"
     venv.parent.mkdir()
     venv.write_text("def test_vendored():\n    pass\n")
+    (tmp_path / "service.py").write_text("def send():\n    pass\n")
     named = sorted(Path(p).name for p in collectable_files(str(tmp_path), ["tests", "-q", "--timeout=3"]))
-    assert named == ["conftest.py", "test_limits.py"]
+    assert named == ["conftest.py", "helpers.py", "test_limits.py"]  # a module in tests/ is the tests' helper
     everything = sorted(Path(p).name for p in collectable_files(str(tmp_path), ["-q"]))
-    assert everything == ["conftest.py", "test_limits.py", "test_other.py"]
+    assert everything == ["conftest.py", "helpers.py", "test_limits.py", "test_other.py"]
     one = [Path(p).name for p in collectable_files(str(tmp_path), ["other/test_other.py::test_other"])]
     assert one == ["test_other.py"]

@@ -55,7 +55,7 @@ class Case:
 
     name: str
     klass: int  # the issue's class of attack (1-9), or 0 for a legitimate design that must be accepted
-    files: dict[str, str]  # the candidate folder (TOKEN_PLACEHOLDER is replaced by the case's token)
+    files: dict[str, str | bytes]  # the candidate folder (in text, TOKEN_PLACEHOLDER is replaced by the case's token)
     verdict: str  # "accepted", "rejected" or "error"
     failing: tuple[str, ...] = ()  # check ids (or id prefixes ending in ".") that must not pass
     canaries: tuple[str, ...] = ()  # absolute paths the attack tries to create (with the token)
@@ -95,9 +95,12 @@ class Graded:
         return next(c for c in self.results["checks"] if c["id"] == check_id)
 
 
-def candidate(source: str, **more: str) -> dict[str, str]:
-    """A candidate folder: notify_service.py (dedented) plus any other files."""
-    return {"notify_service.py": textwrap.dedent(source), **{k: textwrap.dedent(v) for k, v in more.items()}}
+def candidate(source: str, **more: str | bytes) -> dict[str, str | bytes]:
+    """A candidate folder: notify_service.py (dedented) plus any other files (text dedented, bytes as they are)."""
+    return {
+        "notify_service.py": textwrap.dedent(source),
+        **{k: v if isinstance(v, bytes) else textwrap.dedent(v) for k, v in more.items()},
+    }
 
 
 def copy_reference_task(target: Path, edits: tuple[tuple[str, str], ...] = ()) -> Path:
@@ -187,7 +190,10 @@ class Grader:
         for relative, text in case.files.items():
             path = self.candidate / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.tokened(text), encoding="utf-8")
+            if isinstance(text, bytes):
+                path.write_bytes(text)
+            else:
+                path.write_text(self.tokened(text), encoding="utf-8")
         self.canaries = [Path(self.tokened(path)) for path in case.canaries]
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("CONCGRADE_", "PYTEST_"))},

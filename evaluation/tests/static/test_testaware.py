@@ -173,3 +173,38 @@ def test_ordinary_uses_of_the_pid_folders_and_hooks_are_not_looking_at_the_proce
         """
     )
     assert find_test_aware({"m.py": source}) == []
+
+
+def test_code_the_rules_cannot_read_is_found_by_name_or_content(tmp_path):
+    import importlib.util
+    import io
+    import marshal
+    import zipfile
+
+    from concgrade.files import read_file_ends
+    from concgrade.static.testaware import find_unreadable_code
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("_tells.py", "graded = True\n")
+    files = {
+        "_tells.pyc": importlib.util.MAGIC_NUMBER + b"\0" * 12 + marshal.dumps(compile("x = 1", "t", "exec")),
+        "lib/fast.cpython-311-x86_64-linux-gnu.so": b"\x7fELF" + b"\0" * 60,
+        "tells.dat": b"a picture, then" + archive.getvalue(),  # zipimport reads the end record: any name will do
+        "notify_service.py": b"import os\n",
+        "receipt.txt": b"notified {user}\n",
+        "table.csv": b"id,name\n1,PK\n",
+    }
+    for relative, data in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(data)
+    ends = read_file_ends(tmp_path)
+    assert "notify_service.py" not in ends and ends["receipt.txt"] == (files["receipt.txt"], files["receipt.txt"])
+    found = find_unreadable_code(ends)
+    assert [(f.id, f.path, f.severity) for f in found] == [
+        ("TA009", "_tells.pyc", "error"),
+        ("TA009", "lib/fast.cpython-311-x86_64-linux-gnu.so", "error"),
+        ("TA009", "tells.dat", "error"),
+    ]
+    assert "zip archive" in found[2].message
+    assert find_unreadable_code(ends, known={"lib/fast.cpython-311-x86_64-linux-gnu.so"})[1].path == "tells.dat"
