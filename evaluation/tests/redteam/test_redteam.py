@@ -19,6 +19,7 @@ import rt_memory_cases
 import rt_output_cases
 import rt_process_cases
 import rt_pytest_cases
+import rt_unseen_cases
 import rt_writes_cases
 from redteam_support import REFERENCE, Case, Grader
 
@@ -35,6 +36,7 @@ MODULES = (
     rt_bench_cases,
     rt_process_cases,
     rt_pytest_cases,
+    rt_unseen_cases,
     rt_legit_cases,
 )
 CASES: list[Case] = [case for module in MODULES for case in module.CASES]
