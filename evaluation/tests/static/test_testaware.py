@@ -208,3 +208,36 @@ def test_code_the_rules_cannot_read_is_found_by_name_or_content(tmp_path):
     ]
     assert "zip archive" in found[2].message
     assert find_unreadable_code(ends, known={"lib/fast.cpython-311-x86_64-linux-gnu.so"})[1].path == "tells.dat"
+
+
+BUILT_NAMES = {
+    "sys.modules by pieces": "graded = 'py' + 'test' in getattr(__import__('s' + 'ys'), 'mod' + 'ules')\n",
+    "joined": "graded = ''.join(['py', 'test'])\n",
+    "f-string": "graded = f\"{'con'}cgrade\"\n",
+    "reversed": "graded = 'tsetyp'[::-1]\n",
+    "variable": "import os\ngraded = os.environ.get('PYTEST' + '_CURRENT_TEST')\n",
+    "computed import": "name = 'sys'\nmodule = __import__(name)\n",
+    "sys by getattr": "import sys\nloaded = getattr(sys, 'modules')\n",
+}
+
+
+@pytest.mark.parametrize("built", sorted(BUILT_NAMES))
+def test_a_name_put_together_from_literal_pieces_reads_as_what_it_puts_together(built):
+    findings = find_test_aware({"m.py": BUILT_NAMES[built]})
+    assert {f.id for f in findings} & {"TA001", "TA002", "TA006"}, findings
+
+
+def test_ordinary_string_building_is_not_a_built_name():
+    source = textwrap.dedent(
+        """
+        import importlib
+        prefix = "notified user "
+        line = prefix + str(7) + ": " + "hello"
+        joined = ", ".join(["a", "b"])
+        label = f"{prefix}{line}"
+        backwards = "abc"[::-1]
+        json = __import__("json")
+        codec = importlib.import_module("encodings." + "utf_8")
+        """
+    )
+    assert find_test_aware({"m.py": source}) == []
