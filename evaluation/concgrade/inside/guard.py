@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import types
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -129,9 +130,11 @@ class TestSnapshot:
 
     __test__ = False
 
-    def __init__(self, items: list[Any]) -> None:
+    def __init__(self, items: list[Any], implementation: tuple[str, ...] = ()) -> None:
+        self.implementation = implementation  # the implementation's module names (the manifest's `modules`)
         self.items: dict[str, tuple[Any, Any]] = {}
         self.modules: dict[str, dict[str, tuple[Any, Any]]] = {}
+        self.imports: dict[str, dict[str, Any]] = {}
         for item in items:
             function = test_function(item)
             self.items[item.nodeid] = (function, code_of(function))
@@ -139,6 +142,26 @@ class TestSnapshot:
             name = getattr(module, "__name__", None)
             if module is not None and name is not None and name not in self.modules:
                 self.modules[name] = self.members(module)
+                self.imports[name] = self.imported(module)
+
+    def imported(self, module: Any) -> dict[str, Any]:
+        """What a test module names of the implementation (`import notify_service`, `from notify_service import
+        f`): what its tests reach the implementation through, kept by identity. One replaced (by a view of the
+        implementation that behaves otherwise, say) is a changed test; other imports are the tests' to fake."""
+        return {
+            key: value
+            for key, value in vars(module).items()
+            if not key.startswith("__") and self._of_implementation(value)
+        }
+
+    def _of_implementation(self, value: Any) -> bool:
+        if isinstance(value, types.ModuleType):
+            name = getattr(value, "__name__", "")
+        elif inspect.isroutine(value) or isinstance(value, type):
+            name = getattr(value, "__module__", "") or ""
+        else:
+            return False
+        return isinstance(name, str) and any(name == m or name.startswith(m + ".") for m in self.implementation)
 
     @staticmethod
     def members(module: Any) -> dict[str, tuple[Any, Any]]:
@@ -199,6 +222,12 @@ class TestSnapshot:
                 elif now[key][0] is not value or now[key][1] is not code:
                     found.append(f"{name}.{key} was replaced")
             found += [f"{name}.{key} was added" for key in now if key not in self.modules[name]]
+            names = vars(module)
+            for key, value in self.imports.get(name, {}).items():
+                if key not in names:
+                    found.append(f"{name}.{key} (imported) was removed")
+                elif names[key] is not value:
+                    found.append(f"{name}.{key} (imported) was replaced")
         return found
 
 
@@ -290,7 +319,7 @@ class RunnerGuard:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._tests = TestSnapshot(list(session.items))
+        self._tests = TestSnapshot(list(session.items), _implementation_modules(session.config))
         self.check("")
         if self._expected is not None and not _pass_hook_enabled(session.config):
             for nodeid, what in self._tests.unfaithful(self._expected):
@@ -346,3 +375,10 @@ def _pass_hook_enabled(config: pytest.Config) -> bool:
         return bool(config.getini("enable_assertion_pass_hook"))
     except (ValueError, KeyError):
         return False
+
+
+def _implementation_modules(config: pytest.Config) -> tuple[str, ...]:
+    try:
+        return tuple(str(name) for name in config.getoption("--concgrade-module") or ())
+    except ValueError:
+        return ()

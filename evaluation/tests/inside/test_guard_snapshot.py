@@ -36,3 +36,43 @@ def test_a_method_replaced_on_its_class_is_a_replaced_test():
     snapshot = TestSnapshot([item])
     item.cls = types.new_class("Gutted", (), exec_body=lambda ns: ns.update(test_one=lambda self: None))
     assert snapshot.changes(item) == ["t.py::Case::test_one: the test function was replaced"]
+
+
+def module_item(module: types.ModuleType) -> object:
+    def test_send() -> None:
+        pass
+
+    test_send.__module__ = module.__name__
+    module.test_send = test_send  # type: ignore[attr-defined]
+    return types.SimpleNamespace(nodeid="tests/test_m.py::test_send", module=module, obj=test_send)
+
+
+def test_the_implementation_a_test_module_imported_replaced_is_a_changed_test():
+    service = types.ModuleType("notify_service")
+    service.notify_users = lambda users, payload: []  # type: ignore[attr-defined]
+    service.notify_users.__module__ = "notify_service"
+    tests = types.ModuleType("test_m")
+    tests.notify_service = service  # type: ignore[attr-defined]
+    tests.notify_users = service.notify_users  # type: ignore[attr-defined]
+    item = module_item(tests)
+    snapshot = TestSnapshot([item], ("notify_service",))
+    assert snapshot.changes(item) == []
+    tests.notify_service = types.ModuleType("notify_service")  # a view that behaves otherwise
+    del tests.notify_users
+    assert snapshot.changes(item) == [
+        "test_m.notify_service (imported) was replaced",
+        "test_m.notify_users (imported) was removed",
+    ]
+
+
+def test_other_imports_of_a_test_module_are_the_tests_own_to_fake():
+    import time
+
+    tests = types.ModuleType("test_m")
+    tests.time = time  # type: ignore[attr-defined]
+    tests.sleep = time.sleep  # type: ignore[attr-defined]
+    item = module_item(tests)
+    snapshot = TestSnapshot([item], ("notify_service",))
+    tests.time = types.SimpleNamespace(sleep=lambda seconds: None)  # type: ignore[attr-defined]
+    tests.sleep = lambda seconds: None  # type: ignore[attr-defined]
+    assert snapshot.changes(item) == []
