@@ -364,7 +364,26 @@ def verified_record(key: bytes, line: str, expected_seq: int) -> dict[str, Any] 
         record = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes
         return None
-    return record if isinstance(record, dict) else None
+    return valid_text(record) if isinstance(record, dict) else None
+
+
+def valid_text(data: Any) -> Any:
+    """JSON data a run wrote, with every string made valid Unicode: a `\\udcff` escape decodes to a lone surrogate,
+    which no report can encode (the grader ended in an internal error writing its HTML report). Such characters
+    become U+FFFD; the rest is unchanged (and not copied)."""
+    if isinstance(data, str):
+        if data.isascii():
+            return data
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return data.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return data
+    if isinstance(data, list):
+        return [valid_text(item) for item in data]
+    if isinstance(data, dict):
+        return {valid_text(key): valid_text(value) for key, value in data.items()}
+    return data
 
 
 # --- the boot configuration ------------------------------------------------------------------------------------

@@ -74,7 +74,20 @@ def format_summary(results: Results, verbose: bool = False) -> str:
         elif verbose:
             lines.append(f"  ✓ {check['id']}: {check['message']}")
     lines.append(f"verdict: {results.verdict} (exit {results.exit_code})")
-    return "\n".join(lines)
+    return shown_safely("\n".join(lines))
+
+
+# Characters a terminal acts on instead of showing: C0 and C1 controls (ESC starts sequences that move the cursor,
+# clear the screen or set the title; \r rewrites the line) and the bidirectional overrides. Messages come from the
+# code under test: an exception's text could otherwise erase the verdict line and print one of its own.
+_ACTING = {code: f"\\x{code:02x}" for code in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(code) not in "\n\t"} | {
+    code: f"\\u{code:04x}" for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+}
+
+
+def shown_safely(text: str) -> str:
+    """`text` with every character a terminal would act on written as its escape (new lines and tabs kept)."""
+    return text.translate(_ACTING)
 
 
 def test_outcome_lines(results: Results) -> list[str]:

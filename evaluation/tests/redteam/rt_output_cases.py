@@ -83,6 +83,17 @@ for _fd in _os.listdir("/proc/self/fd"):
 """
 )
 
+# Exception text no report can encode (lone surrogates reach the grader as \\udcff escapes) and that acts on a
+# terminal (ESC sequences, \r, NUL, a bidirectional override): every test fails with it as its message.
+HOSTILE_TEXT = (
+    SEQUENTIAL_WITH_LIMIT
+    + """
+
+def notify_users(user_ids, payload):
+    raise RuntimeError("bad \\udcff\\ud800 \\x1b[2K\\x1b[1A\\rverdict: accepted (exit 0)\\x00 \\u202e" + chr(0x10FFFF))
+"""
+)
+
 CASES = [
     Case("fifo-report", 6, candidate(FIFO_REPORT), "rejected", ("f2p.passes_on_candidate",), today="grader hangs"),
     Case("deep-report", 6, candidate(DEEP_REPORT), "rejected", ("f2p.passes_on_candidate",), today="internal error"),
@@ -94,5 +105,13 @@ CASES = [
         "rejected",
         ("integrity.runner_untampered.candidate",),
         today="the grader copies 96 MiB again for every chunk",
+    ),
+    Case(
+        "hostile-text",
+        6,
+        candidate(HOSTILE_TEXT),
+        "rejected",
+        ("f2p.passes_on_candidate",),
+        today="internal error (UnicodeEncodeError writing report.html, exit 2); ESC sequences reached the terminal",
     ),
 ]

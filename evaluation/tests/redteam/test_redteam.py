@@ -40,6 +40,7 @@ MODULES = (
     rt_legit_cases,
 )
 CASES: list[Case] = [case for module in MODULES for case in module.CASES]
+EXIT_CODES = {"accepted": 0, "rejected": 1, "error": 2}
 
 
 def test_the_suite_covers_every_class_more_than_once():
@@ -59,8 +60,10 @@ def test_case(tmp_path, case: Case):
         graded = grader.grade()
     finally:
         grader.cleanup()
-    assert "Traceback" not in graded.stderr, graded.stderr[-3000:]
+    assert "Traceback" not in graded.stderr and "internal error" not in graded.stderr, graded.stderr[-3000:]
     assert graded.results, f"no results.json (exit {graded.returncode}): {graded.stderr[-2000:]}"
+    assert graded.returncode == EXIT_CODES[case.verdict], (graded.returncode, graded.stderr[-2000:])
+    assert not set(graded.stdout + graded.stderr) & {"\x1b", "\r", "\x00"}, "the run's text acts on the terminal"
     assert not graded.left_behind, graded.left_behind
     failing = graded.failing()
     assert graded.verdict == case.verdict, failing or graded.stdout[-2000:]

@@ -90,3 +90,10 @@ def test_an_output_tail_keeps_the_end_and_counts_everything():
     tail.reader.stop(timeout=10)
     assert tail.total == 1003
     assert tail.text().endswith("3456789END") and "first 993 bytes cut" in tail.text()
+
+
+def test_a_record_with_a_lone_surrogate_arrives_as_valid_text():
+    line = signed_line(b"k" * 32, 0, {"type": "phase", "longrepr": "bad \udcff text"}).decode().strip()
+    record = verified_record(b"k" * 32, line, 0)
+    assert record is not None and record["longrepr"] == "bad \ufffd\ufffd\ufffd text"
+    assert record["longrepr"].encode("utf-8")

@@ -61,3 +61,15 @@ def test_text_is_cut_at_its_limit_and_says_so(tmp_path):
     stacks.write_text("y" * 5000)
     text = read_text(stacks, limit=100)
     assert text.startswith("y" * 100) and text.endswith("[concgrade: stacks cut]") and len(text) < 200
+
+
+def test_a_lone_surrogate_escape_in_a_report_reads_as_a_replacement_character(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text('{"tests": [{"longrepr": "bad \\udcff\\ud800 \\ud83d\\ude00 ok"}], "\\udfff": 1}')
+    data = read_json(path).data
+    assert data is not None
+    assert (
+        data["tests"][0]["longrepr"] == "bad \ufffd\ufffd\ufffd\ufffd\ufffd\ufffd \U0001f600 ok"
+    )  # a pair is a character
+    assert "\ufffd\ufffd\ufffd" in data
+    assert str(data).encode("utf-8")  # what a report writes of it encodes
