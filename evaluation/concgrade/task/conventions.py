@@ -532,7 +532,7 @@ def missing_test_paths(root: Path, implementations: tuple[Implementation, ...]) 
             relative = task_relative(written).rstrip("/")
             if not ("/" in relative or relative.endswith(".py")) or any(c in relative for c in "*?[$"):
                 continue  # an option's value, a glob or a variable the shell expands: not a path to check
-            if relative not in sources.existing and written not in sources.existing:
+            if not (root / relative).exists() and not (root / written).exists():
                 missing[(invocation.where, relative)] = None
     return list(missing)
 
