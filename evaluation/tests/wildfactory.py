@@ -177,6 +177,62 @@ def loaded_by_path() -> dict[str, str]:
     return {**base(), **both(), "docker-compose.yml": compose, "tests/test_counter.py": LOAD_BY_PATH + BODIES}
 
 
+def pythonpath_read_as_a_folder() -> dict[str, str]:
+    """The tests read PYTHONPATH as one folder and run the implementation's file from it, falling back to
+    after's when the variable names no such file: the toggle works only if the variable is the task's alone."""
+    tests = """\
+        import importlib.util, os, pathlib, subprocess, sys
+
+        ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+        def implementation_file():
+            named = pathlib.Path(os.environ.get("PYTHONPATH", "")) / "counter.py"
+            return named if named.exists() else ROOT / "repository_after" / "counter.py"
+
+
+        spec = importlib.util.spec_from_file_location("counter_under_test", implementation_file())
+        counter = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(counter)
+
+
+        def test_runs_as_a_program():
+            subprocess.run([sys.executable, str(implementation_file())], check=True)
+    """
+    compose = """\
+        services:
+          test-before:
+            environment:
+              - PYTHONPATH=/app/repository_before
+            command: pytest -q tests
+          test-after:
+            environment:
+              - PYTHONPATH=/app/repository_after
+            command: pytest -q tests
+    """
+    return {
+        **base(),
+        **both(),
+        "docker-compose.yml": compose,
+        "tests/test_counter.py": textwrap.dedent(tests) + "\n\n" + BODIES,
+    }
+
+
+def quiet_status_hook() -> dict[str, str]:
+    """The conftest quiets the terminal with a `pytest_report_teststatus` that gives every report an empty
+    status (a summary of its own at the end): pytest still counts before's failure, and so must a grade."""
+    conftest = """\
+        def pytest_report_teststatus(report, config):
+            return "", "", ""
+    """
+    return {
+        **base(PYTHONPATH_README),
+        **both(),
+        "tests/conftest.py": conftest,
+        "tests/test_counter.py": IMPORT_COUNTER + BODIES,
+    }
+
+
 def namespace_src() -> dict[str, str]:
     """A `src/` namespace layout (no __init__.py) selected by a relative variable value."""
     tests = textwrap.dedent("""\
@@ -779,6 +835,8 @@ PLAIN = {
     "equivalence": (equivalence, "accepted"),
     "loaded_by_path": (loaded_by_path, "accepted"),
     "namespace_src": (namespace_src, "accepted"),
+    "pythonpath_as_folder": (pythonpath_read_as_a_folder, "accepted"),
+    "quiet_status_hook": (quiet_status_hook, "accepted"),
     "meta_subprocess": (meta_subprocess, "accepted"),
     "metadata_empty": (metadata(EMPTY_LISTS), "accepted"),
     "metadata_not_json": (metadata(NOT_JSON), "accepted"),

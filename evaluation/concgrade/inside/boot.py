@@ -53,8 +53,14 @@ def task_path(cwd: str, shim: str, entries: list[str]) -> None:
     sys.path[0] = cwd  # was this script's folder, the shim, which is also the next entry
     position = sys.path.index(shim, 1) + 1 if shim in sys.path[1:] else 1
     sys.path[position:position] = entries
-    # Processes the tests start see the implementation through the ordinary variable.
-    os.environ["PYTHONPATH"] = os.pathsep.join([shim, *entries])
+    # The tests read the variable as their command set it (`Path(os.environ["PYTHONPATH"]) / "x.py"` is a
+    # common toggle), so os.environ holds the task's entries alone; the processes they start inherit the
+    # process environment, which also names the shim, whose sitecustomize starts their file watch.
+    if entries:
+        os.environ["PYTHONPATH"] = os.pathsep.join(entries)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+    os.putenv("PYTHONPATH", os.pathsep.join([shim, *entries]))
 
 
 def host_pid() -> int:

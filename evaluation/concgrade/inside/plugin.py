@@ -142,7 +142,22 @@ class GradedSession:
         if self.guard is not None:
             self.guard.inspect_report(report)
         self.forward_findings(report.nodeid)
-        self._write(serialize_phase(report))
+        record = serialize_phase(report)
+        if report.outcome != "passed" and self.status_is_blank(report):
+            record["blank_status"] = True
+        self._write(record)
+
+    def status_is_blank(self, report: pytest.TestReport) -> bool:
+        """Whether `pytest_report_teststatus` gives this report an empty category, as a task's hook that quiets
+        the terminal does: pytest-json-report takes a test's outcome from that category and then keeps 'passed'."""
+        if self.session is None:
+            return False
+        config = self.session.config
+        try:
+            status = config.hook.pytest_report_teststatus(report=report, config=config)
+        except Exception:  # noqa: BLE001 - a task's broken hook is pytest's to report, not ours
+            return False
+        return isinstance(status, tuple) and bool(status) and status[0] == ""
 
     def record_source(self, path: str) -> None:
         """Hash a test or conftest file as pytest reads it: a file rewritten and restored mid-run still shows.

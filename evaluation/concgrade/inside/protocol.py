@@ -99,6 +99,7 @@ class Phase(_PhaseRequired, total=False):
     capstdout: str
     capstderr: str
     captured_chars: int  # before clipping: the harness holds runs to an output limit
+    blank_status: bool  # not passed, yet pytest_report_teststatus gave no category: the JSON report says passed
 
 
 class ImplementationImport(Record):

@@ -114,6 +114,25 @@ def test_a_documented_before_that_falls_back_to_after_is_caught_by_what_it_read(
     )
 
 
+def test_tests_that_read_pythonpath_as_one_folder_find_each_implementation_there(wild):
+    results = results_of(wild, "pythonpath_as_folder")
+    before = {t["name"]: t["outcome"] for t in results["implementations"]["before"]["tests"]}
+    # Read as `Path(os.environ["PYTHONPATH"])`, the variable names before's folder: its sequential code fails.
+    assert before == {
+        "test_runs_as_a_program": "passed",
+        "test_doubles_in_order": "passed",
+        "test_work_leaves_the_main_thread": "failed",
+    }
+    assert check(results, "implementation.proved.before")["status"] == "pass"
+
+
+def test_a_conftest_that_blanks_every_status_leaves_the_channels_agreeing(wild):
+    results = results_of(wild, "quiet_status_hook")
+    assert check(results, "runs.consistent")["status"] == "pass"
+    before = {t["name"]: t["outcome"] for t in results["implementations"]["before"]["tests"]}
+    assert before["test_work_leaves_the_main_thread"] == "failed"
+
+
 # --- class 3 and the import proof -----------------------------------------------------------------------
 
 

@@ -392,11 +392,21 @@ def pytest_runtest_makereport(item, call):
 """
 
 
-@pytest.mark.parametrize("hook_file", ["conftest.py", "sitecustomize.py"])
-def test_a_candidate_that_brings_pytest_hooks_is_rejected_and_they_stay_inert(tmp_path, hook_file):
+# A blank status makes pytest-json-report say passed, which a task's own conftest is excused for; never a candidate.
+CONFTEST_BLANK_STATUS = """
+def pytest_report_teststatus(report, config):
+    return "", "", ""
+"""
+
+
+@pytest.mark.parametrize(
+    ("hook_file", "hook"),
+    [("conftest.py", CONFTEST_FORCE_PASS), ("sitecustomize.py", PATCH_REPORTS), ("conftest.py", CONFTEST_BLANK_STATUS)],
+    ids=["conftest", "sitecustomize", "conftest-blank-status"],
+)
+def test_a_candidate_that_brings_pytest_hooks_is_rejected_and_they_stay_inert(tmp_path, hook_file, hook):
     task = hostile_task(tmp_path, CONCURRENT)
     folder = candidate(tmp_path, SEQUENTIAL)
-    hook = CONFTEST_FORCE_PASS if hook_file == "conftest.py" else PATCH_REPORTS
     write_files(folder, {hook_file: hook})
     result, data = grade(tmp_path, task, "--candidate", str(folder))
     assert result.returncode == 1

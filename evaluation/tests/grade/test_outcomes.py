@@ -154,6 +154,23 @@ def test_channels_that_disagree_make_the_test_inconsistent():
     assert run.problems
 
 
+def test_a_json_report_that_says_passed_where_the_tasks_hook_blanked_the_status_is_not_a_disagreement():
+    records = [START, collected("t::a"), *full("t::a", "failed", blank_status=True), finish(1)]
+    report = {"tests": [{"nodeid": "t::a", "outcome": "passed"}]}  # pytest-json-report keeps its default
+    run = observe_run(output(records, report, exit_code=1))
+    assert run.tests["t::a"].outcome == "failed"
+    assert not run.problems
+
+
+def test_a_blanked_status_excuses_only_the_json_reports_default_and_only_for_its_own_test():
+    records = [START, collected("t::a", "t::b"), *full("t::a", "failed", blank_status=True), *full("t::b", "failed")]
+    report = {"tests": [{"nodeid": "t::a", "outcome": "skipped"}, {"nodeid": "t::b", "outcome": "passed"}]}
+    run = observe_run(output([*records, finish(1)], report, exit_code=1))
+    assert run.tests["t::a"].outcome == "inconsistent"  # a report that says something else still disagrees
+    assert run.tests["t::b"].outcome == "inconsistent"  # and a test without a blanked status is not excused
+    assert len([p for p in run.problems if "streamed outcome" in p]) == 2
+
+
 def test_exit_status_zero_with_failures_is_a_problem():
     records = [START, collected("t::a"), *full("t::a", "failed"), {"type": "session_finish", "exitstatus": 0}]
     run = observe_run(output(records, exit_code=0))
