@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import sysconfig
 import types
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -112,6 +113,41 @@ def _is_code_holder(value: Any, module: str) -> bool:
     return (inspect.isfunction(value) or isinstance(value, type)) and getattr(value, "__module__", None) == module
 
 
+def faithful(expected: ExpectedCode, value: Any, code: Any, depth: int = 0) -> bool:
+    """Whether a collected function's code is what its file compiles to; or, for a wrapper an installed library
+    made to look like the test (hypothesis's `@given` gives its wrapper the test's file and line), whether the
+    test it wraps is."""
+    path = getattr(code, "co_filename", "")
+    if code is None or not expected.knows(path) or expected.matches(path, code):
+        return True
+    inner = wrapped_by_library(value)
+    return inner is not None and depth < 8 and faithful(expected, inner, code_of(inner), depth + 1)
+
+
+def wrapped_by_library(value: Any) -> Any:
+    """The test function a decorator of an installed library wraps, or None: hypothesis's `inner_test` (its
+    handle's class is hypothesis's), else `__wrapped__` of a wrapper whose module is installed. A wrapper the
+    task's or the candidate's own code made stands for itself."""
+    function = getattr(value, "__func__", value)
+    handle = getattr(function, "hypothesis", None)
+    if handle is not None and _installed(getattr(sys.modules.get(type(handle).__module__), "__file__", None)):
+        inner = getattr(handle, "inner_test", None)
+    elif _installed(getattr(function, "__globals__", {}).get("__file__")):
+        inner = getattr(function, "__wrapped__", None)
+    else:
+        return None
+    return inner if inspect.isfunction(inner) else None
+
+
+def _installed(path: object) -> bool:
+    """A file of the standard library or of an installed package (the machine's, read-only to a graded run)."""
+    if not isinstance(path, str):
+        return False
+    real = os.path.realpath(path)
+    folders = {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return any(real.startswith(os.path.join(os.path.realpath(folder), "")) for folder in folders)
+
+
 def code_of(value: Any) -> Any:
     """A function's code, or the code a probe swapped in place stands for (see disguise.py)."""
     code = getattr(value, "__code__", None)
@@ -182,9 +218,9 @@ class TestSnapshot:
         """(nodeid or module, what) for each collected function whose code is not what its module's file compiles
         to: the module was not made from its file as pytest makes it (its rewriting or its loading was changed)."""
         found = []
-        for nodeid, (_function, code) in self.items.items():
+        for nodeid, (function, code) in self.items.items():
             path = getattr(code, "co_filename", "")
-            if code is not None and expected.knows(path) and not expected.matches(path, code):
+            if not faithful(expected, function, code):
                 found.append((nodeid, f"its code is not what {os.path.basename(path)} compiles to"))
         # The items' modules, and every other module made from a file compiled at the start (conftest files, the
         # tests' helper modules): their functions and methods too.
@@ -194,9 +230,9 @@ class TestSnapshot:
             if name not in modules and isinstance(path, str) and expected.knows(path):
                 modules[name] = self.members(module)
         for name, members in modules.items():
-            for key, (_value, code) in members.items():
+            for key, (value, code) in members.items():
                 path = getattr(code, "co_filename", "")
-                if code is not None and expected.knows(path) and not expected.matches(path, code):
+                if not faithful(expected, value, code):
                     found.append(("", f"{name}.{key}: its code is not what {os.path.basename(path)} compiles to"))
         return found
 

@@ -464,6 +464,31 @@ def test_requirements_that_cannot_be_installed_are_one_line_and_exit_2(tmp_path)
     assert not (tmp_path / "out").exists() and not (task / "reports").exists()
 
 
+def test_a_property_test_decorated_by_hypothesis_is_its_files_code(tmp_path):
+    """hypothesis's @given gives its wrapper the test's file and line, with code of its own making: the test it
+    wraps is compared with the file's compiled code, and a task with such tests is graded as any other."""
+    task = tmp_path / "properties"
+    properties = (
+        "from hypothesis import given, settings, strategies as st\n\n\n"
+        "@settings(max_examples=20, deadline=None)\n@given(st.lists(st.integers(), max_size=5))\n"
+        "def test_doubles_any_list(items):\n    assert counter.run_all(items) == [2 * x for x in items]\n\n\n"
+    )
+    write_files(
+        task,
+        {
+            **base(PYTHONPATH_README_PIN),
+            **both(),
+            "requirements.txt": "pytest==9.0.3\nhypothesis==6.155.2\n",
+            "tests/test_counter.py": IMPORT_COUNTER + properties + BODIES,
+        },
+    )
+    done = run(str(task), "--install", "--json", "--output", str(tmp_path / "out"), cache=tmp_path / "c")
+    results = json.loads(done.stdout)
+    assert results["verdict"] == "accepted", [c for c in results["checks"] if c["status"] != "pass"]
+    after = results["implementations"]["after"]
+    assert any(t["nodeid"].endswith("test_doubles_any_list") and t["outcome"] == "passed" for t in after["tests"])
+
+
 def test_an_older_python_the_harness_pip_dropped_still_gets_its_virtualenv(tmp_path):
     """pip 26 refuses Python 3.9, which a task's image may still name: the virtualenv brings its own pip then."""
     if not candidate_paths("3.9"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 
-from concgrade.inside.guard import TestSnapshot
+from concgrade.inside.guard import TestSnapshot, wrapped_by_library
 
 
 class Case:
@@ -76,3 +76,28 @@ def test_other_imports_of_a_test_module_are_the_tests_own_to_fake():
     tests.time = types.SimpleNamespace(sleep=lambda seconds: None)  # type: ignore[attr-defined]
     tests.sleep = lambda seconds: None  # type: ignore[attr-defined]
     assert snapshot.changes(item) == []
+
+
+def test_only_a_wrapper_an_installed_library_made_is_looked_through():
+    """hypothesis-style wrappers carry the test's file and line with code of their own: the guard compares the test
+    they wrap, but only when an installed library made the wrapper (a candidate's own wrapper stands for itself)."""
+    import contextlib
+    import functools
+
+    def test_original():
+        assert True
+
+    made_by_the_stdlib = contextlib.contextmanager(test_original)  # its helper lives in contextlib.py
+    assert wrapped_by_library(made_by_the_stdlib) is test_original
+
+    @functools.wraps(test_original)
+    def made_here(*args):
+        return None
+
+    assert wrapped_by_library(made_here) is None  # this file is no installed package
+
+    class Handle:  # a forged hypothesis handle: its class is not hypothesis's
+        inner_test = test_original
+
+    made_here.hypothesis = Handle()
+    assert wrapped_by_library(made_here) is None
