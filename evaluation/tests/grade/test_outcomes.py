@@ -95,6 +95,23 @@ def test_a_test_whose_report_crashed_pytest_says_so():
     assert run.tests["t::b"].outcome == "missing"
 
 
+def test_a_failed_or_timed_out_call_whose_teardown_failed_too_is_an_error_in_the_json_report():
+    """pytest-json-report says "error" once a teardown failed, whatever the call did: no channel disagreement."""
+    timed_out = "E   Failed: Timeout (>20.0s) from pytest-timeout."
+    records = [START, collected("t::slow", "t::wrong")]
+    records += [phase("t::slow", "setup", "passed"), phase("t::slow", "call", "failed", longrepr=timed_out)]
+    records += [phase("t::slow", "teardown", "failed", longrepr="E   OSError: pipe busy")]
+    records += [phase("t::wrong", "setup", "passed"), phase("t::wrong", "call", "failed", longrepr="E   assert 1 == 2")]
+    records += [phase("t::wrong", "teardown", "failed", longrepr="E   OSError: pipe busy"), finish(1)]
+    report = {"tests": [{"nodeid": "t::slow", "outcome": "error"}, {"nodeid": "t::wrong", "outcome": "error"}]}
+    run = observe_run(output(records, report, exit_code=1))
+    assert {n: t.outcome for n, t in run.tests.items()} == {"t::slow": "timeout", "t::wrong": "failed"}
+    assert not run.problems
+    # A JSON report that says such a test passed still disagrees.
+    run = observe_run(output(records, {"tests": [{"nodeid": "t::wrong", "outcome": "passed"}]}, exit_code=1))
+    assert run.problems and run.tests["t::wrong"].outcome == "inconsistent"
+
+
 def test_a_process_that_died_mid_test_leaves_it_crashed_and_the_rest_missing():
     records = [START, collected("t::a", "t::b", "t::c"), *full("t::a"), phase("t::b", "setup", "passed")]
     run = observe_run(output(records, None, exit_code=0))
