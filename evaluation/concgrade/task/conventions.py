@@ -102,15 +102,7 @@ def read_sources(root: Path, implementations: tuple[Implementation, ...]) -> Con
     sources = ConventionSources(
         before_folder=folders.get("before", "repository_before"), after_folder=folders.get("after", "repository_after")
     )
-    compose = find_compose_file(root)
-    if compose is not None:
-        add_compose_clues(sources, compose.name, _read(compose))
-    for name in COMMAND_FILES:
-        if (root / name).is_file():
-            add_text_clues(sources, name, _read(root / name))
-    for path in sorted([*root.glob("*.sh"), *root.glob("scripts/*.sh")]):
-        if path.name not in COMMAND_FILES:
-            add_text_clues(sources, path.relative_to(root).as_posix(), _read(path))
+    add_command_files(sources, root)
     for count, path in enumerate(walk_files(root, ignored=TOOL_DIRS)):
         if count >= EXISTING_LIMIT:
             break
@@ -128,6 +120,19 @@ def read_sources(root: Path, implementations: tuple[Implementation, ...]) -> Con
         if script and script not in sources.python and (root / script).is_file():
             sources.python[script] = _read(root / script)
     return sources
+
+
+def add_command_files(clues: CommandClues, root: Path) -> None:
+    """The commands of the task's compose file, README, Makefile and shell scripts."""
+    compose = find_compose_file(root)
+    if compose is not None:
+        add_compose_clues(clues, compose.name, _read(compose))
+    for name in COMMAND_FILES:
+        if (root / name).is_file():
+            add_text_clues(clues, name, _read(root / name))
+    for path in sorted([*root.glob("*.sh"), *root.glob("scripts/*.sh")]):
+        if path.name not in COMMAND_FILES:
+            add_text_clues(clues, path.relative_to(root).as_posix(), _read(path))
 
 
 def _read(path: Path) -> str:
@@ -518,12 +523,13 @@ def documented_timeout(sources: ConventionSources, toggle: Toggle) -> tuple[floa
     return max(given) if given else None
 
 
-def missing_test_paths(root: Path, implementations: tuple[Implementation, ...]) -> list[tuple[str, str]]:
+def missing_test_paths(root: Path) -> list[tuple[str, str]]:
     """(where, path) of each test file or folder a documented pytest command names that the task does not have:
     pytest exits 4 there ("file or directory not found"), while a grade runs what the task does have."""
-    sources = read_sources(root, implementations)
+    clues = CommandClues()
+    add_command_files(clues, root)  # the commands only: the file system says what exists
     missing: dict[tuple[str, str], None] = {}
-    for invocation in sources.invocations:
+    for invocation in clues.invocations:
         if invocation.runner != "pytest" or invocation.cwd not in (None, ROOT):
             continue
         files, _ = split_arguments(list(invocation.args))

@@ -29,7 +29,7 @@ from concgrade.static.testscan import (
 from concgrade.task.conventions import missing_test_paths
 from concgrade.task.load import load_task
 from concgrade.task.manifest import MANIFEST_NAME, unknown_names
-from concgrade.task.model import SUITES, Implementation, is_class_qualified
+from concgrade.task.model import SUITES, is_class_qualified
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -536,8 +536,7 @@ class _Linter:
         there makes the task's own command fail, and the grade run the tests that exist instead."""
         if manifest is not None:
             return
-        roles = tuple(Implementation(role, role, self.root / f"repository_{role}") for role in ("before", "after"))
-        for where, path in missing_test_paths(self.root, roles):
+        for where, path in missing_test_paths(self.root):
             located = re.match(r"([^:\s]+)(?::(\d+))?", where)
             source, line = (located.group(1), located.group(2)) if located else (where, None)
             message = f"the documented command runs {path}, which does not exist (pytest stops: no tests ran)"
